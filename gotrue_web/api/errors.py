@@ -1,0 +1,88 @@
+"""Rendering errors as GoTrue does: the body shape chosen by X-Supabase-Api-Version.
+
+Wire format: ``{"code", "message"}`` for API version 2024-01-01 and later, else the legacy
+``{"code": <status>, "error_code", "msg"}``; the code always in ``x-sb-error-code``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from datetime import date
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ErrorCode, GoTrueError, OAuthError, WeakPasswordError
+
+log = logging.getLogger("gotrue_web.api")
+
+API_VERSION_HEADER = "X-Supabase-Api-Version"
+API_VERSION_2024_01_01 = date(2024, 1, 1)
+_VERSION = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+# HTTP errors raised by routing or werkzeug, with the codes GoTrue gives them.
+_HTTP_CODES = {
+    404: (ErrorCode.NOT_FOUND, "Not Found"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method Not Allowed"),
+    413: (ErrorCode.REQUEST_ENTITY_TOO_LARGE, "Request body too large"),
+}
+
+
+def requested_api_version() -> date | None:
+    match = _VERSION.fullmatch(request.headers.get(API_VERSION_HEADER, "").strip())
+    if not match:
+        return None
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    """A compact JSON response that keeps the key order the serializers chose."""
+    response = Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                        status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def render_error(error: GoTrueError) -> Response:
+    version = requested_api_version()
+    headers = {"x-sb-error-code": error.error_code, **error.headers}
+    if version is not None and version >= API_VERSION_2024_01_01:
+        body: dict = {"code": error.error_code, "message": error.message}
+        headers[API_VERSION_HEADER] = "2024-01-01"
+    else:
+        body = {"code": error.status, "error_code": error.error_code, "msg": error.message}
+        if error.status >= 500:
+            body["error_id"] = str(uuid.uuid4())
+    if isinstance(error, WeakPasswordError):
+        body["weak_password"] = {"reasons": error.reasons}
+    return json_response(body, error.status, headers)
+
+
+def render_oauth_error(error: OAuthError) -> Response:
+    return json_response({"error": error.error, "error_description": error.description},
+                         error.status)
+
+
+def from_http_exception(exc: HTTPException) -> GoTrueError:
+    status = exc.code or 500
+    fallback = ErrorCode.UNEXPECTED_FAILURE if status >= 500 else "unknown"
+    code, message = _HTTP_CODES.get(status, (fallback, exc.name))
+    headers = {}
+    valid_methods = getattr(exc, "valid_methods", None)
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(valid_methods)
+    return GoTrueError(status, code, message, headers=headers)
+
+
+def from_unexpected(exc: BaseException) -> GoTrueError:
+    log.exception("unexpected failure while handling %s %s", request.method, request.path,
+                  exc_info=exc)
+    return GoTrueError(500, ErrorCode.UNEXPECTED_FAILURE,
+                       "Unexpected failure, please check server logs for more information")

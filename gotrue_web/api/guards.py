@@ -1,0 +1,130 @@
+"""Authentication guards for user and admin routes.
+
+Parity: GoTrue internal/api/auth.go (requireAuthentication, requireAdmin, maybeLoadUserOrSession).
+The user route guard loads the user, its identities and factors, and the session in one query.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import g, request
+from sqlalchemy.orm import joinedload
+
+from ..errors import ErrorCode, GoTrueError, forbidden, unauthorized
+from ..extensions import db
+from ..models import Session, User
+from ..runtime import RequestInfo, current_runtime
+from ..services import sessions, users
+from ..services.access_tokens import (claim_audience, claim_session_id, claim_user_id,
+                                      verify_bearer)
+from .params import request_info
+
+
+@dataclass
+class Caller:
+    """The authenticated caller of a user route."""
+
+    claims: dict
+    user: User
+    session: Session | None
+    info: RequestInfo
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized(ErrorCode.NO_AUTHORIZATION,
+                           "This endpoint requires a valid Bearer token")
+    return token
+
+
+# Built once: the user with identities and factors, and the JWT's session if it still exists.
+_USER_AND_SESSION = (
+    sa.select(User, Session)
+    .outerjoin(Session, sa.and_(Session.id == sa.bindparam("session_id"),
+                                Session.user_id == User.id))
+    .where(User.id == sa.bindparam("user_id"))
+    .options(joinedload(User.identities), joinedload(User.factors))
+)
+
+
+def authenticate_user(*, read_only: bool = False) -> Caller:
+    """The caller of a user route: a valid JWT whose user and session still exist, not banned.
+
+    ``read_only`` routes get detached objects read in one query outside the ORM session (and
+    no Session object): the cheap path for GET /user.
+    """
+    rt = current_runtime()
+    claims = verify_bearer(rt.keyring, bearer_token())
+    user_id = claim_user_id(claims)
+    session_id = claim_session_id(claims)
+    if read_only:
+        user, session_found = users.read_profile(user_id, session_id)
+        session = None
+    else:
+        row = db.session.execute(
+            _USER_AND_SESSION, {"user_id": user_id, "session_id": session_id}).unique().first()
+        user, session = row if row is not None else (None, None)
+        session_found = session is not None
+    if user is None:
+        raise forbidden(ErrorCode.USER_NOT_FOUND, "User from sub claim in JWT does not exist")
+    if session_id is not None and not session_found:
+        raise forbidden(ErrorCode.SESSION_NOT_FOUND,
+                        "Session from session_id claim in JWT does not exist")
+    if user.is_banned(rt.now()):
+        raise forbidden(ErrorCode.USER_BANNED, "User is banned")
+    aud = request.headers.get("X-JWT-AUD") or claim_audience(claims) or rt.settings.jwt.aud
+    return Caller(claims=claims, user=user, session=session, info=request_info(aud))
+
+
+def requires_user(view, *, read_only: bool = False):
+    """Route decorator: ``g.caller`` is the authenticated Caller."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.caller = authenticate_user(read_only=read_only)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def authenticate_admin() -> dict:
+    """Claims of an admin bearer: its role is in GOTRUE_JWT_ADMIN_ROLES."""
+    rt = current_runtime()
+    claims = verify_bearer(rt.keyring, bearer_token())
+    role = claims.get("role")
+    if not isinstance(role, str) or role not in rt.settings.jwt.admin_roles:
+        raise forbidden(ErrorCode.NOT_ADMIN, "User not allowed")
+    session_id = claim_session_id(claims)
+    if session_id is not None:
+        session = db.session.get(Session, session_id)
+        if session is None:
+            raise forbidden(ErrorCode.SESSION_NOT_FOUND,
+                            "Session from session_id claim in JWT does not exist")
+        if sessions.validity_error(rt, session, rt.now()):
+            raise forbidden(ErrorCode.SESSION_EXPIRED, "Session has expired")
+    return claims
+
+
+def requires_admin(view):
+    """Route decorator: ``g.admin_claims`` holds the admin's claims; aud ignores the JWT."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.admin_claims = authenticate_admin()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def optional_admin() -> dict | None:
+    """Claims of the bearer when it is a valid admin token, else None (no error)."""
+    try:
+        return authenticate_admin()
+    except GoTrueError:
+        return None

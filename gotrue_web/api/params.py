@@ -1,0 +1,145 @@
+"""Reading request input the way GoTrue does: the body is JSON whatever its Content-Type.
+
+Unknown keys are ignored; a malformed body or a value of the wrong JSON type is 400 bad_json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import request
+
+from ..errors import ErrorCode, bad_request
+from ..runtime import RequestInfo, current_runtime
+
+# MariaDB refuses JSON documents nested 32 deep; bodies stay well below so that any object a
+# client sends can be stored as metadata on every supported database.
+MAX_BODY_DEPTH = 24
+# users.aud is a varchar(255).
+MAX_AUDIENCE_LENGTH = 255
+
+
+def _bad_json(detail: str):
+    return bad_request(ErrorCode.BAD_JSON, f"Could not parse request body as JSON: {detail}")
+
+
+class Body:
+    """A parsed JSON object body with typed accessors."""
+
+    def __init__(self, data: dict):
+        self.data = data
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    def str(self, key: str) -> str:
+        value = self.data.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise _bad_json(f"field {key!r} must be a string")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        """The string value, or None when the key is missing or null."""
+        return None if self.data.get(key) is None else self.str(key)
+
+    def bool(self, key: str, default: bool = False) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise _bad_json(f"field {key!r} must be a boolean")
+        return value
+
+    def object(self, key: str) -> dict | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _bad_json(f"field {key!r} must be an object")
+        return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _storable_problem(data) -> str | None:
+    """Why ``data`` could not be stored as JSON on every database, or None.
+
+    NUL characters and lone surrogates break PostgreSQL text and UTF-8 encoding; infinite
+    numbers have no JSON form; deep nesting is refused by MariaDB.
+    """
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "strings must not contain NUL characters"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "strings must be valid Unicode"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return "numbers must be finite"
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_BODY_DEPTH:
+                return f"nested deeper than {MAX_BODY_DEPTH} levels"
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                if key is not None:
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
+    return None
+
+
+def json_body(*, optional: bool = False) -> Body:
+    """The request body as a JSON object; 400 bad_json when it is empty or not an object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if optional:
+            return Body({})
+        raise _bad_json("request body is empty")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise _bad_json("body is not UTF-8") from None
+    except RecursionError:
+        raise _bad_json(f"nested deeper than {MAX_BODY_DEPTH} levels") from None
+    except ValueError as exc:
+        # JSONDecodeError, NaN/Infinity, or an integer too long to convert.
+        raise _bad_json(str(exc)) from None
+    if not isinstance(data, dict):
+        raise _bad_json("expected a JSON object")
+    problem = _storable_problem(data)
+    if problem:
+        raise _bad_json(problem)
+    return Body(data)
+
+
+def redirect_to_param(body: Body | None = None) -> str:
+    """redirect_to from the header, then the query string or body, then the Referer."""
+    value = request.headers.get("redirect_to") or request.args.get("redirect_to")
+    if not value and body is not None:
+        value = body.str("redirect_to")
+    return value or request.headers.get("Referer", "")
+
+
+def request_info(aud: str | None = None) -> RequestInfo:
+    """IP, user agent and audience of the current request.
+
+    The audience is X-JWT-AUD, else ``aud`` (the caller's JWT), else GOTRUE_JWT_AUD.
+    """
+    if not aud:
+        aud = request.headers.get("X-JWT-AUD") or current_runtime().settings.jwt.aud
+    if len(aud) > MAX_AUDIENCE_LENGTH or "\x00" in aud:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          f"Audience must be at most {MAX_AUDIENCE_LENGTH} characters, "
+                          "without NUL")
+    return RequestInfo(
+        ip=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", "")[:1024],
+        aud=aud,
+    )

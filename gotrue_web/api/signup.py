@@ -1,0 +1,37 @@
+"""POST /signup. Parity: GoTrue internal/api/signup.go."""
+
+from __future__ import annotations
+
+from ..extensions import db
+from ..runtime import current_runtime
+from ..services import redirects
+from ..services.signup import SignupRequest, sign_up
+from .errors import json_response
+from .params import json_body, redirect_to_param, request_info
+from .serializers import session_json, user_json
+
+
+def signup():
+    rt = current_runtime()
+    body = json_body()
+    request = SignupRequest(
+        email=body.str("email"),
+        phone=body.str("phone"),
+        password=body.str("password"),
+        data=body.object("data"),
+        channel=body.str("channel"),
+        redirect_to=redirects.resolve(redirect_to_param(), rt.settings.site_url,
+                                      rt.settings.uri_allow_list),
+        code_challenge=body.str("code_challenge"),
+        code_challenge_method=body.str("code_challenge_method"),
+    )
+    result = sign_up(rt, request, request_info())
+    if result.session is not None:
+        payload = session_json(result.session)
+    else:
+        payload = user_json(result.user)
+        if result.hide_sensitive:
+            payload["user_metadata"] = {}
+            payload["identities"] = []
+    db.session.commit()
+    return json_response(payload)

@@ -1,0 +1,54 @@
+"""POST /token?grant_type=password|refresh_token|pkce. Parity: GoTrue internal/api/token.go."""
+
+from __future__ import annotations
+
+from flask import request
+
+from ..errors import ErrorCode, bad_request
+from ..extensions import db
+from ..runtime import current_runtime
+from ..services import pkce, sessions
+from ..services.signin import sign_in_with_password
+from .errors import json_response
+from .params import json_body, request_info
+from .serializers import session_json
+
+
+def token():
+    grant_type = request.args.get("grant_type", "")
+    handler = _GRANTS.get(grant_type)
+    if handler is None:
+        raise bad_request(ErrorCode.INVALID_CREDENTIALS, "unsupported_grant_type")
+    issued = handler()
+    # Commit before building the answer: on SQLite the write lock is held until then.
+    db.session.commit()
+    return json_response(session_json(issued))
+
+
+def _password_grant():
+    body = json_body()
+    return sign_in_with_password(
+        current_runtime(), email=body.str("email"), phone=body.str("phone"),
+        password=body.str("password"), info=request_info(),
+    )
+
+
+def _refresh_token_grant():
+    body = json_body()
+    presented = body.str("refresh_token")
+    if not presented:
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "refresh_token required")
+    return sessions.refresh(current_runtime(), presented, request_info())
+
+
+def _pkce_grant():
+    body = json_body()
+    return pkce.exchange(current_runtime(), body.str("auth_code"), body.str("code_verifier"),
+                         request_info())
+
+
+_GRANTS = {
+    "password": _password_grant,
+    "refresh_token": _refresh_token_grant,
+    "pkce": _pkce_grant,
+}

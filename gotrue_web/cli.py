@@ -1,0 +1,94 @@
+"""Command-line tools: ``flask --app wsgi operators create|list|delete|reset-password``."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+from flask.cli import with_appcontext
+
+from .errors import GoTrueError
+from .extensions import db
+from .runtime import current_runtime
+from .services import operators
+
+
+def _read_password(prompt: str) -> str:
+    """Hidden prompt on a terminal (asked twice); the first line of stdin otherwise."""
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def _fail(message: str) -> NoReturn:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+@click.group("operators", help="Manage the operators who can sign in to /console.")
+def operators_cli():
+    pass
+
+
+@operators_cli.command("create", help="Create an operator; the password is prompted for.")
+@click.argument("email")
+@with_appcontext
+def create(email: str):
+    password = _read_password("Password")
+    try:
+        operator = operators.create(current_runtime(), email, password)
+    except GoTrueError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"Created operator {operator.email}.")
+
+
+@operators_cli.command("list", help="List operators.")
+@with_appcontext
+def list_operators():
+    rows = operators.list_all()
+    if not rows:
+        click.echo("No operators yet. Create one with: flask --app wsgi operators create EMAIL")
+        return
+    for operator in rows:
+        totp = "totp" if operator.totp_enabled else "password only"
+        last = operator.last_login_at.strftime("%Y-%m-%d %H:%M UTC") \
+            if operator.last_login_at else "never signed in"
+        click.echo(f"{operator.email}\t{totp}\t{last}")
+
+
+@operators_cli.command("delete", help="Delete an operator.")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def delete(email: str, yes: bool):
+    operator = operators.find(email)
+    if operator is None:
+        _fail(f"No operator {email.strip().lower()}.")
+    if not yes:
+        if not sys.stdin.isatty():
+            _fail("Not deleting without confirmation: add --yes when not on a terminal.")
+        click.confirm(f"Delete operator {operator.email}?", abort=True)
+    operators.delete(operator)
+    db.session.commit()
+    click.echo(f"Deleted operator {operator.email}.")
+
+
+@operators_cli.command("reset-password",
+                       help="Set a new password (prompted for); ends the operator's sessions "
+                            "and turns two-factor sign-in off.")
+@click.argument("email")
+@with_appcontext
+def reset_password(email: str):
+    operator = operators.find(email)
+    if operator is None:
+        _fail(f"No operator {email.strip().lower()}.")
+    password = _read_password("New password")
+    try:
+        operators.reset_password(current_runtime(), operator, password)
+    except GoTrueError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"Password reset for {operator.email}; two-factor sign-in is off.")

@@ -1,0 +1,75 @@
+"""The operator console blueprint (htmx, rendered on the server), mounted at /console.
+
+The whole URL table is here. Every page needs a signed-in operator (auth.load_operator) and
+every POST a CSRF token (Flask-WTF; htmx sends it in the X-CSRFToken header).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, url_for
+
+from . import (audit_log, auth, email_templates, invites, mail_log, settings_page, user_detail,
+               users)
+
+console = Blueprint("console", __name__, url_prefix="/console")
+console.before_request(auth.load_operator)
+
+
+def _route(rule: str, view, methods: tuple[str, ...] = ("GET",), endpoint: str | None = None):
+    console.add_url_rule(rule, endpoint or view.__name__, view, methods=list(methods))
+
+
+def index():
+    return redirect(url_for("console.users"), 303)
+
+
+_route("/", index)
+_route("/login", auth.login)
+_route("/login", auth.login_submit, ("POST",), "login_submit")
+_route("/logout", auth.logout, ("POST",))
+_route("/profile", auth.profile)
+_route("/profile/totp", auth.totp_start, ("POST",))
+_route("/profile/totp/confirm", auth.totp_confirm, ("POST",))
+_route("/profile/totp/disable", auth.totp_disable, ("POST",))
+_route("/profile/password", auth.password_change, ("POST",))
+
+# Users
+_route("/users", users.users)
+_route("/users/export.<fmt>", users.export, ("POST",))
+_route("/users/new", user_detail.new_user)
+_route("/users/new", user_detail.create_user, ("POST",))
+_route("/users/<user_id>", user_detail.detail)
+_route("/users/<user_id>/recovery", user_detail.send_recovery, ("POST",))
+_route("/users/<user_id>/magic-link", user_detail.send_magic_link, ("POST",))
+_route("/users/<user_id>/confirmation", user_detail.resend_confirmation, ("POST",))
+_route("/users/<user_id>/confirm", user_detail.confirm_email, ("POST",))
+_route("/users/<user_id>/password", user_detail.set_password, ("POST",))
+_route("/users/<user_id>/ban", user_detail.ban, ("POST",))
+_route("/users/<user_id>/unban", user_detail.unban, ("POST",))
+_route("/users/<user_id>/factors/<factor_id>/delete", user_detail.remove_factor, ("POST",))
+_route("/users/<user_id>/factors/delete", user_detail.remove_factors, ("POST",))
+_route("/users/<user_id>/metadata", user_detail.edit_metadata, ("POST",))
+_route("/users/<user_id>/delete", user_detail.delete_user, ("POST",))
+_route("/users/<user_id>/soft-delete", user_detail.soft_delete_user, ("POST",))
+_route("/users/<user_id>/sessions/<session_id>/revoke", user_detail.revoke_session, ("POST",))
+_route("/users/<user_id>/sessions/revoke", user_detail.revoke_sessions, ("POST",))
+
+# Invitations
+_route("/invites", invites.invites)
+_route("/invites", invites.send_invites, ("POST",))
+_route("/invites/<user_id>/resend", invites.resend_invite, ("POST",))
+_route("/invites/<user_id>/revoke", invites.revoke_invite, ("POST",))
+
+# Email templates
+_route("/templates", email_templates.templates)
+_route("/templates/<kind>", email_templates.edit)
+_route("/templates/<kind>", email_templates.save, ("POST",))
+_route("/templates/<kind>/preview", email_templates.preview, ("POST",))
+_route("/templates/<kind>/test", email_templates.send_test, ("POST",))
+_route("/templates/<kind>/reset", email_templates.reset, ("POST",))
+
+# Logs and settings
+_route("/mail", mail_log.mail_log)
+_route("/mail/test", mail_log.smtp_test, ("POST",))
+_route("/audit", audit_log.audit_log)
+_route("/settings", settings_page.settings)

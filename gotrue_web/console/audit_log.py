@@ -1,0 +1,52 @@
+"""The audit log with filters: end-user events and operator actions, newest first."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+
+from ..services import audit_search, log_paging
+from .htmx import render_page_or_fragment
+
+_FILTER_NAMES = ("actor", "action", "target", "since", "until")
+LOG_TYPE_LABELS = {"account": "Account", "team": "Team", "token": "Tokens", "user": "User",
+                   "factor": "MFA", "operator": "Operators"}
+
+
+def _filters() -> tuple[audit_search.AuditFilter, dict[str, str], list[str]]:
+    """The filters of the query string, their raw values, and what was wrong with them."""
+    raw = {name: request.args.get(name, "").strip()[:255] for name in _FILTER_NAMES}
+    problems = []
+    times = {}
+    for name, label in (("since", "From"), ("until", "To")):
+        try:
+            times[name] = log_paging.parse_time(raw[name], end_of_day=name == "until")
+        except ValueError:
+            problems.append(f"{label}: {raw[name]!r} is not a date or a date and time.")
+            times[name] = None
+    filters = audit_search.AuditFilter(actor=raw["actor"], action=raw["action"],
+                                       target=raw["target"], since=times["since"],
+                                       until=times["until"])
+    return filters, raw, problems
+
+
+def audit_log():
+    filters, raw, problems = _filters()
+    limit = log_paging.page_size(request.args.get("limit"))
+    page = log_paging.Page()
+    if not problems:
+        page = audit_search.search(filters, limit=limit, before=request.args.get("before"),
+                                   after=request.args.get("after"))
+    kept = {name: value for name, value in raw.items() if value}
+    if limit != log_paging.DEFAULT_PAGE_SIZE:
+        kept["limit"] = limit
+    actions = audit_search.known_actions()
+    known = {action for _, names in actions for action in names}
+    return render_page_or_fragment(
+        "console/audit/index.html", "console/audit/_results.html",
+        status=422 if problems else 200, section="audit", results=page, raw=raw,
+        problems=problems, filtered=bool(kept.keys() - {"limit"}), actions=actions,
+        unknown_action=raw["action"] if raw["action"] and raw["action"] not in known else "",
+        log_type_labels=LOG_TYPE_LABELS,
+        older_url=url_for("console.audit_log", **kept, before=page.older) if page.older else None,
+        newer_url=url_for("console.audit_log", **kept, after=page.newer) if page.newer else None,
+        newest_url=url_for("console.audit_log", **kept))

@@ -1,0 +1,311 @@
+"""One user: the detail page, every action on it, and creating users.
+
+Each action is a POST that calls the service the admin API uses (services.console_actions),
+with the operator as the audit actor. htmx posts get the whole detail block (#user-detail)
+back with a toast, so badges, sessions and the timeline all show the result at once; plain
+form posts get a flash and a 303 back to the page. A refused action re-renders the page (or
+the block) with 422 and the message beside its form.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from flask import abort, g, make_response, render_template, request, url_for
+
+from ..errors import ErrorCode, GoTrueError, unprocessable
+from ..extensions import db
+from ..models import User
+from ..runtime import RequestInfo, current_runtime
+from ..services import admin_users, console_actions, operators, sessions, user_timeline
+from .auth import client_ip
+from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
+
+DETAIL_PAGE = "console/users/detail.html"
+DETAIL_BLOCK = "console/users/_detail.html"
+TIMELINE = "console/users/_timeline.html"
+NEW_PAGE = "console/users/new.html"
+NEW_FORM = "console/users/_new_form.html"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _actor():
+    return operators.actor_of(g.operator)
+
+
+def request_info() -> RequestInfo:
+    """The console request's facts for the services: the operator's IP and browser, and the
+    default audience (users created or invited from the console get GOTRUE_JWT_AUD)."""
+    return RequestInfo(ip=client_ip(), user_agent=request.headers.get("User-Agent", "")[:1024],
+                       aud=current_runtime().settings.jwt.aud)
+
+
+def _load(user_id: str) -> User:
+    try:
+        return admin_users.load(user_id)
+    except GoTrueError:
+        abort(404, description="There is no user with this id; it may have been deleted.")
+
+
+def label_of(user: User) -> str:
+    """How the console names a user: email, else phone, else id."""
+    return user.email or (f"+{user.phone}" if user.phone else str(user.id))
+
+
+def _metadata_editor(user: User, field: str, values: dict) -> dict:
+    stored = user.user_metadata if field == "user_metadata" else user.app_metadata
+    return {
+        "text": values.get(field, json.dumps(stored, indent=2, ensure_ascii=False)),
+        "fingerprint": console_actions.metadata_fingerprint(stored),
+        "stored": json.dumps(stored, indent=2, ensure_ascii=False),
+    }
+
+
+def _context(user: User, *, errors: dict | None = None, values: dict | None = None) -> dict:
+    rt = current_runtime()
+    now = rt.now()
+    values = values or {}
+    quiet = request.args.get("quiet") == "1"
+    banned = user.is_banned(now)
+    return {
+        "section": "users",
+        "user": user,
+        "label": label_of(user),
+        "now": now,
+        "banned": banned,
+        "ban_change": user_timeline.latest_ban_change(user.id) if banned else None,
+        # A ban reaching this far is shown as permanent.
+        "permanent_ban_after": now + timedelta(days=365 * 50),
+        "sessions": sessions.sessions_of(user.id),
+        "timeline": user_timeline.page(user.id, before=request.args.get("before"),
+                                       hide_refreshes=quiet),
+        "quiet": quiet,
+        "metadata": {field: _metadata_editor(user, field, values)
+                     for field in console_actions.METADATA_FIELDS},
+        "ban_choices": console_actions.BAN_CHOICES,
+        "confirmation_phrase": console_actions.confirmation_phrase(user),
+        "errors": errors or {},
+        "values": values,
+    }
+
+
+def _detail_url(user: User) -> str:
+    return url_for("console.detail", user_id=user.id)
+
+
+def _refuse(user_id: str, form: str, message: str, values: dict | None = None):
+    """422: the page (plain post) or the detail block (htmx) with ``message`` at ``form``."""
+    context = _context(_load(user_id), errors={form: message}, values=values)
+    if is_htmx():
+        response = make_response(render_template(DETAIL_BLOCK, **context), 422)
+        return toast(response, message, "error")
+    return make_response(render_template(DETAIL_PAGE, **context), 422)
+
+
+def _act(user_id: str, form: str, action, values: dict | None = None):
+    """Run ``action(user)``, which returns the success message, and commit; or roll back and
+    refuse with the service's message at ``form``."""
+    user = _load(user_id)
+    try:
+        message = action(user)
+    except GoTrueError as error:
+        db.session.rollback()
+        return _refuse(user_id, form, error.message, values)
+    db.session.commit()
+    return done(message, fragment=DETAIL_BLOCK, location=_detail_url(user), **_context(user))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def detail(user_id: str):
+    user = _load(user_id)
+    fragment = TIMELINE if request.args.get("part") == "timeline" else DETAIL_BLOCK
+    return render_page_or_fragment(DETAIL_PAGE, fragment, **_context(user))
+
+
+# --- emails -------------------------------------------------------------------------------------
+
+
+def send_recovery(user_id: str):
+    def act(user):
+        console_actions.send_recovery(current_runtime(), user, _actor(), request_info())
+        return f"Password recovery email sent to {user.email}."
+    return _act(user_id, "emails", act)
+
+
+def send_magic_link(user_id: str):
+    def act(user):
+        console_actions.send_magic_link(current_runtime(), user, _actor(), request_info())
+        return f"Sign-in link sent to {user.email}."
+    return _act(user_id, "emails", act)
+
+
+def resend_confirmation(user_id: str):
+    def act(user):
+        kind = console_actions.resend_confirmation(current_runtime(), user, _actor(),
+                                                   request_info())
+        what = "Invitation" if kind == "invite" else "Confirmation email"
+        return f"{what} sent again to {user.email}."
+    return _act(user_id, "emails", act)
+
+
+# --- account ------------------------------------------------------------------------------------
+
+
+def confirm_email(user_id: str):
+    def act(user):
+        console_actions.confirm_email(current_runtime(), user, _actor(), request_info())
+        return f"{user.email} is now confirmed."
+    return _act(user_id, "emails", act)
+
+
+def set_password(user_id: str):
+    password = request.form.get("password", "")
+
+    def act(user):
+        if not password:
+            raise unprocessable(ErrorCode.VALIDATION_FAILED, "Type the new password.")
+        if password != request.form.get("password_confirm", ""):
+            raise unprocessable(ErrorCode.VALIDATION_FAILED,
+                                "The two passwords differ. Nothing was changed.")
+        console_actions.set_password(current_runtime(), user, password, _actor(),
+                                     request_info())
+        return "Password set. The user's sessions have ended."
+    return _act(user_id, "password", act)
+
+
+def ban(user_id: str):
+    form = request.form
+    values = {"duration": form.get("duration", ""),
+              "custom_duration": form.get("custom_duration", ""),
+              "reason": form.get("reason", "")}
+
+    def act(user):
+        duration = console_actions.ban_duration_of(values["duration"],
+                                                   values["custom_duration"])
+        ended = console_actions.ban(current_runtime(), user, duration, values["reason"],
+                                    _actor(), request_info())
+        return (f"{label_of(user)} is banned until "
+                f"{user.banned_until:%Y-%m-%d %H:%M} UTC; "
+                f"{_plural(ended, 'session')} ended.")
+    return _act(user_id, "ban", act, values)
+
+
+def unban(user_id: str):
+    def act(user):
+        console_actions.unban(current_runtime(), user, _actor(), request_info())
+        return f"{label_of(user)} is no longer banned."
+    return _act(user_id, "ban", act)
+
+
+def edit_metadata(user_id: str):
+    form = request.form
+    field = form.get("field", "")
+    if field not in console_actions.METADATA_FIELDS:
+        abort(400, description="Unknown metadata field.")
+    text = form.get("value", "")
+
+    def act(user):
+        wanted = console_actions.parse_metadata(text)
+        console_actions.replace_metadata(current_runtime(), user, field, wanted,
+                                         form.get("expected", ""), _actor(), request_info())
+        return f"{'User' if field == 'user_metadata' else 'App'} metadata saved."
+    return _act(user_id, field, act, {field: text})
+
+
+# --- sessions and factors -----------------------------------------------------------------------
+
+
+def revoke_session(user_id: str, session_id: str):
+    def act(user):
+        console_actions.revoke_session(current_runtime(), user, session_id, _actor(),
+                                       request_info())
+        return "Session revoked; its refresh token no longer works."
+    return _act(user_id, "sessions", act)
+
+
+def revoke_sessions(user_id: str):
+    def act(user):
+        ended = console_actions.revoke_sessions(current_runtime(), user, _actor(),
+                                                request_info())
+        return f"{_plural(ended, 'session')} revoked."
+    return _act(user_id, "sessions", act)
+
+
+def remove_factor(user_id: str, factor_id: str):
+    def act(user):
+        console_actions.remove_factor(current_runtime(), user, factor_id, _actor(),
+                                      request_info())
+        return "MFA factor removed."
+    return _act(user_id, "factors", act)
+
+
+def remove_factors(user_id: str):
+    def act(user):
+        removed = console_actions.remove_factors(current_runtime(), user, _actor(),
+                                                 request_info())
+        return f"{_plural(removed, 'MFA factor')} removed."
+    return _act(user_id, "factors", act)
+
+
+# --- deletion -----------------------------------------------------------------------------------
+
+
+def delete_user(user_id: str):
+    user = _load(user_id)
+    label = label_of(user)
+    try:
+        console_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
+                                    soft=False, actor=_actor(), info=request_info())
+    except GoTrueError as error:
+        db.session.rollback()
+        return _refuse(user_id, "delete", error.message)
+    db.session.commit()
+    return done(f"{label} was deleted.", location=url_for("console.users"))
+
+
+def soft_delete_user(user_id: str):
+    def act(user):
+        label = label_of(user)
+        console_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
+                                    soft=True, actor=_actor(), info=request_info())
+        return f"{label} was soft-deleted: the address is free again and the user cannot sign in."
+    return _act(user_id, "soft_delete", act)
+
+
+# --- creating users -----------------------------------------------------------------------------
+
+
+def new_user():
+    return render_template(NEW_PAGE, section="users", values={"user_metadata": "{}"},
+                           error=None)
+
+
+def create_user():
+    form = request.form
+    values = {"email": form.get("email", ""), "phone": form.get("phone", ""),
+              "auto_confirm": form.get("auto_confirm") == "on",
+              "user_metadata": form.get("user_metadata", "")}
+    try:
+        new = console_actions.NewUser(
+            email=values["email"], phone=values["phone"], password=form.get("password", ""),
+            auto_confirm=values["auto_confirm"],
+            user_metadata=console_actions.parse_metadata(values["user_metadata"],
+                                                         empty_means_none=True))
+        user = console_actions.create_user(current_runtime(), new, _actor(), request_info())
+    except GoTrueError as error:
+        db.session.rollback()
+        template = NEW_FORM if wants_fragment() else NEW_PAGE
+        response = make_response(render_template(template, section="users", values=values,
+                                                 error=error.message), 422)
+        return toast(response, error.message, "error") if is_htmx() else response
+    db.session.commit()
+    return done(f"{label_of(user)} was created.", location=_detail_url(user))

@@ -1,0 +1,19 @@
+"""The auth schema as SQLAlchemy models: columns, relationships and predicates; no commits."""
+
+from .audit_log import AuditLogEntry
+from .flow_state import CodeChallengeMethod, FlowState
+from .identity import Identity
+from .mail import EmailTemplate, MailLogEntry
+from .mfa import AMRClaim, Challenge, Factor, FactorStatus, FactorType
+from .one_time_token import OneTimeToken, OneTimeTokenType
+from .operator import Operator
+from .session import AAL, RefreshToken, Session
+from .user import User
+
+__all__ = [
+    "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "EmailTemplate",
+    "Factor", "MailLogEntry",
+    "FactorStatus", "FactorType", "FlowState", "Identity", "OneTimeToken", "OneTimeTokenType",
+    "Operator",
+    "RefreshToken", "Session", "User",
+]

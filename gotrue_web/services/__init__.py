@@ -1,0 +1,1 @@
+"""Services: GoTrue's rules, shared by the JSON API and the console. They flush, never commit."""

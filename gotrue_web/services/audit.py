@@ -1,0 +1,86 @@
+"""Audit log entries, written in the caller's transaction (never committed here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from ..db import NIL_UUID
+from ..extensions import db
+from ..models import AuditLogEntry, User
+
+# GoTrue's action -> log_type table.
+LOG_TYPES = {
+    "login": "account",
+    "logout": "account",
+    "invite_accepted": "account",
+    "identity_unlinked": "account",
+    "user_signedup": "team",
+    "user_invited": "team",
+    "user_deleted": "team",
+    "token_revoked": "token",
+    "token_refreshed": "token",
+    "user_modified": "user",
+    "user_recovery_requested": "user",
+    "user_reauthenticate_requested": "user",
+    "user_confirmation_requested": "user",
+    "user_repeated_signup": "user",
+    "user_updated_password": "user",
+    "factor_in_progress": "factor",
+    "factor_unenrolled": "factor",
+    "challenge_created": "factor",
+    "verification_attempted": "factor",
+    "factor_deleted": "factor",
+    "factor_updated": "factor",
+    "mfa_code_login": "factor",
+    "operator_login": "operator",
+    "operator_login_failed": "operator",
+    "operator_logout": "operator",
+    "operator_totp_enabled": "operator",
+    "operator_totp_disabled": "operator",
+    "operator_password_changed": "operator",
+}
+
+
+NIL = uuid.UUID(NIL_UUID)
+_INSERT = sa.insert(AuditLogEntry.__table__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: an end user, an admin token's role, or a console operator."""
+
+    id: str = NIL_UUID
+    username: str = ""
+    name: str = ""
+    via_sso: bool = False
+
+    @classmethod
+    def of_user(cls, user: User) -> "Actor":
+        metadata = user.raw_user_meta_data or {}
+        name = metadata.get("full_name") or metadata.get("name") or ""
+        return cls(id=str(user.id), username=user.email or user.phone or "",
+                   name=name if isinstance(name, str) else "", via_sso=bool(user.is_sso_user))
+
+
+def record(action: str, actor: Actor, *, now: datetime, ip: str = "",
+           traits: dict | None = None) -> None:
+    """Write an audit entry for ``action`` in the current transaction (one INSERT, no ORM)."""
+    payload = {
+        "actor_id": actor.id,
+        "actor_via_sso": actor.via_sso,
+        "actor_username": actor.username,
+        "action": action,
+        "log_type": LOG_TYPES.get(action, "user"),
+    }
+    if actor.name:
+        payload["actor_name"] = actor.name
+    if traits:
+        payload["traits"] = traits
+    db.session.execute(_INSERT, {
+        "instance_id": NIL, "id": uuid.uuid4(), "payload": payload, "created_at": now,
+        "ip_address": (ip or "")[:64],
+    })

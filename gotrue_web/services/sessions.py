@@ -1,0 +1,299 @@
+"""Sessions, refresh-token rotation and access-token minting (GoTrue's legacy algorithm).
+
+A session has a chain of refresh tokens: each refresh revokes the presented token and issues a
+child whose ``parent`` is it. A revoked token that is the parent of the session's newest live
+token returns that live token again (a client that lost the response); any other reuse after
+the reuse interval fails with refresh_token_already_used and, with rotation enabled, revokes
+every token of the session.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from ..db import NIL_UUID, begin_write_locked, is_lock_contention
+from ..errors import ErrorCode, GoTrueError, WeakPasswordError, bad_request, conflict
+from ..extensions import db
+from ..models import AAL, AMRClaim, RefreshToken, Session, User
+from ..runtime import RequestInfo, Runtime
+from . import audit
+from .access_tokens import amr_entries, mint_claims
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_LEGACY_TOKEN_LENGTH = 12
+_NIL = uuid.UUID(NIL_UUID)
+
+
+def new_refresh_token() -> str:
+    """12 random characters of lowercase base32, GoTrue's legacy refresh-token format."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(_LEGACY_TOKEN_LENGTH))
+
+
+@dataclass
+class IssuedSession:
+    """What a sign-in returns: tokens, expiry and the user, ready for the session JSON."""
+
+    access_token: str
+    expires_in: int
+    expires_at: int
+    refresh_token: str
+    user: User
+    # Only the password grant reports it; None there means "strong enough".
+    weak_password: WeakPasswordError | None = None
+    report_weak_password: bool = False
+    # The OAuth provider's tokens, carried through a PKCE exchange when there are any.
+    provider_token: str | None = None
+    provider_refresh_token: str | None = None
+
+
+def _mint(rt: Runtime, user: User, session: Session, amr: list[dict], now: datetime,
+          refresh_token: str) -> IssuedSession:
+    expires_in = rt.settings.jwt.exp
+    expires_at = int(now.timestamp()) + expires_in
+    claims = mint_claims(rt.settings.jwt, user, session, amr, now, expires_at)
+    return IssuedSession(
+        access_token=rt.keyring.encode(claims), expires_in=expires_in, expires_at=expires_at,
+        refresh_token=refresh_token, user=user,
+    )
+
+
+def _new_token_row(user: User, session_id: uuid.UUID, now: datetime,
+                   parent: str | None = None) -> RefreshToken:
+    return RefreshToken(
+        instance_id=_NIL, token=new_refresh_token(), user_id=str(user.id), revoked=False,
+        created_at=now, updated_at=now, parent=parent, session_id=session_id,
+    )
+
+
+def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
+                  aal: AAL = AAL.aal1) -> IssuedSession:
+    """Create a session with its first refresh token and amr claim, and mint an access token.
+
+    Updates the user's last_sign_in_at. The caller commits.
+    """
+    now = rt.now()
+    session = Session(
+        id=uuid.uuid4(), user_id=user.id, created_at=now, updated_at=now, aal=aal,
+        user_agent=info.user_agent or None, ip=info.ip or None,
+    )
+    claim = AMRClaim(id=uuid.uuid4(), session_id=session.id, created_at=now, updated_at=now,
+                     authentication_method=method)
+    token = _new_token_row(user, session.id, now)
+    user.last_sign_in_at = now
+    user.updated_at = now
+    db.session.add_all([session, claim, token])
+    amr = [{"method": method, "timestamp": int(now.timestamp())}]
+    return _mint(rt, user, session, amr, now, token.token)
+
+
+def validity_error(rt: Runtime, session: Session, now: datetime,
+                   last_refresh: datetime | None = None) -> str | None:
+    """Why ``session`` may no longer be used, as GoTrue's message suffix, or None if valid."""
+    settings = rt.settings.sessions
+    if session.not_after is not None and now > session.not_after:
+        return "Session Expired"
+    if settings.timebox and session.created_at and now > session.created_at + settings.timebox:
+        return "Session Expired"
+    if settings.inactivity_timeout:
+        refreshed = session.refreshed_at or last_refresh or session.created_at
+        if refreshed and now > refreshed + settings.inactivity_timeout:
+            return "Session Expired (Inactivity)"
+    if settings.single_per_user:
+        newer = db.session.execute(
+            sa.select(sa.func.count()).select_from(Session).where(
+                Session.user_id == session.user_id, Session.id != session.id,
+                sa.func.coalesce(Session.refreshed_at, Session.created_at)
+                > (session.refreshed_at or session.created_at),
+            )
+        ).scalar_one()
+        if newer:
+            return "Session Expired (Revoked by Newer Login)"
+    return None
+
+
+def check_refresh_token_format(token: str) -> None:
+    if len(token) < _LEGACY_TOKEN_LENGTH or (
+        len(token) == _LEGACY_TOKEN_LENGTH
+        and not all(c.isascii() and (c.islower() or c.isdigit()) for c in token)
+    ):
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "Refresh token is not valid")
+
+
+def _committed(error: GoTrueError) -> GoTrueError:
+    # The API commits the transaction before answering with this error.
+    error.commit_first = True
+    return error
+
+
+# GoTrue gives up on a contended refresh after this long and answers 409 conflict.
+REFRESH_RETRY_SECONDS = 5.0
+
+
+def refresh(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
+    """The refresh_token grant: rotate ``presented`` under a row lock and mint a new access token.
+
+    Writes token_refreshed (or token_revoked on reuse) to the audit log. The caller commits.
+    A lock wait that times out or deadlocks is retried until REFRESH_RETRY_SECONDS have passed,
+    then raises 409 conflict; the uncontended path costs no extra statement.
+    """
+    check_refresh_token_format(presented)
+    deadline = time.monotonic() + REFRESH_RETRY_SECONDS
+    while True:
+        try:
+            return _rotate(rt, presented, info)
+        except sa.exc.DBAPIError as error:
+            if not is_lock_contention(error):
+                raise
+            db.session.rollback()
+            if time.monotonic() >= deadline:
+                raise conflict(ErrorCode.CONFLICT, "Too many concurrent token refresh requests on "
+                               "the same session or refresh token", cause=error) from None
+            # Deadlocks end at once; a short random pause keeps the retries from colliding.
+            time.sleep(random.uniform(0.01, 0.05))
+
+
+def _locking_statement(dialect: str) -> sa.Select:
+    """The presented token with its session, the session's amr claims and the user (with
+    identities and factors): everything the answer needs, in the round trip that takes the lock.
+    """
+    return (
+        sa.select(RefreshToken, Session, User)
+        .outerjoin(Session, Session.id == RefreshToken.session_id)
+        .outerjoin(User, User.id == Session.user_id)
+        .where(RefreshToken.token == sa.bindparam("token"))
+        .options(joinedload(Session.amr_claims), joinedload(User.identities),
+                 joinedload(User.factors))
+        # PostgreSQL can lock just the token; MariaDB locks every row the query reads.
+        .with_for_update(of=RefreshToken if dialect == "postgresql" else None)
+    )
+
+
+_LOCKING = {dialect: _locking_statement(dialect) for dialect in ("postgresql", "mysql", "sqlite")}
+# Table-level statements: nothing in the ORM session needs to follow them.
+_TOKENS = RefreshToken.__table__
+_REVOKE = (sa.update(_TOKENS).where(_TOKENS.c.id == sa.bindparam("token_id"))
+           .values(revoked=True, updated_at=sa.bindparam("now")))
+_INSERT_TOKEN = sa.insert(_TOKENS)
+_SESSIONS = Session.__table__
+
+
+def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
+    """One attempt at the refresh, in a transaction that locks the presented token's row.
+
+    The writes are plain statements: this is the hot path, and nothing reads the rows back.
+    """
+    begin_write_locked(db.session)
+    row = db.session.execute(_LOCKING[db.engine.dialect.name], {"token": presented}
+                             ).unique().first()
+    if row is None:
+        raise bad_request(ErrorCode.REFRESH_TOKEN_NOT_FOUND,
+                          "Invalid Refresh Token: Refresh Token Not Found")
+    token, session, user = row
+    now = rt.now()
+    if session is None or user is None:
+        db.session.delete(token)
+        raise _committed(bad_request(ErrorCode.SESSION_NOT_FOUND,
+                                     "Invalid Refresh Token: No Valid Session Found"))
+    if user.is_banned(now):
+        raise bad_request(ErrorCode.USER_BANNED, "Invalid Refresh Token: User Banned")
+    problem = validity_error(rt, session, now, token.updated_at)
+    if problem:
+        raise bad_request(ErrorCode.SESSION_EXPIRED, f"Invalid Refresh Token: {problem}")
+
+    security = rt.settings.security
+    issued_token: str | None = None
+    if token.revoked:
+        newest = db.session.execute(
+            sa.select(RefreshToken.token, RefreshToken.parent)
+            .where(RefreshToken.session_id == session.id, RefreshToken.revoked.is_(False))
+            .order_by(RefreshToken.id.desc()).limit(1)
+        ).first()
+        if newest is not None and newest.parent == token.token:
+            # The client lost the answer to its last refresh: hand the same child out again.
+            issued_token = newest.token
+        else:
+            reuse_until = token.updated_at.timestamp() + security.refresh_token_reuse_interval
+            if now.timestamp() > reuse_until and not security.refresh_token_allow_reuse:
+                if security.refresh_token_rotation_enabled:
+                    db.session.execute(
+                        sa.update(RefreshToken)
+                        .where(RefreshToken.session_id == session.id,
+                               RefreshToken.revoked.is_(False))
+                        .values(revoked=True, updated_at=now)
+                    )
+                    audit.record("token_revoked", audit.Actor.of_user(user), now=now, ip=info.ip)
+                raise _committed(bad_request(ErrorCode.REFRESH_TOKEN_ALREADY_USED,
+                                             "Invalid Refresh Token: Already Used"))
+
+    audit.record("token_refreshed", audit.Actor.of_user(user), now=now, ip=info.ip)
+    if issued_token is None:
+        # The presented token always gets a child: turning rotation off only spares the
+        # session's other tokens when reuse is detected.
+        db.session.execute(_REVOKE, {"token_id": token.id, "now": now})
+        issued_token = new_refresh_token()
+        db.session.execute(_INSERT_TOKEN, {
+            "instance_id": _NIL, "token": issued_token, "user_id": str(user.id),
+            "revoked": False, "created_at": now, "updated_at": now, "parent": token.token,
+            "session_id": session.id,
+        })
+    refresh_info = {"refreshed_at": now, "updated_at": now}
+    if info.user_agent:
+        refresh_info["user_agent"] = info.user_agent
+    if info.ip:
+        refresh_info["ip"] = info.ip
+    db.session.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id == session.id)
+                       .values(refresh_info))
+    return _mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token)
+
+
+def logout(rt: Runtime, user: User, session: Session | None, scope: str,
+           info: RequestInfo) -> None:
+    """End sessions: ``global`` all of the user's, ``local`` this one, ``others`` all but this.
+
+    Refresh tokens and amr claims go with their sessions. Writes a logout audit entry.
+    """
+    query = sa.delete(Session).where(Session.user_id == user.id)
+    if session is not None and scope == "local":
+        query = query.where(Session.id == session.id)
+    elif session is not None and scope == "others":
+        query = query.where(Session.id != session.id)
+    db.session.execute(query, execution_options={"synchronize_session": False})
+    audit.record("logout", audit.Actor.of_user(user), now=rt.now(), ip=info.ip)
+
+
+def delete_sessions(user_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
+    """Delete the user's sessions (and with them their refresh tokens), except ``keep``.
+
+    Returns how many were deleted.
+    """
+    query = sa.delete(Session).where(Session.user_id == user_id)
+    if keep is not None:
+        query = query.where(Session.id != keep)
+    return db.session.execute(query, execution_options={"synchronize_session": False}).rowcount
+
+
+def delete_session(user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """Delete one session of the user (its refresh tokens and amr claims cascade).
+
+    False when the user has no such session.
+    """
+    deleted = db.session.execute(
+        sa.delete(Session).where(Session.user_id == user_id, Session.id == session_id),
+        execution_options={"synchronize_session": False})
+    return deleted.rowcount > 0
+
+
+def sessions_of(user_id: uuid.UUID) -> list[Session]:
+    """The user's sessions, most recently created first (the console lists them)."""
+    return list(db.session.execute(
+        sa.select(Session).where(Session.user_id == user_id)
+        .order_by(Session.created_at.desc(), Session.id)
+    ).scalars())

@@ -1,0 +1,81 @@
+"""The password grant: sign in with email or phone and password.
+
+Parity: GoTrue internal/api/token.go (ResourceOwnerPasswordGrant).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from ..errors import ErrorCode, bad_request, unprocessable
+from ..extensions import db
+from ..models import User
+from ..runtime import RequestInfo, Runtime
+from . import audit, passwords, sessions
+from .users import NIL
+from .validation import phone_digits
+
+INVALID_CREDENTIALS = "Invalid login credentials"
+
+
+def _lookup(column) -> sa.Select:
+    # The user with identities and factors (for the answer) in one round trip.
+    return (
+        sa.select(User)
+        .where(User.instance_id == NIL, column == sa.bindparam("value"),
+               User.aud == sa.bindparam("aud"), User.is_sso_user.is_(False))
+        .options(joinedload(User.identities), joinedload(User.factors))
+    )
+
+
+_BY_EMAIL, _BY_PHONE = _lookup(User.email), _lookup(User.phone)
+
+
+def _find(statement: sa.Select, value: str, aud: str) -> User | None:
+    return db.session.execute(statement, {"value": value, "aud": aud}).unique().scalars().first()
+
+
+def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
+                          info: RequestInfo) -> sessions.IssuedSession:
+    """Check the credentials and start a session (amr ``password``).
+
+    Unknown user, missing or wrong password all give the same 400 invalid_credentials after the
+    same hashing work. A ban or a missing confirmation is only disclosed to the right password.
+    """
+    settings = rt.settings
+    if email and phone:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "Only an email address or phone number should be provided on login.")
+    if email:
+        if not settings.external.email.enabled:
+            raise unprocessable(ErrorCode.EMAIL_PROVIDER_DISABLED, "Email logins are disabled")
+        user = _find(_BY_EMAIL, email.strip().lower(), info.aud)
+        provider = "email"
+    elif phone:
+        if not settings.external.phone_enabled:
+            raise unprocessable(ErrorCode.PHONE_PROVIDER_DISABLED, "Phone logins are disabled")
+        user = _find(_BY_PHONE, phone_digits(phone.strip()), info.aud)
+        provider = "phone"
+    else:
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "missing email or phone")
+
+    if user is None:
+        rt.hasher.burn(password)
+        raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
+    if not rt.hasher.verify(password, user.encrypted_password):
+        raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
+    now = rt.now()
+    if user.is_banned(now):
+        raise bad_request(ErrorCode.USER_BANNED, "User is banned")
+    if provider == "email" and not user.is_email_confirmed:
+        raise bad_request(ErrorCode.EMAIL_NOT_CONFIRMED, "Email not confirmed")
+    if provider == "phone" and not user.is_phone_confirmed:
+        raise bad_request(ErrorCode.PHONE_NOT_CONFIRMED, "Phone not confirmed")
+
+    audit.record("login", audit.Actor.of_user(user), now=now, ip=info.ip,
+                 traits={"provider": provider})
+    issued = sessions.start_session(rt, user, "password", info)
+    issued.report_weak_password = True
+    issued.weak_password = passwords.weakness(password, settings.password)
+    return issued

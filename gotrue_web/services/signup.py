@@ -1,0 +1,255 @@
+"""Sign-up with email or phone and password, and anonymous sign-in.
+
+Parity: GoTrue internal/api/signup.go and anonymous.go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..errors import ErrorCode, GoTrueError, bad_request, unprocessable
+from ..extensions import db
+from ..models import User
+from ..runtime import RequestInfo, Runtime
+from . import audit, mail_flows, passwords, pkce, sessions, users
+from .validation import normalize_email, normalize_phone
+
+SMS_CHANNELS = ("sms", "whatsapp")
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    email: str = ""
+    phone: str = ""
+    password: str = ""
+    data: dict | None = None
+    channel: str = ""
+    redirect_to: str = ""
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+
+
+@dataclass
+class SignupResult:
+    """Either a session (autoconfirm, anonymous) or just the user (confirmation pending)."""
+
+    session: sessions.IssuedSession | None = None
+    user: User | None = None
+    # An invitee's metadata and identities are not shown to whoever signs up with the address.
+    hide_sensitive: bool = False
+
+
+def check_signup_allowed(rt: Runtime) -> None:
+    """422 signup_disabled when GOTRUE_DISABLE_SIGNUP is set."""
+    if rt.settings.disable_signup:
+        raise unprocessable(ErrorCode.SIGNUP_DISABLED, "Signups not allowed for this instance")
+
+
+def sign_up(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupResult:
+    """Create an account, in GoTrue's order of checks.
+
+    Sends a confirmation email unless MAILER_AUTOCONFIRM; a confirmed address gets a fake user
+    back (no enumeration), an unconfirmed one gets its confirmation re-sent. Writes
+    user_signedup / login / user_repeated_signup / user_confirmation_requested audit entries.
+    """
+    settings = rt.settings
+    if not request.email and not request.phone:
+        return SignupResult(session=sign_in_anonymously(rt, request.data, info))
+    check_signup_allowed(rt)
+    if not request.password:
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "Signup requires a valid password")
+    passwords.check_strength(request.password, settings.password)
+    if request.email and request.phone:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "Only an email address or phone number should be provided on signup.")
+    if request.phone and request.channel and request.channel not in SMS_CHANNELS:
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "Invalid channel: must be sms or whatsapp")
+    if request.phone and (request.code_challenge or request.code_challenge_method):
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "PKCE not supported for phone signups")
+    pkce_params = pkce.parse_params(request.code_challenge, request.code_challenge_method)
+    if request.email:
+        return _sign_up_with_email(rt, request, pkce_params, info)
+    return _sign_up_with_phone(rt, request, info)
+
+
+def address_taken(column, value: str) -> bool:
+    """True when a non-SSO user in any audience holds this email or phone.
+
+    The unique indexes span audiences, so such an address cannot be signed up again even though
+    lookups by audience do not find it.
+    """
+    return db.session.execute(
+        sa.select(sa.literal(1)).where(column == value, User.is_sso_user.is_(False)).limit(1)
+    ).first() is not None
+
+
+def _fake_user(rt: Runtime, aud: str, address: str, request: SignupRequest,
+               provider: str) -> User:
+    """What a signup for an already confirmed address returns: a look-alike with nothing real.
+
+    Never added to the database session.
+    """
+    now = rt.now()
+    return User(
+        id=uuid.uuid4(), aud=aud, role="",
+        email=address if provider == "email" else None,
+        phone=address if provider == "phone" else None,
+        raw_app_meta_data={"provider": provider, "providers": [provider]},
+        raw_user_meta_data=dict(request.data or {}),
+        created_at=now, updated_at=now, confirmation_sent_at=now, is_anonymous=False,
+        identities=[], factors=[],
+    )
+
+
+def _already_registered(rt: Runtime, existing: User | None, provider: str,
+                        info: RequestInfo) -> GoTrueError:
+    """422 user_already_exists; the repeated-signup audit entry is kept despite the error."""
+    if existing is not None:
+        audit.record("user_repeated_signup", audit.Actor.of_user(existing), now=rt.now(),
+                     ip=info.ip, traits={"provider": provider})
+    error = unprocessable(ErrorCode.USER_ALREADY_EXISTS, "User already registered")
+    error.commit_first = True
+    return error
+
+
+def _repeated_signup(rt: Runtime, existing: User | None, address: str, request: SignupRequest,
+                     provider: str, info: RequestInfo) -> SignupResult:
+    """A signup for a confirmed address: 422 under either autoconfirm, else the fake user."""
+    settings = rt.settings
+    if settings.mailer.autoconfirm or settings.sms.autoconfirm:
+        raise _already_registered(rt, existing, provider, info)
+    if existing is not None:
+        audit.record("user_repeated_signup", audit.Actor.of_user(existing), now=rt.now(),
+                     ip=info.ip, traits={"provider": provider})
+    return SignupResult(user=_fake_user(rt, info.aud, address, request, provider))
+
+
+def _autoconfirm_existing(rt: Runtime, existing: User, request: SignupRequest, provider: str,
+                          info: RequestInfo) -> SignupResult:
+    """Under autoconfirm, an unconfirmed account is confirmed and signed in.
+
+    GoTrue does this without looking at the password; we require the account's own password,
+    so nobody can take over an invited or admin-created account by signing up with its address.
+    """
+    if not rt.hasher.verify(request.password, existing.encrypted_password):
+        raise _already_registered(rt, existing, provider, info)
+    if provider == "email":
+        users.confirm_email(rt, existing)
+    else:
+        users.confirm_phone(rt, existing)
+    actor = audit.Actor.of_user(existing)
+    audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits={"provider": provider})
+    audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": provider})
+    return SignupResult(session=sessions.start_session(rt, existing, "password", info))
+
+
+def register_email_user(rt: Runtime, email: str, password: str | None, data: dict | None,
+                        info: RequestInfo, *, audit_signup: bool = True) -> User:
+    """A new, unconfirmed user with an email identity (``email`` already normalised).
+
+    Writes user_signedup unless ``audit_signup`` is off (invitations record user_invited).
+    Used by /signup, the passwordless flows and invitations.
+    """
+    user = users.new_user(rt, aud=info.aud, email=email, password=password, user_metadata=data)
+    _add_first_identity(rt, user, "email", email=email, phone=None, data=data)
+    if audit_signup:
+        audit.record("user_signedup", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                     traits={"provider": "email"})
+    return user
+
+
+def _sign_up_with_email(rt: Runtime, request: SignupRequest,
+                        pkce_params: pkce.PKCEParams | None, info: RequestInfo) -> SignupResult:
+    settings = rt.settings
+    if not settings.external.email.enabled:
+        raise bad_request(ErrorCode.EMAIL_PROVIDER_DISABLED, "Email signups are disabled")
+    email = normalize_email(request.email)
+    autoconfirm = settings.mailer.autoconfirm
+    existing = users.find_by_email_or_identity(email, info.aud)
+    if existing is None and address_taken(User.email, email):
+        # Held in another audience: answer as for a confirmed address, touch nothing.
+        return _repeated_signup(rt, None, email, request, "email", info)
+    if existing is not None:
+        if existing.is_email_confirmed:
+            return _repeated_signup(rt, existing, email, request, "email", info)
+        if autoconfirm:
+            return _autoconfirm_existing(rt, existing, request, "email", info)
+        # Unconfirmed: send the confirmation again; the stored password stays as it was.
+        audit.record("user_confirmation_requested", audit.Actor.of_user(existing), now=rt.now(),
+                     ip=info.ip, traits={"provider": "email"})
+        _send_confirmation(rt, existing, request, pkce_params)
+        return SignupResult(user=existing, hide_sensitive=existing.invited_at is not None)
+
+    user = register_email_user(rt, email, request.password, request.data, info)
+    if autoconfirm:
+        users.confirm_email(rt, user)
+        audit.record("login", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                     traits={"provider": "email"})
+        return SignupResult(session=sessions.start_session(rt, user, "password", info))
+    _send_confirmation(rt, user, request, pkce_params)
+    return SignupResult(user=user)
+
+
+def _send_confirmation(rt: Runtime, user: User, request: SignupRequest,
+                       pkce_params: pkce.PKCEParams | None) -> None:
+    if pkce_params is not None:
+        pkce.create_flow(rt, pkce_params, user_id=user.id, authentication_method="email/signup")
+    mail_flows.send_confirmation(rt, user, request.redirect_to, pkce=pkce_params is not None)
+
+
+def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupResult:
+    settings = rt.settings
+    if not settings.external.phone_enabled:
+        raise bad_request(ErrorCode.PHONE_PROVIDER_DISABLED, "Phone signups are disabled")
+    phone = normalize_phone(request.phone)
+    autoconfirm = settings.sms.autoconfirm
+    existing = users.find_by_phone(phone, info.aud)
+    if existing is None and address_taken(User.phone, phone):
+        return _repeated_signup(rt, None, phone, request, "phone", info)
+    if existing is not None and existing.is_phone_confirmed:
+        return _repeated_signup(rt, existing, phone, request, "phone", info)
+    if not autoconfirm:
+        # No SMS provider is wired in yet: refuse before anything is written.
+        raise unprocessable(ErrorCode.SMS_SEND_FAILED,
+                            "Error sending confirmation OTP to provider: no SMS provider")
+    if existing is not None:
+        return _autoconfirm_existing(rt, existing, request, "phone", info)
+    user = users.new_user(rt, aud=info.aud, phone=phone, password=request.password,
+                          user_metadata=request.data)
+    _add_first_identity(rt, user, "phone", email=None, phone=phone, data=request.data)
+    users.confirm_phone(rt, user)
+    actor = audit.Actor.of_user(user)
+    audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
+    audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
+    return SignupResult(session=sessions.start_session(rt, user, "password", info))
+
+
+def _add_first_identity(rt: Runtime, user: User, provider: str, *, email: str | None,
+                        phone: str | None, data: dict | None) -> None:
+    identity_data = users.base_identity_data(user, email=email, phone=phone, extra=data)
+    users.add_identity(rt, user, provider, str(user.id), identity_data)
+    user.raw_user_meta_data = users.merge_metadata(user.raw_user_meta_data, identity_data)
+    user.raw_app_meta_data = {"provider": provider, "providers": [provider]}
+
+
+def sign_in_anonymously(rt: Runtime, data: dict | None, info: RequestInfo
+                        ) -> sessions.IssuedSession:
+    """A session for a new anonymous user (no email, no phone, no identities).
+
+    Writes user_signedup and login audit entries (provider ``anonymous``).
+    """
+    settings = rt.settings
+    if not settings.external.anonymous_users_enabled:
+        raise unprocessable(ErrorCode.ANONYMOUS_PROVIDER_DISABLED,
+                            "Anonymous sign-ins are disabled")
+    check_signup_allowed(rt)
+    user = users.new_user(rt, aud=info.aud, user_metadata=data, is_anonymous=True)
+    user.identities = []
+    actor = audit.Actor.of_user(user)
+    audit.record("user_signedup", actor, now=rt.now(), ip=info.ip,
+                 traits={"provider": "anonymous"})
+    audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": "anonymous"})
+    return sessions.start_session(rt, user, "anonymous", info)

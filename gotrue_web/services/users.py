@@ -1,0 +1,356 @@
+"""User records: lookups, creation, metadata, passwords, bans and deletion.
+
+Shared by the JSON API and the console. Functions add to the SQLAlchemy session and may flush;
+the caller commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from ..db import NIL_UUID
+from ..durations import parse_go_duration
+from ..errors import ErrorCode, bad_request
+from ..extensions import db
+from ..models import Factor, Identity, OneTimeToken, OneTimeTokenType, Session, User
+from ..models.user import TOKEN_COLUMNS
+from ..runtime import Runtime
+from . import otp, sessions
+
+NIL = uuid.UUID(NIL_UUID)
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+def find_by_email(email: str, aud: str) -> User | None:
+    """The non-SSO user with this (normalised) email in the audience, if any."""
+    return db.session.execute(
+        sa.select(User).where(
+            User.instance_id == NIL, User.email == email, User.aud == aud,
+            User.is_sso_user.is_(False),
+        )
+    ).scalars().first()
+
+
+def find_by_phone(phone: str, aud: str) -> User | None:
+    return db.session.execute(
+        sa.select(User).where(
+            User.instance_id == NIL, User.phone == phone, User.aud == aud,
+            User.is_sso_user.is_(False),
+        )
+    ).scalars().first()
+
+
+def find_by_email_or_identity(email: str, aud: str) -> User | None:
+    """A user holding ``email`` either as users.email or through an email-provider identity."""
+    user = find_by_email(email, aud)
+    if user is not None:
+        return user
+    return db.session.execute(
+        sa.select(User).join(Identity, Identity.user_id == User.id).where(
+            Identity.email == email, Identity.provider == "email", User.aud == aud,
+            User.instance_id == NIL, User.is_sso_user.is_(False),
+        )
+    ).scalars().first()
+
+
+def get(user_id: uuid.UUID) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def _profile_statement() -> sa.Select:
+    users, identities = User.__table__, Identity.__table__
+    factors, sessions_ = Factor.__table__, Session.__table__
+    return (
+        sa.select(
+            *[c for c in users.c if c.name != "confirmed_at"],
+            sessions_.c.id.label("session_found"),
+            *[c.label("identity_" + c.name) for c in identities.c],
+            *[c.label("factor_" + c.name) for c in factors.c],
+        )
+        .select_from(
+            users.outerjoin(sessions_, sa.and_(sessions_.c.id == sa.bindparam("session_id"),
+                                               sessions_.c.user_id == users.c.id))
+            .outerjoin(identities, identities.c.user_id == users.c.id)
+            .outerjoin(factors, factors.c.user_id == users.c.id)
+        )
+        .where(users.c.id == sa.bindparam("user_id"))
+        .order_by(identities.c.created_at, factors.c.created_at)
+    )
+
+
+_PROFILE = _profile_statement()
+_USER_COLUMNS = tuple(c.name for c in User.__table__.c if c.name != "confirmed_at")
+_IDENTITY_COLUMNS = tuple(c.name for c in Identity.__table__.c)
+_FACTOR_COLUMNS = tuple(c.name for c in Factor.__table__.c)
+
+
+def _detached(model, row, columns: tuple[str, ...], prefix: str):
+    return model(**{name: row[prefix + name] for name in columns})
+
+
+def read_profile(user_id: uuid.UUID, session_id: uuid.UUID | None) -> tuple[User | None, bool]:
+    """The user with identities and factors, and whether the session exists: one query.
+
+    For requests that only read (GET /user, the hot path): the rows come straight from Core
+    and become detached objects, skipping the ORM session and its identity map. Never add the
+    result to a session.
+    """
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # No BEGIN / ROLLBACK round trips for one read (psycopg's client-side autocommit;
+            # PyMySQL would spend a round trip on the switch itself).
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        rows = connection.execute(
+            _PROFILE, {"user_id": user_id, "session_id": session_id}).mappings().all()
+    if not rows:
+        return None, False
+    first = rows[0]
+    user = _detached(User, first, _USER_COLUMNS, "")
+    identities: dict = {}
+    factors: dict = {}
+    for row in rows:
+        if row["identity_id"] is not None and row["identity_id"] not in identities:
+            identities[row["identity_id"]] = _detached(Identity, row, _IDENTITY_COLUMNS,
+                                                       "identity_")
+        if row["factor_id"] is not None and row["factor_id"] not in factors:
+            factors[row["factor_id"]] = _detached(Factor, row, _FACTOR_COLUMNS, "factor_")
+    user.identities = list(identities.values())
+    user.factors = list(factors.values())
+    return user, first["session_found"] is not None
+
+
+# --- creation ---------------------------------------------------------------------------------
+
+
+def new_user(rt: Runtime, *, aud: str, email: str | None = None, phone: str | None = None,
+             password: str | None = None, password_hash: str | None = None,
+             user_metadata: dict | None = None, app_metadata: dict | None = None,
+             role: str | None = None, user_id: uuid.UUID | None = None,
+             is_anonymous: bool = False) -> User:
+    """A new user row (added to the session) with GoTrue's defaults."""
+    now = rt.now()
+    if password_hash is None and password:
+        password_hash = rt.hasher.hash(password)
+    user = User(
+        instance_id=NIL, id=user_id or uuid.uuid4(), aud=aud,
+        role=rt.settings.jwt.default_group_name if role is None else role,
+        email=email or None, phone=phone or None, encrypted_password=password_hash or "",
+        raw_app_meta_data=dict(app_metadata or {}), raw_user_meta_data=dict(user_metadata or {}),
+        created_at=now, updated_at=now, is_sso_user=False, is_anonymous=is_anonymous,
+        email_change="", phone_change="", email_change_confirm_status=0,
+        **{column: "" for column in TOKEN_COLUMNS},
+    )
+    db.session.add(user)
+    return user
+
+
+def add_identity(rt: Runtime, user: User, provider: str, provider_id: str,
+                 identity_data: dict) -> Identity:
+    now = rt.now()
+    identity = Identity(id=uuid.uuid4(), user_id=user.id, provider=provider,
+                        provider_id=provider_id, created_at=now, updated_at=now,
+                        last_sign_in_at=now)
+    identity.set_data(identity_data)
+    user.identities.append(identity)
+    return identity
+
+
+def base_identity_data(user: User, *, email: str | None, phone: str | None,
+                       extra: dict | None) -> dict:
+    """identity_data of an email or phone identity: sub, address, verification flags, then data.
+
+    GoTrue's own keys win over the caller's data.
+    """
+    data: dict = {"sub": str(user.id)}
+    if email:
+        data["email"] = email
+    if phone:
+        data["phone"] = phone
+    data["email_verified"] = False
+    data["phone_verified"] = False
+    for key, value in (extra or {}).items():
+        data.setdefault(key, value)
+    return data
+
+
+def sync_providers(user: User) -> None:
+    """app_metadata.provider/providers from the identities, oldest first."""
+    providers: list[str] = []
+    for identity in sorted(user.identities, key=lambda i: i.created_at or _EPOCH):
+        if identity.provider not in providers:
+            providers.append(identity.provider)
+    metadata = user.app_metadata
+    if providers:
+        metadata["provider"] = providers[0]
+        metadata["providers"] = providers
+    user.raw_app_meta_data = metadata
+
+
+_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+
+
+# --- updates ----------------------------------------------------------------------------------
+
+
+def merge_metadata(existing: dict | None, patch: dict) -> dict:
+    """Shallow merge as GoTrue does: keys of ``patch`` replace, a null value deletes the key."""
+    merged = dict(existing or {})
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def clear_pending_tokens(user: User) -> None:
+    """Forget every outstanding link or code of the user (columns and one_time_tokens rows)."""
+    otp.forget(user, *OneTimeTokenType)
+
+
+def set_password(rt: Runtime, user: User, password: str) -> None:
+    """Store a new bcrypt hash; pending links and codes are invalidated."""
+    user.encrypted_password = rt.hasher.hash(password)
+    user.updated_at = rt.now()
+    clear_pending_tokens(user)
+
+
+# Go's time.Duration is int64 nanoseconds; longer bans are refused as Go refuses to parse them.
+_MAX_BAN = timedelta(microseconds=(2**63 - 1) // 1000)
+
+
+def parse_ban_duration(value: str) -> timedelta | None:
+    """A ban duration: a Go duration (``24h``), or ``none`` (None) to lift the ban.
+
+    A zero duration also lifts the ban. 400 validation_failed for anything else, including
+    negative or over-long durations.
+    """
+    if value == "none":
+        return None
+    try:
+        duration = parse_go_duration(value)
+    except (ValueError, OverflowError):
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "invalid format for ban duration: " + value) from None
+    if duration < timedelta(0) or duration > _MAX_BAN:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "invalid format for ban duration: " + value)
+    return duration or None
+
+
+def ban(rt: Runtime, user: User, duration: str) -> None:
+    """Ban for a Go duration, or lift the ban with ``none`` or a zero duration.
+
+    Sessions are kept, as GoTrue does: the guards and the refresh grant refuse a banned user,
+    and the sessions work again once the ban is over or lifted.
+    """
+    length = parse_ban_duration(duration)
+    now = rt.now()
+    user.banned_until = None if length is None else now + length
+    user.updated_at = now
+
+
+def delete(rt: Runtime, user: User, *, soft: bool) -> None:
+    """Delete the user, or with ``soft`` keep an obfuscated row and drop what identifies them.
+
+    A soft delete frees the email and phone for new sign-ups, wipes the password, metadata and
+    pending tokens, neutralises the identities and removes factors and sessions. Soft-deleting
+    an already deleted user changes nothing.
+    """
+    if not soft:
+        db.session.delete(user)
+        return
+    if user.deleted_at is not None:
+        return
+    now = rt.now()
+    user.email = _obfuscate(user.id, user.email) if user.email else None
+    user.phone = _obfuscate(user.id, user.phone)[:15] if user.phone else None
+    user.email_change = _obfuscate(user.id, user.email_change) if user.email_change else ""
+    user.phone_change = _obfuscate(user.id, user.phone_change)[:15] if user.phone_change else ""
+    user.encrypted_password = ""
+    user.raw_user_meta_data = {}
+    user.raw_app_meta_data = {}
+    clear_pending_tokens(user)
+    for identity in user.identities:
+        identity.provider_id = _obfuscate(user.id, f"{identity.provider}:{identity.provider_id}")
+        identity.set_data({})
+        identity.updated_at = now
+    db.session.execute(sa.delete(Factor).where(Factor.user_id == user.id),
+                       execution_options={"synchronize_session": False})
+    db.session.expire(user, ["factors"])
+    sessions.delete_sessions(user.id)
+    user.deleted_at = now
+    user.updated_at = now
+
+
+def _obfuscate(user_id: uuid.UUID, value: str) -> str:
+    """GoTrue's obfuscation: unpadded base64url of sha256(user id + value)."""
+    digest = hashlib.sha256(f"{user_id}{value}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def random_password() -> str:
+    """A password nobody knows, for users created without one (64 characters)."""
+    return secrets.token_urlsafe(48)[:64]
+
+
+# --- confirmation -----------------------------------------------------------------------------
+
+
+def _identity(user: User, provider: str) -> Identity | None:
+    return next((i for i in user.identities if i.provider == provider), None)
+
+
+def confirm_email(rt: Runtime, user: User) -> None:
+    """Mark the email confirmed: metadata and the email identity say email_verified."""
+    now = rt.now()
+    user.email_confirmed_at = user.email_confirmed_at or now
+    user.confirmation_token = ""
+    user.raw_user_meta_data = merge_metadata(user.raw_user_meta_data, {"email_verified": True})
+    identity = _identity(user, "email")
+    if identity is not None:
+        identity.set_data({**(identity.identity_data or {}), "email_verified": True})
+        identity.updated_at = now
+    user.updated_at = now
+    db.session.execute(
+        sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def confirm_phone(rt: Runtime, user: User) -> None:
+    now = rt.now()
+    user.phone_confirmed_at = user.phone_confirmed_at or now
+    user.raw_user_meta_data = merge_metadata(user.raw_user_meta_data, {"phone_verified": True})
+    identity = _identity(user, "phone")
+    if identity is not None:
+        identity.set_data({**(identity.identity_data or {}), "phone_verified": True})
+        identity.updated_at = now
+    user.updated_at = now
+
+
+def set_address_identity(rt: Runtime, user: User, provider: str, address: str, *,
+                         verified: bool = False) -> None:
+    """Point the user's email or phone identity at ``address``, creating it if missing.
+
+    A new identity gets the usual identity_data; ``verified`` sets its email_verified or
+    phone_verified flag.
+    """
+    identity = _identity(user, provider)
+    if identity is None:
+        data = base_identity_data(user, email=address if provider == "email" else None,
+                                  phone=address if provider == "phone" else None, extra=None)
+        data[f"{provider}_verified"] = verified
+        add_identity(rt, user, provider, str(user.id), data)
+    else:
+        identity.set_data({**(identity.identity_data or {}), provider: address})
+        identity.updated_at = rt.now()
+    sync_providers(user)

@@ -1,0 +1,44 @@
+"""Validation and normal forms of the addresses users sign in with."""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+from ..errors import ErrorCode, bad_request
+
+MAX_EMAIL_LENGTH = 255
+_E164_DIGITS = re.compile(r"[1-9]\d{1,14}")
+
+
+def normalize_email(raw: str) -> str:
+    """The stored form of an email address: validated and lower-cased.
+
+    Raises 400 validation_failed for a malformed or over-long address. Deliverability is not
+    checked (no DNS), and special-use domains are accepted, as GoTrue does.
+    """
+    email = raw.strip()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "An email address is too long")
+    try:
+        validate_email(email, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "Unable to validate email address: invalid format") from None
+    return email.lower()
+
+
+def phone_digits(raw: str) -> str:
+    """GoTrue's stored phone form: digits only, without '+' or spaces."""
+    return raw.replace(" ", "").replace("+", "")
+
+
+def normalize_phone(raw: str) -> str:
+    """Digits of an E.164 number; 400 validation_failed otherwise."""
+    digits = phone_digits(raw.strip())
+    if not _E164_DIGITS.fullmatch(digits):
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "Invalid phone number format (E.164 required)")
+    return digits

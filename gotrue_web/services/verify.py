@@ -1,0 +1,263 @@
+"""Verifying email links and codes: signup, invite, magic link, recovery and email change.
+
+Parity: GoTrue internal/api/verify.go. A link carries the stored token (the hash, ``pkce_``-marked
+for PKCE flows); a code is hashed with the address and compared with the user's column. Verifying
+applies the flow's action, clears every one-time token of the user and starts a session (amr
+``otp``), except the first half of a secure email change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..db import begin_write_locked
+from ..errors import ErrorCode, bad_request, forbidden
+from ..extensions import db
+from ..models import OneTimeToken, OneTimeTokenType, User
+from ..runtime import RequestInfo, Runtime
+from . import audit, otp, pkce, sessions, users
+from .validation import normalize_email
+
+T = OneTimeTokenType
+
+# verify type -> the one_time_tokens types that may hold its token
+TOKEN_TYPES = {
+    "signup": (T.confirmation_token,),
+    "invite": (T.confirmation_token,),
+    "magiclink": (T.recovery_token,),
+    "recovery": (T.recovery_token,),
+    "email": (T.confirmation_token, T.recovery_token),
+    "email_change": (T.email_change_token_new, T.email_change_token_current),
+}
+EMAIL_TYPES = frozenset(TOKEN_TYPES)
+PHONE_TYPES = frozenset({"sms", "phone_change"})
+ALL_TYPES = EMAIL_TYPES | PHONE_TYPES
+
+_COLUMN = {
+    T.confirmation_token: ("confirmation_token", "confirmation_sent_at"),
+    T.recovery_token: ("recovery_token", "recovery_sent_at"),
+    T.email_change_token_new: ("email_change_token_new", "email_change_sent_at"),
+    T.email_change_token_current: ("email_change_token_current", "email_change_sent_at"),
+}
+
+# The type ``email`` stands for a signup confirmation or a magic link, whichever token matched;
+# GoTrue reports (and redirects with) that concrete type.
+_CONCRETE_EMAIL_TYPE = {T.confirmation_token: "signup", T.recovery_token: "magiclink"}
+
+# The authentication_method of the PKCE flow each verify type was issued with.
+PKCE_METHOD = {
+    "signup": "email/signup",
+    "invite": "invite",
+    "magiclink": "magiclink",
+    "recovery": "recovery",
+    "email_change": "email_change",
+}
+
+HALF_WAY_MESSAGE = ("Confirmation link accepted. Please proceed to confirm link sent to the "
+                    "other email")
+LINK_INVALID = "Email link is invalid or has expired"
+CODE_INVALID = "Token has expired or is invalid"
+
+
+@dataclass
+class VerifyResult:
+    # The concrete type: ``email`` resolves to ``signup`` or ``magiclink``.
+    verify_type: str
+    user: User
+    session: sessions.IssuedSession | None = None
+    # Set for the first half of a secure email change.
+    message: str | None = None
+    # Set when the token belonged to a PKCE flow and the caller asked for a code.
+    auth_code: str | None = None
+    is_pkce: bool = False
+
+
+def _expired(rt: Runtime, user: User, token_type: OneTimeTokenType) -> bool:
+    sent_at = getattr(user, _COLUMN[token_type][1])
+    if sent_at is None:
+        return True
+    return (rt.now() - sent_at).total_seconds() > rt.settings.mailer.otp_exp
+
+
+def _locked_user(statement) -> list[User]:
+    """Users of ``statement`` with their rows locked and attributes re-read after the wait.
+
+    Two requests spending the same link or code queue on the user's row; the second then sees
+    the cleared token and fails, so every token is single-use.
+    """
+    return list(db.session.execute(
+        statement.with_for_update().execution_options(populate_existing=True)
+    ).scalars().all())
+
+
+def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType] | None:
+    candidates = [token] if token.startswith(otp.PKCE_PREFIX) else [token, otp.PKCE_PREFIX + token]
+    row = db.session.execute(
+        sa.select(OneTimeToken.user_id, OneTimeToken.token_type)
+        .where(OneTimeToken.token_hash.in_(candidates),
+               OneTimeToken.token_type.in_(TOKEN_TYPES[verify_type]))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    found = _locked_user(sa.select(User).where(User.id == row.user_id))
+    user = found[0] if found else None
+    if user is None or not otp.matches(getattr(user, _COLUMN[row.token_type][0]), token):
+        return None
+    return user, row.token_type
+
+
+def _find_by_code(verify_type: str, email: str, code: str,
+                  aud: str) -> tuple[User, OneTimeTokenType] | None:
+    hashed = otp.token_hash(email, code)
+    in_audience = (User.instance_id == users.NIL, User.aud == aud, User.is_sso_user.is_(False))
+    if verify_type == "email_change":
+        # The code came to either the current address or the new one.
+        candidates = _locked_user(sa.select(User).where(
+            *in_audience, sa.or_(User.email == email, User.email_change == email)))
+        for user in candidates:
+            if user.email == email and otp.matches(user.email_change_token_current, hashed):
+                return user, T.email_change_token_current
+            if user.email_change == email and otp.matches(user.email_change_token_new, hashed):
+                return user, T.email_change_token_new
+        return None
+    found = _locked_user(sa.select(User).where(*in_audience, User.email == email).limit(1))
+    if not found:
+        return None
+    user = found[0]
+    for token_type in TOKEN_TYPES[verify_type]:
+        if otp.matches(getattr(user, _COLUMN[token_type][0]), hashed):
+            return user, token_type
+    return None
+
+
+def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str = "",
+           code: str = "", email: str = "", want_auth_code: bool = False) -> VerifyResult:
+    """Check a link token (``token_hash``) or a code for ``email``, then apply the action.
+
+    Raises 403 otp_expired when nothing matches or the token is too old, 403 user_banned.
+    ``want_auth_code`` (GET /verify) turns a PKCE token into an authorization code instead of a
+    session; 400 flow_state_not_found when its flow is gone.
+    """
+    invalid = LINK_INVALID if token_hash else CODE_INVALID
+    if verify_type not in EMAIL_TYPES:
+        if token_hash:
+            raise bad_request(ErrorCode.VALIDATION_FAILED, "Invalid email verification type")
+        # Phone codes come from SMS flows, which this server does not send.
+        raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
+    # Taken before the first read so that concurrent uses of one token queue (SQLite).
+    begin_write_locked(db.session)
+    if token_hash:
+        found = _find_by_token(token_hash, verify_type)
+    elif email:
+        found = _find_by_code(verify_type, normalize_email(email), code, info.aud)
+    else:
+        found = None
+    if found is None:
+        raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
+    user, token_type = found
+    if user.is_banned(rt.now()):
+        raise forbidden(ErrorCode.USER_BANNED, "User is banned")
+    if _expired(rt, user, token_type):
+        raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
+
+    if verify_type == "email":
+        verify_type = _CONCRETE_EMAIL_TYPE[token_type]
+    stored = getattr(user, _COLUMN[token_type][0]) or ""
+    result = VerifyResult(verify_type=verify_type, user=user,
+                          is_pkce=stored.startswith(otp.PKCE_PREFIX))
+    if verify_type == "email_change":
+        if not _apply_email_change(rt, user, token_type, info):
+            result.message = HALF_WAY_MESSAGE
+            return result
+    elif verify_type in ("signup", "invite"):
+        _apply_confirmation(rt, user, info)
+    else:
+        _apply_recovery(rt, user, info)
+    users.clear_pending_tokens(user)
+    users.sync_providers(user)
+
+    if result.is_pkce and want_auth_code:
+        flow = pkce.issue_auth_code(rt, user, PKCE_METHOD[verify_type])
+        if flow is None:
+            # Handing a session to whoever holds the link would defeat PKCE.
+            raise bad_request(ErrorCode.FLOW_STATE_NOT_FOUND,
+                              "No associated flow state found. No valid flow state found for "
+                              "user.")
+        result.auth_code = flow.auth_code
+        return result
+    result.session = sessions.start_session(rt, user, "otp", info)
+    return result
+
+
+def _apply_confirmation(rt: Runtime, user: User, info: RequestInfo) -> None:
+    if user.invited_at is not None and not user.encrypted_password:
+        # An invitee who never chose a password gets one nobody knows; they can reset it.
+        user.encrypted_password = rt.hasher.hash(users.random_password())
+    was_confirmed = user.is_email_confirmed
+    users.confirm_email(rt, user)
+    action = "invite_accepted" if user.invited_at is not None else "user_signedup"
+    if not was_confirmed:
+        audit.record(action, audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                     traits={"provider": "email"})
+    audit.record("login", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                 traits={"provider": "email"})
+
+
+def _apply_recovery(rt: Runtime, user: User, info: RequestInfo) -> None:
+    if not user.is_email_confirmed:
+        users.confirm_email(rt, user)
+        audit.record("user_signedup", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                     traits={"provider": "email"})
+    audit.record("login", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                 traits={"provider": "email"})
+
+
+def _apply_email_change(rt: Runtime, user: User, token_type: OneTimeTokenType,
+                        info: RequestInfo) -> bool:
+    """Record one confirmation of a pending change; True once the change is applied."""
+    from . import mail_flows
+
+    if mail_flows.secure_email_change(rt, user) and user.email_change_confirm_status == 0:
+        # First of the two confirmations: forget this half's token, wait for the other.
+        column = _COLUMN[token_type][0]
+        setattr(user, column, "")
+        db.session.execute(
+            sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id,
+                                          OneTimeToken.token_type == token_type),
+            execution_options={"synchronize_session": False},
+        )
+        user.email_change_confirm_status = 1
+        user.updated_at = rt.now()
+        return False
+    new_email = user.email_change
+    user.email = new_email
+    user.email_change = ""
+    user.email_change_confirm_status = 0
+    user.is_anonymous = False
+    user.raw_user_meta_data = users.merge_metadata(user.raw_user_meta_data, {"email": new_email})
+    users.set_address_identity(rt, user, "email", new_email, verified=True)
+    users.confirm_email(rt, user)
+    audit.record("user_modified", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
+                 traits={"email_change": new_email})
+    return True
+
+
+def check_post_shape(*, verify_type: str, token: str, token_hash: str, email: str, phone: str,
+                     redirect_to: str) -> None:
+    """POST /verify takes a type and either {token, email|phone} or {token_hash} alone."""
+    if not verify_type:
+        raise bad_request(ErrorCode.VALIDATION_FAILED, "Verify requires a verification type")
+    if bool(token) == bool(token_hash):
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "Verify requires either a token or a token hash")
+    if token_hash:
+        if email or phone or redirect_to:
+            raise bad_request(ErrorCode.VALIDATION_FAILED,
+                              "Only the token_hash and type should be provided")
+        return
+    if bool(email) == bool(phone):
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          "Only an email address or phone number should be provided on verify")

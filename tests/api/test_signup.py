@@ -1,0 +1,571 @@
+"""POST /signup (contract sections 3, 4 and 12): the order of checks, the user and session JSON,
+confirmation mail through a real SMTP server, repeated signups and anonymous sign-in."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import sqlalchemy as sa
+
+from gotrue_web.models import (AMRClaim, AuditLogEntry, FlowState, Identity, OneTimeToken,
+                               RefreshToken, Session, User)
+
+from ..conftest import JWT_SECRET, ApiClient, table_rows
+from ..support import smtp as smtp_support
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+SESSION_KEYS = ["access_token", "token_type", "expires_in", "expires_at", "refresh_token",
+                "user"]
+NEW_UNCONFIRMED_USER_KEYS = ["id", "aud", "role", "email", "phone", "confirmation_sent_at",
+                             "app_metadata", "user_metadata", "identities", "created_at",
+                             "updated_at", "is_anonymous"]
+
+
+def _client(app) -> ApiClient:
+    return ApiClient(app.test_client(), "")
+
+
+def _mail_app(make_app, smtp_server, **overrides):
+    return make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
+                       "smtp.admin_email": "admin@example.com", **overrides})
+
+
+def _actions(app, user_id=None) -> list[str]:
+    rows = table_rows(app, sa.select(AuditLogEntry.payload).order_by(AuditLogEntry.created_at))
+    return [row.payload["action"] for row in rows
+            if user_id is None or row.payload["actor_id"] == str(user_id)]
+
+
+def _user_row(app, email: str) -> User:
+    return table_rows(app, sa.select(User).where(User.email == email))[0][0]
+
+
+def _count(app, model) -> int:
+    return len(table_rows(app, sa.select(model)))
+
+
+def _email_settings(settings, **changes):
+    return dataclasses.replace(settings.external.email, **changes)
+
+
+# --- order of checks --------------------------------------------------------------------------
+
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
+PKCE_HALF_MESSAGE = "PKCE flow requires code_challenge_method and code_challenge"
+
+CHECKS = [
+    # (id, settings overrides, body, status, code, message or None)
+    ("signup-disabled-before-password", {"disable_signup": True},
+     {"email": "a@example.com", "password": ""}, 422, "signup_disabled", None),
+    ("empty-password", {}, {"email": "a@example.com", "password": ""}, 400,
+     "validation_failed", "Signup requires a valid password"),
+    ("missing-password", {}, {"email": "a@example.com"}, 400, "validation_failed", None),
+    ("73-byte-password", {}, {"email": "a@example.com", "password": "x" * 73}, 400,
+     "validation_failed", None),
+    ("74-byte-multibyte-password", {}, {"email": "a@example.com", "password": "é" * 37}, 400,
+     "validation_failed", None),
+    ("long-password-before-weak", {"password.min_length": 100},
+     {"email": "a@example.com", "password": "x" * 73}, 400, "validation_failed", None),
+    ("weak-before-email-and-phone", {},
+     {"email": "a@example.com", "phone": "+15555550100", "password": "abc"}, 422,
+     "weak_password", None),
+    ("email-and-phone", {"external.phone_enabled": True},
+     {"email": "a@example.com", "phone": "+15555550100", "password": "password-123"}, 400,
+     "validation_failed",
+     "Only an email address or phone number should be provided on signup."),
+    ("bad-channel-before-provider", {},
+     {"phone": "+15555550100", "password": "password-123", "channel": "pigeon"}, 400,
+     "validation_failed", None),
+    ("phone-with-pkce", {"external.phone_enabled": True, "sms.autoconfirm": True},
+     {"phone": "+15555550100", "password": "password-123", "code_challenge": CHALLENGE,
+      "code_challenge_method": "s256"}, 400, "validation_failed", None),
+    ("half-pkce", {}, {"email": "a@example.com", "password": "password-123",
+                       "code_challenge": CHALLENGE}, 400, "validation_failed",
+     PKCE_HALF_MESSAGE),
+    ("other-half-pkce", {}, {"email": "a@example.com", "password": "password-123",
+                             "code_challenge_method": "s256"}, 400, "validation_failed",
+     PKCE_HALF_MESSAGE),
+    ("email-provider-off-before-format", "email-off",
+     {"email": "not-an-email", "password": "password-123"}, 400, "email_provider_disabled",
+     "Email signups are disabled"),
+    ("phone-provider-off", {}, {"phone": "+15555550100", "password": "password-123"}, 400,
+     "phone_provider_disabled", "Phone signups are disabled"),
+    ("bad-email", {}, {"email": "not-an-email", "password": "password-123"}, 400,
+     "validation_failed", None),
+    ("email-too-long", {}, {"email": "a" * 60 + "@" + "b" * 190 + ".example.com",
+                            "password": "password-123"}, 400, "validation_failed", None),
+    ("bad-phone", {"external.phone_enabled": True},
+     {"phone": "12ab", "password": "password-123"}, 400, "validation_failed",
+     "Invalid phone number format (E.164 required)"),
+    ("phone-too-long", {"external.phone_enabled": True},
+     {"phone": "+1234567890123456", "password": "password-123"}, 400, "validation_failed",
+     "Invalid phone number format (E.164 required)"),
+]
+
+
+@pytest.mark.parametrize("overrides, body, status, code, message",
+                         [case[1:] for case in CHECKS], ids=[case[0] for case in CHECKS])
+def test_signup_checks_in_order(make_app, settings, overrides, body, status, code, message):
+    if overrides == "email-off":
+        overrides = {"external.email": _email_settings(settings, enabled=False)}
+    app = make_app(**overrides)
+    response = _client(app).post("/signup", json=body)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.get_json()["code"] == code
+    assert response.headers["x-sb-error-code"] == code
+    if message is not None:
+        assert response.get_json()["message"] == message
+    assert _count(app, User) == 0
+
+
+@pytest.mark.parametrize("overrides, password, reasons, message", [
+    ({"password.min_length": 10}, "short-pw1", ["length"],
+     "Password should be at least 10 characters."),
+    ({"password.required_characters": (LOWER, UPPER, DIGITS)}, "alllowercase", ["characters"],
+     "Password should contain at least one character of each: "
+     f"{LOWER}, {UPPER}, {DIGITS}."),
+    ({"password.min_length": 12, "password.required_characters": (LOWER, DIGITS)}, "short",
+     ["length", "characters"], None),
+])
+def test_weak_password_reasons(make_app, overrides, password, reasons, message):
+    app = make_app(**overrides)
+    response = _client(app).post("/signup", json={"email": "w@example.com",
+                                                  "password": password})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == "weak_password"
+    assert body["weak_password"] == {"reasons": reasons}
+    if message:
+        assert body["message"] == message
+    assert _count(app, User) == 0
+
+
+def test_strong_enough_password_passes_the_configured_rules(make_app):
+    app = make_app(**{"mailer.autoconfirm": True, "password.min_length": 10,
+                      "password.required_characters": (LOWER, UPPER, DIGITS)})
+    response = _client(app).post("/signup", json={"email": "s@example.com",
+                                                  "password": "Abcdefghij1"})
+    assert response.status_code == 200
+
+
+def test_72_byte_password_is_accepted_and_logs_in(api):
+    password = "ü" * 36
+    assert len(password.encode()) == 72
+    assert api.signup("max@example.com", password).status_code == 200
+    assert api.login("max@example.com", password).status_code == 200
+
+
+# --- autoconfirm: a session -------------------------------------------------------------------
+
+
+def test_autoconfirm_signup_returns_a_session_with_the_user(app, api):
+    response = api.signup("Mixed.Case@Example.COM", data={"name": "Ada", "sub": "forged",
+                                                          "email": "forged@example.com"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.get_json()
+    assert list(body) == SESSION_KEYS
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+    assert re.fullmatch(r"[a-z2-7]{12}", body["refresh_token"])
+
+    user = body["user"]
+    assert list(user) == ["id", "aud", "role", "email", "email_confirmed_at", "phone",
+                          "confirmed_at", "last_sign_in_at", "app_metadata", "user_metadata",
+                          "identities", "created_at", "updated_at", "is_anonymous"]
+    user_id = user["id"]
+    assert uuid.UUID(user_id)
+    assert user["aud"] == "authenticated"
+    assert user["role"] == "authenticated"
+    assert user["email"] == "mixed.case@example.com"
+    assert user["phone"] == ""
+    for key in ("email_confirmed_at", "confirmed_at", "last_sign_in_at", "created_at",
+                "updated_at"):
+        assert TIMESTAMP.fullmatch(user[key]), key
+    assert user["confirmed_at"] == user["email_confirmed_at"]
+    assert user["app_metadata"] == {"provider": "email", "providers": ["email"]}
+    # GoTrue's own keys win over the caller's data; confirming sets email_verified.
+    assert user["user_metadata"] == {"sub": user_id, "email": "mixed.case@example.com",
+                                     "email_verified": True, "phone_verified": False,
+                                     "name": "Ada"}
+    assert user["is_anonymous"] is False
+
+    [identity] = user["identities"]
+    assert list(identity) == ["identity_id", "id", "user_id", "identity_data", "provider",
+                              "last_sign_in_at", "created_at", "updated_at", "email"]
+    assert identity["id"] == user_id
+    assert identity["user_id"] == user_id
+    assert identity["provider"] == "email"
+    assert identity["email"] == "mixed.case@example.com"
+    assert identity["identity_data"]["sub"] == user_id
+    assert identity["identity_data"]["email"] == "mixed.case@example.com"
+    assert identity["identity_data"]["phone_verified"] is False
+    assert identity["identity_data"]["name"] == "Ada"
+
+    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"],
+                        options={"verify_aud": False})
+    assert claims["sub"] == user_id
+    assert [entry["method"] for entry in claims["amr"]] == ["password"]
+
+    row = _user_row(app, "mixed.case@example.com")
+    assert str(row.id) == user_id
+    assert row.email_confirmed_at is not None
+    assert row.encrypted_password.startswith("$2a$")
+    assert row.raw_app_meta_data == {"provider": "email", "providers": ["email"]}
+    [identity_row] = [r[0] for r in table_rows(app, sa.select(Identity))]
+    assert identity_row.provider_id == user_id and identity_row.provider == "email"
+    [session_row] = [r[0] for r in table_rows(app, sa.select(Session))]
+    assert str(session_row.user_id) == user_id and str(session_row.id) == claims["session_id"]
+    [token_row] = [r[0] for r in table_rows(app, sa.select(RefreshToken))]
+    assert token_row.token == body["refresh_token"] and token_row.revoked is False
+    assert [r.authentication_method for r in
+            table_rows(app, sa.select(AMRClaim.authentication_method))] == ["password"]
+    assert _actions(app, user_id) == ["user_signedup", "login"]
+
+
+def test_autoconfirm_signup_with_a_confirmed_email_is_422_and_audited(app, api):
+    first = api.session("taken@example.com")
+    response = api.signup("TAKEN@example.com", "another-password")
+    assert response.status_code == 422
+    assert response.get_json() == {"code": "user_already_exists",
+                                   "message": "User already registered"}
+    assert _count(app, User) == 1
+    assert _actions(app, first["user"]["id"])[-1] == "user_repeated_signup"
+
+
+def test_sms_autoconfirm_also_makes_a_repeated_email_signup_422(make_app, api):
+    app = make_app(**{"sms.autoconfirm": True})
+    client = _client(app)
+    created = api.admin("POST", "/admin/users", json={
+        "email": "both@example.com", "password": "password-123", "email_confirm": True})
+    assert created.status_code == 200
+    response = client.post("/signup", json={"email": "both@example.com",
+                                            "password": "password-123"})
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "user_already_exists"
+
+
+# --- confirmation by email --------------------------------------------------------------------
+
+
+def test_signup_sends_a_confirmation_email_and_stores_the_token_hash(make_app, smtp_server):
+    app = _mail_app(make_app, smtp_server)
+    response = _client(app).post("/signup?redirect_to=http://localhost:3000/welcome",
+                                 json={"email": "New.User@Example.com",
+                                       "password": "password-123", "data": {"plan": "pro"}})
+    assert response.status_code == 200
+    user = response.get_json()
+    assert list(user) == NEW_UNCONFIRMED_USER_KEYS
+    assert user["email"] == "new.user@example.com"
+    assert user["role"] == "authenticated"
+    assert TIMESTAMP.fullmatch(user["confirmation_sent_at"])
+    assert user["user_metadata"] == {"sub": user["id"], "email": "new.user@example.com",
+                                     "email_verified": False, "phone_verified": False,
+                                     "plan": "pro"}
+    assert [i["provider"] for i in user["identities"]] == ["email"]
+
+    [message] = smtp_server.wait_for("new.user@example.com")
+    assert message["Subject"] == "Confirm your email address"
+    assert "admin@example.com" in message["From"]
+    code = smtp_support.code(message)
+    expected_hash = hashlib.sha224(("new.user@example.com" + code).encode()).hexdigest()
+    [link] = [link for link in smtp_support.links(message) if "/verify" in link]
+    parts = urlsplit(link)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "http://localhost:9999/verify"
+    assert parse_qs(parts.query) == {"token": [expected_hash], "type": ["signup"],
+                                     "redirect_to": ["http://localhost:3000/welcome"]}
+
+    row = _user_row(app, "new.user@example.com")
+    assert row.confirmation_token == expected_hash
+    assert row.confirmation_sent_at is not None
+    assert row.email_confirmed_at is None
+    [ott] = [r[0] for r in table_rows(app, sa.select(OneTimeToken))]
+    assert ott.user_id == row.id
+    assert ott.token_type.value == "confirmation_token"
+    assert ott.token_hash == expected_hash
+    assert ott.relates_to == "new.user@example.com"
+    assert _count(app, Session) == 0
+    assert _actions(app, user["id"]) == ["user_signedup"]
+
+
+def test_pkce_signup_marks_the_token_and_creates_a_flow(make_app, smtp_server):
+    app = _mail_app(make_app, smtp_server)
+    response = _client(app).post("/signup", json={
+        "email": "pkce@example.com", "password": "password-123",
+        "code_challenge": CHALLENGE, "code_challenge_method": "S256"})
+    assert response.status_code == 200
+    row = _user_row(app, "pkce@example.com")
+    assert row.confirmation_token.startswith("pkce_")
+    [flow] = [r[0] for r in table_rows(app, sa.select(FlowState))]
+    assert flow.user_id == row.id
+    assert flow.authentication_method == "email/signup"
+    assert flow.code_challenge == CHALLENGE
+    [message] = smtp_server.wait_for("pkce@example.com")
+    assert row.confirmation_token in " ".join(smtp_support.links(message))
+
+
+def test_unlisted_redirect_becomes_the_site_url(make_app, smtp_server):
+    app = _mail_app(make_app, smtp_server)
+    response = _client(app).post("/signup?redirect_to=https://evil.example.net/",
+                                 json={"email": "r@example.com", "password": "password-123"})
+    assert response.status_code == 200
+    [message] = smtp_server.wait_for("r@example.com")
+    [link] = [link for link in smtp_support.links(message) if "/verify" in link]
+    assert parse_qs(urlsplit(link).query)["redirect_to"] == ["http://localhost:3000"]
+
+
+def test_without_smtp_host_the_user_is_created_and_nothing_is_sent(make_app, smtp_server):
+    app = make_app()
+    response = _client(app).post("/signup", json={"email": "quiet@example.com",
+                                                  "password": "password-123"})
+    assert response.status_code == 200
+    assert "access_token" not in response.get_json()
+    row = _user_row(app, "quiet@example.com")
+    assert row.confirmation_token and row.email_confirmed_at is None
+    assert smtp_server.messages == []
+
+
+def test_smtp_refusal_fails_cleanly_and_leaves_no_user(make_app, smtp_server):
+    smtp_server.reject_with = "554 5.7.1 Message rejected"
+    app = _mail_app(make_app, smtp_server)
+    response = _client(app).post("/signup", json={"email": "refused@example.com",
+                                                  "password": "password-123"})
+    assert response.status_code == 500
+    assert response.get_json() == {"code": "unexpected_failure",
+                                   "message": "Error sending confirmation email"}
+    for model in (User, Identity, OneTimeToken, Session, AuditLogEntry):
+        assert _count(app, model) == 0, model
+
+
+def test_unreachable_smtp_fails_cleanly_and_leaves_no_user(make_app):
+    # A free port with nothing listening: the connection is refused.
+    app = make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_support.free_port(),
+                      "smtp.admin_email": "admin@example.com"})
+    response = _client(app).post("/signup", json={"email": "down@example.com",
+                                                  "password": "password-123"})
+    assert response.status_code == 500
+    assert response.get_json()["code"] == "unexpected_failure"
+    assert _count(app, User) == 0
+
+
+# --- repeated signups -------------------------------------------------------------------------
+
+
+def test_confirmed_email_gets_a_fake_user_and_no_mail(make_app, smtp_server, api):
+    app = _mail_app(make_app, smtp_server)
+    client = _client(app)
+    created = api.admin("POST", "/admin/users", json={
+        "email": "known@example.com", "password": "original-pw", "email_confirm": True})
+    assert created.status_code == 200
+    real = created.get_json()
+    stored_hash = _user_row(app, "known@example.com").encrypted_password
+    genuine = client.post("/signup", json={"email": "fresh@example.com",
+                                           "password": "password-123"}).get_json()
+
+    response = client.post("/signup", json={"email": "KNOWN@example.com",
+                                            "password": "different-pw", "data": {"x": 1}})
+    assert response.status_code == 200
+    fake = response.get_json()
+    assert list(fake) == list(genuine) == NEW_UNCONFIRMED_USER_KEYS
+    assert fake["id"] != real["id"]
+    assert uuid.UUID(fake["id"])
+    assert fake["role"] == ""
+    assert fake["email"] == "known@example.com"
+    assert fake["phone"] == ""
+    assert fake["identities"] == []
+    assert fake["user_metadata"] == {"x": 1}
+    assert fake["app_metadata"] == {"provider": "email", "providers": ["email"]}
+    assert fake["is_anonymous"] is False
+
+    smtp_server.wait_for("fresh@example.com")
+    assert smtp_server.to("known@example.com") == []
+    assert _count(app, User) == 2
+    assert _user_row(app, "known@example.com").encrypted_password == stored_hash
+    assert "user_repeated_signup" in _actions(app, real["id"])
+
+
+def test_unconfirmed_email_is_resent_after_the_window_and_keeps_the_password(
+        make_app, smtp_server):
+    app = _mail_app(make_app, smtp_server)
+    rt = app.extensions["gotrue"]
+    client = _client(app)
+    first = client.post("/signup", json={"email": "again@example.com",
+                                         "password": "first-password"})
+    assert first.status_code == 200
+    before = _user_row(app, "again@example.com")
+    [first_mail] = smtp_server.wait_for("again@example.com")
+
+    too_soon = client.post("/signup", json={"email": "again@example.com",
+                                            "password": "second-password"})
+    assert too_soon.status_code == 429
+    assert too_soon.get_json()["code"] == "over_email_send_rate_limit"
+    assert re.fullmatch(r"For security purposes, you can only request this after \d+ seconds\.",
+                        too_soon.get_json()["message"])
+    assert 1 <= int(too_soon.headers["Retry-After"]) <= 60
+    assert len(smtp_server.to("again@example.com")) == 1
+
+    later = before.confirmation_sent_at + timedelta(seconds=61)
+    rt.clock = lambda: later
+    resent = client.post("/signup", json={"email": "again@example.com",
+                                          "password": "second-password"})
+    assert resent.status_code == 200
+    body = resent.get_json()
+    assert body["id"] == str(before.id)
+    assert [i["provider"] for i in body["identities"]] == ["email"]
+    mails = smtp_server.wait_for("again@example.com", count=2)
+    assert len(mails) == 2
+    code = smtp_support.code(mails[1])
+    after = _user_row(app, "again@example.com")
+    assert after.encrypted_password == before.encrypted_password
+    assert after.confirmation_token == hashlib.sha224(
+        ("again@example.com" + code).encode()).hexdigest()
+    assert after.confirmation_token != before.confirmation_token
+    [ott] = [r[0] for r in table_rows(app, sa.select(OneTimeToken))]
+    assert ott.token_hash == after.confirmation_token
+    assert _actions(app, before.id) == ["user_signedup", "user_confirmation_requested"]
+    assert smtp_support.code(first_mail) != code
+
+
+def test_unconfirmed_invitee_is_returned_without_metadata_or_identities(make_app, smtp_server,
+                                                                        api):
+    app = _mail_app(make_app, smtp_server)
+    created = api.admin("POST", "/admin/users", json={
+        "email": "invitee@example.com", "user_metadata": {"team": "red"}})
+    assert created.status_code == 200
+    with app.app_context():
+        from gotrue_web.extensions import db
+
+        db.session.execute(sa.update(User).values(invited_at=datetime.now(timezone.utc)))
+        db.session.commit()
+    response = _client(app).post("/signup", json={"email": "invitee@example.com",
+                                                  "password": "password-123"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["id"] == created.get_json()["id"]
+    assert body["user_metadata"] == {}
+    assert body["identities"] == []
+    assert len(smtp_server.wait_for("invitee@example.com")) == 1
+
+
+def test_autoconfirm_confirms_an_unconfirmed_account_only_with_its_password(app, api):
+    created = api.admin("POST", "/admin/users", json={
+        "email": "pending@example.com", "password": "the-real-password"})
+    assert created.status_code == 200
+    wrong = api.signup("pending@example.com", "an-attackers-password")
+    assert wrong.status_code == 422
+    assert wrong.get_json()["code"] == "user_already_exists"
+    assert _user_row(app, "pending@example.com").email_confirmed_at is None
+    assert _count(app, Session) == 0
+
+    right = api.signup("pending@example.com", "the-real-password")
+    assert right.status_code == 200
+    assert right.get_json()["user"]["id"] == created.get_json()["id"]
+    assert _user_row(app, "pending@example.com").email_confirmed_at is not None
+
+
+def test_email_held_in_another_audience_is_not_a_server_error(make_app, api):
+    app = make_app()
+    client = _client(app)
+    other = client.post("/signup", json={"email": "aud@example.com", "password": "password-1"},
+                        headers={"X-JWT-AUD": "other-audience"})
+    assert other.status_code == 200
+    assert other.get_json()["aud"] == "other-audience"
+    response = client.post("/signup", json={"email": "aud@example.com",
+                                            "password": "password-2"})
+    assert response.status_code == 200
+    assert response.get_json()["id"] != other.get_json()["id"]
+    assert response.get_json()["identities"] == []
+    assert _count(app, User) == 1
+
+
+# --- phone ------------------------------------------------------------------------------------
+
+
+def test_phone_signup_with_sms_autoconfirm(make_app):
+    app = make_app(**{"external.phone_enabled": True, "sms.autoconfirm": True})
+    response = _client(app).post("/signup", json={"phone": "+1 555 555 0100",
+                                                  "password": "password-123"})
+    assert response.status_code == 200
+    user = response.get_json()["user"]
+    assert user["phone"] == "15555550100"
+    assert user["email"] == ""
+    assert TIMESTAMP.fullmatch(user["phone_confirmed_at"])
+    assert user["app_metadata"] == {"provider": "phone", "providers": ["phone"]}
+    assert user["user_metadata"]["phone"] == "15555550100"
+    assert user["user_metadata"]["phone_verified"] is True
+    assert user["user_metadata"]["email_verified"] is False
+    assert [i["provider"] for i in user["identities"]] == ["phone"]
+    assert "email" not in user["identities"][0]
+
+
+def test_phone_signup_without_an_sms_provider_writes_nothing(make_app):
+    app = make_app(**{"external.phone_enabled": True})
+    response = _client(app).post("/signup", json={"phone": "+15555550100",
+                                                  "password": "password-123"})
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "sms_send_failed"
+    assert _count(app, User) == 0
+
+
+def test_confirmed_phone_gets_a_fake_user(make_app):
+    app = make_app(**{"external.phone_enabled": True, "sms.autoconfirm": True})
+    client = _client(app)
+    real = client.post("/signup", json={"phone": "+15555550101", "password": "password-123"})
+    assert real.status_code == 200
+    again = client.post("/signup", json={"phone": "+15555550101", "password": "password-123"})
+    assert again.status_code == 422
+    assert again.get_json()["code"] == "user_already_exists"
+
+
+# --- anonymous --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [{}, {"data": {"nickname": "guest"}}, {"email": "", "phone": ""}])
+def test_anonymous_sign_in(make_app, body):
+    app = make_app(**{"external.anonymous_users_enabled": True})
+    response = _client(app).post("/signup", json=body)
+    assert response.status_code == 200
+    session = response.get_json()
+    assert list(session) == SESSION_KEYS
+    user = session["user"]
+    assert user["is_anonymous"] is True
+    assert user["email"] == "" and user["phone"] == ""
+    assert user["app_metadata"] == {}
+    assert user["identities"] == []
+    assert user["user_metadata"] == body.get("data", {})
+    assert user["role"] == "authenticated"
+    claims = jwt.decode(session["access_token"], JWT_SECRET, algorithms=["HS256"],
+                        options={"verify_aud": False})
+    assert claims["is_anonymous"] is True
+    assert [entry["method"] for entry in claims["amr"]] == ["anonymous"]
+    [row] = [r[0] for r in table_rows(app, sa.select(User))]
+    assert row.is_anonymous is True and row.email is None and row.phone is None
+    assert _count(app, Identity) == 0
+    assert _actions(app, user["id"]) == ["user_signedup", "login"]
+
+
+def test_anonymous_sign_in_disabled(make_app):
+    app = make_app()
+    response = _client(app).post("/signup", json={})
+    assert response.status_code == 422
+    assert response.get_json() == {"code": "anonymous_provider_disabled",
+                                   "message": "Anonymous sign-ins are disabled"}
+    assert _count(app, User) == 0
+
+
+def test_anonymous_sign_in_with_signups_disabled(make_app):
+    app = make_app(**{"external.anonymous_users_enabled": True, "disable_signup": True})
+    response = _client(app).post("/signup", json={})
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "signup_disabled"
+    assert _count(app, User) == 0
