@@ -65,10 +65,11 @@ control_socket_disable = True
 
 # --- proxies -----------------------------------------------------------------------------------
 
-# Addresses of the reverse proxy whose X-Forwarded-Proto / -For headers are trusted. The default
-# trusts only loopback; set FORWARDED_ALLOW_IPS to the proxy's address (or "*" behind a private
-# network that only the proxy can reach).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# Addresses of the reverse proxy whose X-Forwarded-Proto (gunicorn) and X-Forwarded-For (the app,
+# gotrue_web/proxies.py) are trusted. The default trusts only loopback; set FORWARDED_ALLOW_IPS
+# (environment or .env) to the proxy's addresses or networks, or "*" behind a private network
+# that only the proxy can reach.
+forwarded_allow_ips = ",".join(_api.trusted_proxies)
 
 # --- logs --------------------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ def create_app(settings=None) -> Flask:
     register_console(app, settings)
     register_error_handlers(app)
     register_cli(app)
+    from .proxies import ForwardedClient, parse_trusted_proxies
+
+    app.wsgi_app = ForwardedClient(app.wsgi_app,
+                                   parse_trusted_proxies(settings.api.trusted_proxies))
     return app
 
 

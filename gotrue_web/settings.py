@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from dotenv import dotenv_values
 
 from .durations import parse_go_duration, parse_seconds_or_duration
+from .proxies import DEFAULT_TRUSTED_PROXIES, parse_trusted_proxies
 
 PREFIX = "GOTRUE_"
 
@@ -47,6 +48,8 @@ class APISettings:
     port: int = 8081
     external_url: str = ""
     max_request_bytes: int = 1024 * 1024
+    # FORWARDED_ALLOW_IPS (gunicorn's): proxies whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
 
 
 @dataclass(frozen=True)
@@ -561,6 +564,7 @@ def from_env(environ: Mapping[str, str] | None = None, env_file: str | os.PathLi
             host=env.str("API_HOST", "0.0.0.0"),
             port=env.int("API_PORT", 8081, "PORT", minimum=0),
             external_url=env.str("API_EXTERNAL_URL", "", "API_EXTERNAL_URL"),
+            trusted_proxies=_trusted_proxies(env),
         ),
         db=DBSettings(
             url=database_url,
@@ -671,6 +675,20 @@ def from_env(environ: Mapping[str, str] | None = None, env_file: str | os.PathLi
     )
     validate(settings)
     return settings
+
+
+def _trusted_proxies(env: _Env) -> tuple[str, ...]:
+    found = env.raw("FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS")
+    if not found:
+        return APISettings.trusted_proxies
+    key, value = found
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    try:
+        parse_trusted_proxies(items)
+    except ValueError:
+        raise SettingsError(f"{key}: expected IP addresses, networks (CIDR) or *, "
+                            f"got {value!r}") from None
+    return items
 
 
 def _otp_length(value: int) -> int:

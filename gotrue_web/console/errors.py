@@ -3,7 +3,7 @@ otherwise. Never JSON, never a stack trace."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +26,10 @@ def refused_error(error: GoTrueError):
 
 
 def _page(code: int, title: str, message: str):
+    if not request.path.startswith("/console"):
+        # Static files have no console session (nor CSRF token) to render the layout with.
+        return f"<!doctype html><title>{code}</title><p>{code} {title}</p>\n", code, {
+            "Content-Type": "text/html; charset=utf-8"}
     response = render_template("errors/error.html", code=code, title=title, message=message)
     return response, code
 
