@@ -6,12 +6,12 @@ Unknown keys are ignored; a malformed body or a value of the wrong JSON type is 
 from __future__ import annotations
 
 import json
-import math
 
 from flask import request
 
 from ..errors import ErrorCode, bad_request
 from ..runtime import RequestInfo, current_runtime
+from ..services.validation import json_storage_problem
 
 # MariaDB refuses JSON documents nested 32 deep; bodies stay well below so that any object a
 # client sends can be stored as metadata on every supported database.
@@ -67,32 +67,7 @@ def _refuse_constant(name: str):
 
 
 def _storable_problem(data) -> str | None:
-    """Why ``data`` could not be stored as JSON on every database, or None.
-
-    NUL characters and lone surrogates break PostgreSQL text and UTF-8 encoding; infinite
-    numbers have no JSON form; deep nesting is refused by MariaDB.
-    """
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return "strings must not contain NUL characters"
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return "strings must be valid Unicode"
-        elif isinstance(value, float) and not math.isfinite(value):
-            return "numbers must be finite"
-        elif isinstance(value, (dict, list)):
-            if depth > MAX_BODY_DEPTH:
-                return f"nested deeper than {MAX_BODY_DEPTH} levels"
-            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
-            for key, item in items:
-                if key is not None:
-                    stack.append((key, depth))
-                stack.append((item, depth + 1))
-    return None
+    return json_storage_problem(data, MAX_BODY_DEPTH)
 
 
 def json_body(*, optional: bool = False) -> Body:

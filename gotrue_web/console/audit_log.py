@@ -14,17 +14,25 @@ LOG_TYPE_LABELS = {"account": "Account", "team": "Team", "token": "Tokens", "use
 
 def _filters() -> tuple[audit_search.AuditFilter, dict[str, str], list[str]]:
     """The filters of the query string, their raw values, and what was wrong with them."""
-    raw = {name: request.args.get(name, "").strip()[:255] for name in _FILTER_NAMES}
+    raw = {name: request.args.get(name, "").strip()[:log_paging.MAX_FILTER_LENGTH]
+           for name in _FILTER_NAMES}
     problems = []
+    texts = {}
+    for name, label in (("actor", "Actor"), ("action", "Action"), ("target", "Target user")):
+        try:
+            texts[name] = log_paging.filter_text(raw[name])
+        except ValueError as problem:
+            problems.append(f"{label}: {problem}.")
+            texts[name] = ""
     times = {}
     for name, label in (("since", "From"), ("until", "To")):
         try:
             times[name] = log_paging.parse_time(raw[name], end_of_day=name == "until")
-        except ValueError:
-            problems.append(f"{label}: {raw[name]!r} is not a date or a date and time.")
+        except ValueError as problem:
+            problems.append(f"{label}: {problem}.")
             times[name] = None
-    filters = audit_search.AuditFilter(actor=raw["actor"], action=raw["action"],
-                                       target=raw["target"], since=times["since"],
+    filters = audit_search.AuditFilter(actor=texts["actor"], action=texts["action"],
+                                       target=texts["target"], since=times["since"],
                                        until=times["until"])
     return filters, raw, problems
 
@@ -47,6 +55,9 @@ def audit_log():
         problems=problems, filtered=bool(kept.keys() - {"limit"}), actions=actions,
         unknown_action=raw["action"] if raw["action"] and raw["action"] not in known else "",
         log_type_labels=LOG_TYPE_LABELS,
+        linked_users=log_paging.existing_users(
+            [entry.target_id for entry in page.items]
+            + [entry.actor_user_id for entry in page.items]),
         older_url=url_for("console.audit_log", **kept, before=page.older) if page.older else None,
         newer_url=url_for("console.audit_log", **kept, after=page.newer) if page.newer else None,
         newest_url=url_for("console.audit_log", **kept))

@@ -33,7 +33,8 @@ _STATUS_TEXT = {
 
 def _context(**extra) -> dict:
     return {"section": "invites", "pending": invitations.pending(after=request.args.get("after")),
-            "status_text": _STATUS_TEXT, **extra}
+            "status_text": _STATUS_TEXT, "mail_enabled": current_runtime().mailer.enabled,
+            **extra}
 
 
 def invites():
@@ -55,6 +56,7 @@ def send_invites():
     rt = current_runtime()
     text = request.form.get("addresses", "")
     try:
+        invitations.require_mail(rt)
         addresses = invitations.parse_address_list(text)
     except GoTrueError as error:
         context = _context(addresses=text, form_error=error.message)

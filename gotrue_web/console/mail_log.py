@@ -28,18 +28,23 @@ def _filters() -> tuple[log.MailLogFilter, dict[str, str], list[str]]:
     args = request.args
     raw = {name: args.get(name, "").strip() for name in _FILTER_NAMES}
     problems = []
+    try:
+        recipient = log_paging.filter_text(raw["recipient"])
+    except ValueError as problem:
+        problems.append(f"Recipient: {problem}.")
+        recipient = ""
     times = {}
     for name, label in (("since", "From"), ("until", "To")):
         try:
             times[name] = log_paging.parse_time(raw[name], end_of_day=name == "until")
-        except ValueError:
-            problems.append(f"{label}: {raw[name]!r} is not a date or a date and time.")
+        except ValueError as problem:
+            problems.append(f"{label}: {problem}.")
             times[name] = None
     if raw["template"] and raw["template"] not in log.TEMPLATES:
         problems.append(f"Template: there is no template {raw['template']!r}.")
     if raw["status"] and raw["status"] not in log.STATUSES:
         problems.append(f"Status: {raw['status']!r} is not sent, failed or not_sent.")
-    filters = log.MailLogFilter(recipient=raw["recipient"][:255], template=raw["template"],
+    filters = log.MailLogFilter(recipient=recipient, template=raw["template"],
                                 status=raw["status"], since=times["since"],
                                 until=times["until"])
     return filters, raw, problems
@@ -65,6 +70,7 @@ def mail_log():
         newest_url=url_for("console.mail_log", **kept),
         templates=log.TEMPLATES, template_labels=TEMPLATE_LABELS, statuses=log.STATUSES,
         status_labels=STATUS_LABELS, smtp=rt.settings.smtp, mail_enabled=rt.mailer.enabled,
+        linked_users=log_paging.existing_users(entry.user_id for entry in page.items),
         test_to=g.operator.email)
 
 

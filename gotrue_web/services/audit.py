@@ -42,6 +42,12 @@ LOG_TYPES = {
     "operator_totp_enabled": "operator",
     "operator_totp_disabled": "operator",
     "operator_password_changed": "operator",
+    # Console actions on the server itself rather than on one user.
+    "email_template_updated": "operator",
+    "email_template_reset": "operator",
+    "email_template_test_sent": "operator",
+    "smtp_test_sent": "operator",
+    "users_exported": "operator",
 }
 
 

@@ -71,19 +71,44 @@ def find_invitable(email: str, aud: str) -> User | None:
 # --- the console's invitations page ----------------------------------------------------------
 
 MAX_BATCH = 100
-_SEPARATORS = re.compile(r"[\s,;]+")
+_ENTRY_SEPARATORS = re.compile(r"[\r\n,;]+")
+# "Ada Lovelace <ada@example.com>", as mail programs copy recipients: the address only.
+_NAMED_ADDRESS = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+# A quoted display name may hold a comma ("Lovelace, Ada" <ada@example.com>).
+_QUOTED_NAME = re.compile(r'"[^"]*"\s*(?=<)')
+
+
+def _items(text: str):
+    for entry in _ENTRY_SEPARATORS.split(_QUOTED_NAME.sub(" ", text or "")):
+        named = _NAMED_ADDRESS.findall(entry)
+        if not named:
+            yield from entry.split()
+            continue
+        yield from named
+        # Beside named addresses, the words without an @ are their display names.
+        yield from (word for word in _NAMED_ADDRESS.sub(" ", entry).split() if "@" in word)
+
+
+def require_mail(rt: Runtime) -> None:
+    """422 when mail is switched off: POST /invite then answers 200 without sending anything
+    (as GoTrue does), but the console would report invitations nobody received."""
+    if not rt.mailer.enabled:
+        raise unprocessable(ErrorCode.VALIDATION_FAILED,
+                            "Mail is switched off (GOTRUE_SMTP_HOST is not set): no invitation "
+                            "can be sent.")
 
 
 def parse_address_list(text: str) -> list[str]:
-    """The addresses of a pasted list (newline, comma, semicolon or space separated), in
-    order, each once (compared case-insensitively). Not validated: see invite_address.
+    """The addresses of a pasted list (newline, comma, semicolon or space separated, with or
+    without display names in the "Name <address>" form), in order, each once (compared
+    case-insensitively). Not validated: see invite_address.
 
     422 validation_failed for an empty list or more than MAX_BATCH addresses.
     """
     seen: set[str] = set()
     addresses = []
-    for item in _SEPARATORS.split(text or ""):
-        if item and item.lower() not in seen:
+    for item in _items(text):
+        if item.lower() not in seen:
             seen.add(item.lower())
             addresses.append(item)
     if not addresses:
@@ -178,6 +203,7 @@ def load_pending(user_id: str) -> User:
 
 def resend(rt: Runtime, user: User, actor: audit.Actor, info: RequestInfo) -> None:
     """Invite the pending invitee again (new link and code; no 60 s rule)."""
+    require_mail(rt)
     invite(rt, user.email, None, rt.settings.site_url, actor,
            RequestInfo(ip=info.ip, user_agent=info.user_agent, aud=user.aud or info.aud))
 

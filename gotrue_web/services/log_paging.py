@@ -2,24 +2,29 @@
 
 Pages are newest first over (created_at, id), with keyset cursors in both directions ("older"
 and "newer" links), so any page costs one indexed range query. Cursors are keyset.encode's.
-Also: the time-range bounds the filter forms send, and a substring match that behaves the same
-on SQLite, PostgreSQL and MariaDB.
+Also: the time-range bounds the filter forms send, a substring match that behaves the same
+on SQLite, PostgreSQL and MariaDB, and which users a page's entries may link to.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..models import User
 from . import keyset
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+MAX_FILTER_LENGTH = 255
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -79,7 +84,8 @@ def fetch(query: sa.Select, created_at, id_column, *, limit: int, before: str | 
 def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | None:
     """A time-range bound from a form: "2030-01-02", "2030-01-02T03:04[:05]" (UTC unless it
     carries an offset) or empty (None). A bare date as an upper bound means the end of that
-    day. Raises ValueError for anything else."""
+    day (the end of time for 9999-12-31). Raises ValueError, with a message for the operator,
+    for anything else or a moment outside the years 1 to 9999 in UTC."""
     text = (value or "").strip()
     if not text:
         return None
@@ -91,13 +97,39 @@ def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | Non
         raise ValueError(f"{value!r} is not a date or a date and time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
     if end_of_day and _DATE.fullmatch(text):
-        moment += timedelta(days=1)
+        try:
+            moment += timedelta(days=1)
+        except OverflowError:
+            moment = datetime.max.replace(tzinfo=timezone.utc)
     return moment
+
+
+def filter_text(value: str | None) -> str:
+    """A text filter as typed: trimmed and cut to MAX_FILTER_LENGTH. Raises ValueError for
+    control characters, which no stored address or action holds (and PostgreSQL refuses
+    NUL in a query outright)."""
+    text = (value or "").strip()[:MAX_FILTER_LENGTH]
+    if _CONTROL.search(text):
+        raise ValueError("control characters cannot be searched for")
+    return text
 
 
 def contains(expression, text: str):
     """Case-insensitive substring match; LIKE wildcards in ``text`` match themselves."""
     escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
     return sa.func.lower(expression).like(f"%{escaped}%", escape="/")
+
+
+def existing_users(ids: Iterable[uuid.UUID | None]) -> set[uuid.UUID]:
+    """Which of ``ids`` still name a user: log entries outlive their users (deleted, or
+    rolled back with the request that failed to email them), and a link to a missing user
+    only leads to a 404."""
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return set()
+    return set(db.session.execute(sa.select(User.id).where(User.id.in_(wanted))).scalars())

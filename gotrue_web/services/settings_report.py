@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
@@ -130,6 +130,26 @@ def go_duration(value: timedelta) -> str:
     return "".join(parts)
 
 
+def without_credentials(text: str) -> str:
+    """``text`` with what a URL may carry of a secret hidden: the password of its user part
+    and the values of password-like query parameters. Anything else comes back unchanged."""
+    try:
+        parts = urlsplit(text)
+        has_password = parts.password is not None
+    except ValueError:
+        return text
+    if not parts.scheme or not parts.netloc:
+        return text
+    netloc = parts.netloc
+    if has_password:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    query = "&".join(
+        f"{name}=***" if SECRET_NAME.search(unquote(name)) and sep else f"{name}{sep}{value}"
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&")))
+    return urlunsplit(parts._replace(netloc=netloc, query=query if parts.query else ""))
+
+
 def _plain(value) -> str:
     if value is None or value == "":
         return "not set"
@@ -140,8 +160,8 @@ def _plain(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (tuple, list)):
-        return ", ".join(str(item) for item in value) if value else "none"
-    return str(value)
+        return ", ".join(without_credentials(str(item)) for item in value) if value else "none"
+    return without_credentials(str(value))
 
 
 def masked(value: str, *, fingerprint: bool = False) -> str:
@@ -239,7 +259,10 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
         text = str(value or "")
         return [SettingRow(path, masked(text, fingerprint=path == "jwt.secret"),
                            variable_of(path), masked=True, default=value == default)]
-    return [SettingRow(path, _plain(value), variable_of(path), default=value == default)]
+    text = _plain(value)
+    # A URL that carried a password is shown masked, like the named secrets.
+    return [SettingRow(path, text, variable_of(path), masked="***" in text
+                       and "***" not in str(value), default=value == default)]
 
 
 def groups(settings: Settings) -> list[SettingGroup]:
@@ -282,15 +305,51 @@ _FOREIGN_TARGETS = (
 )
 
 
+# Schemes that run script or carry content instead of going to a site.
+_SCRIPT_SCHEMES = ("javascript", "data", "vbscript")
+_WILDCARD = re.compile(r"[*?\[\]{}]")
+# A port part, wildcards allowed (http://localhost:*/ is a local choice, not a foreign host).
+_PORT_PART = re.compile(r":[0-9*?\[\]{},!-]*\Z")
+# {a,b} alternatives without wildcards name fixed hosts: any one stands for the shape.
+_FIXED_ALTERNATIVES = re.compile(r"\{([^{}*?\[\]]*)\}")
+
+
+def _matches(glob: str, text: str) -> bool:
+    try:
+        return bool(glob_pattern(glob).match(text))
+    except ValueError:
+        return False
+
+
+def _open_host(pattern: str) -> bool:
+    """Whether the host part of a scheme://host/... glob lets a wildcard decide the site:
+    "**" (it crosses into the path, so https://attacker.example/.example.com/ matches), a
+    wildcard glued to the domain ("*example.com" takes attackerexample.com), or one in the
+    last two labels ("*.com", "example.*"). Wildcards in whole labels below a fixed domain
+    ("*.example.com", "app-*.example.com") stay on that domain."""
+    scheme, separator, rest = pattern.partition("://")
+    if not separator:
+        return False
+    if _WILDCARD.search(scheme) and any(_matches(scheme, name) for name in _SCRIPT_SCHEMES):
+        return True
+    host = _PORT_PART.sub("", rest.split("/", 1)[0])
+    host = _FIXED_ALTERNATIVES.sub(lambda found: found.group(1).split(",")[0], host)
+    if "**" in host:
+        return True
+    last = max((found.end() for found in _WILDCARD.finditer(host)), default=None)
+    if last is None:
+        return False
+    fixed_domain = host[last:]
+    return not (fixed_domain.startswith(".") and fixed_domain.count(".") >= 2)
+
+
 def too_broad(pattern: str) -> bool:
     """Whether an allow-list glob accepts redirects to hosts nobody chose (or script URLs)."""
     if pattern.strip() in ("*", "**"):
         return True
-    try:
-        compiled = glob_pattern(pattern)
-    except ValueError:
-        return False
-    return any(compiled.match(target) for target in _FOREIGN_TARGETS)
+    if _open_host(pattern.strip()):
+        return True
+    return any(_matches(pattern, target) for target in _FOREIGN_TARGETS)
 
 
 def warnings(settings: Settings) -> list[SettingWarning]:

@@ -1,7 +1,8 @@
-"""Validation and normal forms of the addresses users sign in with."""
+"""Validation and normal forms of the addresses users sign in with, and of JSON to be stored."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -42,3 +43,36 @@ def normalize_phone(raw: str) -> str:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Invalid phone number format (E.164 required)")
     return digits
+
+
+# MariaDB refuses JSON documents nested 32 deep.
+MAX_JSON_DEPTH = 24
+
+
+def json_storage_problem(data, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why parsed JSON ``data`` could not be stored on every database, or None.
+
+    NUL characters and lone surrogates break PostgreSQL text and UTF-8 encoding; infinite
+    numbers (1e400 parses as one) have no JSON form; deep nesting is refused by MariaDB.
+    """
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "strings must not contain NUL characters"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "strings must be valid Unicode"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return "numbers must be finite"
+        elif isinstance(value, (dict, list)):
+            if depth > max_depth:
+                return f"nested deeper than {max_depth} levels"
+            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+            for key, item in items:
+                if key is not None:
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
+    return None
