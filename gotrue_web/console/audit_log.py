@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import request
 
 from ..services import audit_search, log_paging
+from . import log_pages
 from .htmx import render_page_or_fragment
 
 _FILTER_NAMES = ("actor", "action", "target", "since", "until")
@@ -24,13 +25,7 @@ def _filters() -> tuple[audit_search.AuditFilter, dict[str, str], list[str]]:
         except ValueError as problem:
             problems.append(f"{label}: {problem}.")
             texts[name] = ""
-    times = {}
-    for name, label in (("since", "From"), ("until", "To")):
-        try:
-            times[name] = log_paging.parse_time(raw[name], end_of_day=name == "until")
-        except ValueError as problem:
-            problems.append(f"{label}: {problem}.")
-            times[name] = None
+    times = log_pages.time_range(raw, problems)
     filters = audit_search.AuditFilter(actor=texts["actor"], action=texts["action"],
                                        target=texts["target"], since=times["since"],
                                        until=times["until"])
@@ -39,25 +34,20 @@ def _filters() -> tuple[audit_search.AuditFilter, dict[str, str], list[str]]:
 
 def audit_log():
     filters, raw, problems = _filters()
-    limit = log_paging.page_size(request.args.get("limit"))
+    limit = log_pages.page_size()
     page = log_paging.Page()
     if not problems:
         page = audit_search.search(filters, limit=limit, before=request.args.get("before"),
                                    after=request.args.get("after"))
-    kept = {name: value for name, value in raw.items() if value}
-    if limit != log_paging.DEFAULT_PAGE_SIZE:
-        kept["limit"] = limit
     actions = audit_search.known_actions()
     known = {action for _, names in actions for action in names}
     return render_page_or_fragment(
         "console/audit/index.html", "console/audit/_results.html",
         status=422 if problems else 200, section="audit", results=page, raw=raw,
-        problems=problems, filtered=bool(kept.keys() - {"limit"}), actions=actions,
+        problems=problems, actions=actions,
         unknown_action=raw["action"] if raw["action"] and raw["action"] not in known else "",
         log_type_labels=LOG_TYPE_LABELS,
         linked_users=log_paging.existing_users(
             [entry.target_id for entry in page.items]
             + [entry.actor_user_id for entry in page.items]),
-        older_url=url_for("console.audit_log", **kept, before=page.older) if page.older else None,
-        newer_url=url_for("console.audit_log", **kept, after=page.newer) if page.newer else None,
-        newest_url=url_for("console.audit_log", **kept))
+        **log_pages.pager("console.audit_log", raw, limit, page))

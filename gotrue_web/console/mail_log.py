@@ -11,6 +11,7 @@ from ..services import log_paging, mail_checks, operators
 from ..services import mail_log as log
 from ..services.mailer import MailDeliveryError
 from .auth import client_ip
+from . import log_pages
 from .htmx import done, refused, render_page_or_fragment
 
 TEMPLATE_LABELS = {
@@ -33,13 +34,7 @@ def _filters() -> tuple[log.MailLogFilter, dict[str, str], list[str]]:
     except ValueError as problem:
         problems.append(f"Recipient: {problem}.")
         recipient = ""
-    times = {}
-    for name, label in (("since", "From"), ("until", "To")):
-        try:
-            times[name] = log_paging.parse_time(raw[name], end_of_day=name == "until")
-        except ValueError as problem:
-            problems.append(f"{label}: {problem}.")
-            times[name] = None
+    times = log_pages.time_range(raw, problems)
     if raw["template"] and raw["template"] not in log.TEMPLATES:
         problems.append(f"Template: there is no template {raw['template']!r}.")
     if raw["status"] and raw["status"] not in log.STATUSES:
@@ -53,21 +48,15 @@ def _filters() -> tuple[log.MailLogFilter, dict[str, str], list[str]]:
 def mail_log():
     rt = current_runtime()
     filters, raw, problems = _filters()
-    limit = log_paging.page_size(request.args.get("limit"))
+    limit = log_pages.page_size()
     page = log_paging.Page()
     if not problems:
         page = log.search(filters, limit=limit, before=request.args.get("before"),
                           after=request.args.get("after"))
-    kept = {name: value for name, value in raw.items() if value}
-    if limit != log_paging.DEFAULT_PAGE_SIZE:
-        kept["limit"] = limit
     return render_page_or_fragment(
         "console/mail/index.html", "console/mail/_results.html",
         status=422 if problems else 200, section="mail", results=page, raw=raw,
-        problems=problems, filtered=bool(kept.keys() - {"limit"}),
-        older_url=url_for("console.mail_log", **kept, before=page.older) if page.older else None,
-        newer_url=url_for("console.mail_log", **kept, after=page.newer) if page.newer else None,
-        newest_url=url_for("console.mail_log", **kept),
+        problems=problems, **log_pages.pager("console.mail_log", raw, limit, page),
         templates=log.TEMPLATES, template_labels=TEMPLATE_LABELS, statuses=log.STATUSES,
         status_labels=STATUS_LABELS, smtp=rt.settings.smtp, mail_enabled=rt.mailer.enabled,
         linked_users=log_paging.existing_users(entry.user_id for entry in page.items),

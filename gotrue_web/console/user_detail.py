@@ -285,8 +285,8 @@ def soft_delete_user(user_id: str):
 
 
 def new_user():
-    return render_template(NEW_PAGE, section="users", values={"user_metadata": "{}"},
-                           error=None)
+    return render_page_or_fragment(NEW_PAGE, NEW_FORM, section="users",
+                                   values={"user_metadata": "{}"}, error=None)
 
 
 def create_user():
