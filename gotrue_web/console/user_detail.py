@@ -51,7 +51,10 @@ def _load(user_id: str) -> User:
 
 
 def label_of(user: User) -> str:
-    """How the console names a user: email, else phone, else id."""
+    """How the console names a user: email, else phone, else id (a soft delete scrambles the
+    address, so such a user goes by the id)."""
+    if user.deleted_at is not None:
+        return f"Deleted user {user.id}"
     return user.email or (f"+{user.phone}" if user.phone else str(user.id))
 
 

@@ -155,6 +155,8 @@ def test_soft_deleted_user_page_says_so_and_asks_for_the_id(console, api):
     assert 'class="badge danger">Deleted' in html
     assert f"Type <code>{user['id']}</code> to confirm" in html
     assert "Send password recovery" not in html and "Soft delete</button>" not in html
+    # The scrambled address is no name: the page goes by the id.
+    assert re.search(rf"<h1[^>]*>\s*Deleted user {user['id']}\s*</h1>", html)
 
 
 # --- timeline -----------------------------------------------------------------------------------
