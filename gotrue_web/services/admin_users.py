@@ -274,8 +274,9 @@ def create_user(rt: Runtime, params: AdminUserParams, actor: audit.Actor,
         users.confirm_phone(rt, user)
     if ban_duration is not None:
         users.ban(rt, user, ban_duration)
-    audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits=target_traits(user))
+    # Flush first: the audit INSERT would autoflush the user and bypass the conflict check.
     _flush_or_conflict()
+    audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits=target_traits(user))
     return user
 
 
@@ -339,8 +340,8 @@ def update_user(rt: Runtime, user: User, params: AdminUserParams, actor: audit.A
     if ban_duration is not None:
         traits["ban_duration"] = ban_duration
     traits.update(audit_traits or {})
-    audit.record("user_modified", actor, now=rt.now(), ip=info.ip, traits=traits)
     _flush_or_conflict()
+    audit.record("user_modified", actor, now=rt.now(), ip=info.ip, traits=traits)
     return user
 
 
