@@ -28,14 +28,27 @@ from ..settings import EXTERNAL_PROVIDERS
 
 # Indexes behind the sorts and the selective filters; the keyset scans walk them in order.
 # (email, id) exists besides the unique email index because that index is partial on
-# PostgreSQL and SQLite (non-SSO users only) and so cannot serve a list of every user; on
-# MariaDB the unique index already ends with the primary key.
+# PostgreSQL and SQLite (non-SSO users only) and so cannot serve a list of every user; MariaDB
+# does not use the primary key hidden at the end of its unique index for ORDER BY email, id
+# (it sorts all users instead).
 SEARCH_INDEXES = (
     sa.Index("users_created_at_id_idx", User.created_at, User.id),
     sa.Index("users_last_sign_in_at_id_idx", User.last_sign_in_at, User.id),
-    sa.Index("users_email_id_idx", User.email, User.id).ddl_if(dialect=("postgresql", "sqlite")),
+    sa.Index("users_email_id_idx", User.email, User.id),
     sa.Index("users_banned_until_idx", User.banned_until),
     sa.Index("users_invited_at_idx", User.invited_at),
+    # confirmed_at is NULL for users who confirmed nothing; with the other two columns the
+    # whole "unconfirmed" condition is one index range.
+    sa.Index("users_confirmation_state_idx", User.confirmed_at_column, User.invited_at,
+             User.is_anonymous),
+    # The provider filter: a rare provider's users are found from its identities.
+    sa.Index("identities_provider_user_id_idx", Identity.provider, Identity.user_id),
+    # PostgreSQL turns LIKE 'prefix%' into an index range only with the C collation or a
+    # pattern_ops index; databases are usually created with another (C.UTF-8, en_US.UTF-8).
+    sa.Index("users_email_pattern_idx", User.email,
+             postgresql_ops={"email": "varchar_pattern_ops"}).ddl_if(dialect="postgresql"),
+    sa.Index("users_phone_pattern_idx", User.phone,
+             postgresql_ops={"phone": "text_pattern_ops"}).ddl_if(dialect="postgresql"),
 )
 
 DEFAULT_PER_PAGE = 50
@@ -162,7 +175,7 @@ def _starts_with(column, prefix: str):
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         return sa.and_(column >= prefix, column < upper)
     # Without an ESCAPE clause the pattern stays a constant that the planner can turn into an
-    # index range (PostgreSQL: when the column's collation is C; MariaDB: always).
+    # index range (PostgreSQL: on the pattern_ops indexes above; MariaDB: on the plain ones).
     return column.like(_like_escape(prefix) + "%")
 
 
@@ -268,18 +281,25 @@ class UserFilters:
     def sort_spec(self) -> Sort:
         return SORTS[self.sort]
 
-    def conditions(self, now: datetime) -> list:
+    def conditions(self, now: datetime, unordered: bool = False) -> list:
+        """The WHERE clauses of the view.
+
+        ``unordered`` (the count): the MFA and provider filters are written as ``id IN``, so
+        the database may start from the few matching factors / identities. A page keeps
+        EXISTS, so that it walks the sort's index and checks user after user; given ``IN``,
+        SQLite would read and sort every match first (all email users, say).
+        """
         conditions = []
         if self.search is not None:
             conditions.append(_search_condition(self.search))
-        confirmed = sa.or_(User.email_confirmed_at.is_not(None),
-                           User.phone_confirmed_at.is_not(None))
+        # The generated confirmed_at is least(email, phone confirmation): NULL when neither.
+        confirmed = User.confirmed_at_column.is_not(None)
         pending_invite = sa.and_(User.invited_at.is_not(None), User.email_confirmed_at.is_(None))
         if self.state == "confirmed":
             conditions.append(confirmed)
         elif self.state == "unconfirmed":
             # Signed up and never confirmed: pending invites and anonymous users have their own.
-            conditions += [sa.not_(confirmed), User.invited_at.is_(None),
+            conditions += [User.confirmed_at_column.is_(None), User.invited_at.is_(None),
                            User.is_anonymous.is_(False)]
         elif self.state == "invited":
             conditions.append(pending_invite)
@@ -287,11 +307,17 @@ class UserFilters:
             conditions.append(User.banned_until > now)
         elif self.state == "anonymous":
             conditions.append(User.is_anonymous.is_(True))
-        if self.mfa:
+        if self.mfa == "yes" and unordered:
+            conditions.append(User.id.in_(sa.select(Factor.user_id).where(
+                Factor.status == FactorStatus.verified)))
+        elif self.mfa:
             verified = sa.exists().where(Factor.user_id == User.id,
                                          Factor.status == FactorStatus.verified)
             conditions.append(verified if self.mfa == "yes" else sa.not_(verified))
-        if self.provider:
+        if self.provider and unordered:
+            conditions.append(User.id.in_(sa.select(Identity.user_id).where(
+                Identity.provider == self.provider)))
+        elif self.provider:
             conditions.append(sa.exists().where(Identity.user_id == User.id,
                                                 Identity.provider == self.provider))
         for column, start, end in ((User.created_at, self.created_from, self.created_to),
@@ -523,7 +549,7 @@ class Total:
 
 def count(filters: UserFilters, now: datetime, cap: int | None = COUNT_CAP) -> Total:
     """How many users the filters match, counting at most ``cap + 1`` (None: all of them)."""
-    conditions = filters.conditions(now)
+    conditions = filters.conditions(now, unordered=True)
     if cap is None:
         statement = sa.select(sa.func.count()).select_from(User).where(*conditions)
         return Total(db.session.execute(statement).scalar_one())
