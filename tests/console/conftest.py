@@ -71,6 +71,17 @@ class ConsoleClient:
         return response
 
 
+def signed_in(app, email: str = OPERATOR_EMAIL,
+              password: str = OPERATOR_PASSWORD) -> ConsoleClient:
+    """Create an operator on ``app`` (an app a test built itself) and sign in as them."""
+    with app.app_context():
+        operators.create(app.extensions["gotrue"], email, password)
+        db.session.commit()
+    client = ConsoleClient(app.test_client())
+    assert client.login(email, password).status_code == 303
+    return client
+
+
 @pytest.fixture
 def console(app, make_operator):
     """A console client signed in as a fresh operator."""

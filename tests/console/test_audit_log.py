@@ -4,11 +4,10 @@ alone and combined, keyset pages, htmx fragments, and odd input refused without 
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -16,12 +15,17 @@ import sqlalchemy as sa
 from gotrue_web.models import AuditLogEntry
 
 from ..conftest import table_rows
+from . import log_pages
 from .conftest import OPERATOR_EMAIL
 from .support_users import Clock
 
 USER_ACTIONS = {"user_signedup", "login", "token_refreshed", "logout",
                 "user_recovery_requested"}
 OPERATOR_ACTIONS = {"operator_login", "user_modified", "smtp_test_sent"}
+
+row_ids = partial(log_pages.row_ids, "audit")
+row_html = partial(log_pages.row_html, "audit")
+pager_link = log_pages.pager_link
 
 
 @dataclass(frozen=True)
@@ -40,20 +44,6 @@ def entries(app) -> list[Entry]:
     return [Entry(*row) for row in table_rows(app, sa.select(
         AuditLogEntry.id, AuditLogEntry.created_at, AuditLogEntry.payload).order_by(
         AuditLogEntry.created_at.desc(), AuditLogEntry.id.desc()))]
-
-
-def row_ids(page: str) -> list[uuid.UUID]:
-    return [uuid.UUID(found) for found in re.findall(r'<tr id="audit-([0-9a-f-]{36})"', page)]
-
-
-def row_html(page: str, entry_id) -> str:
-    start = page.index(f'<tr id="audit-{entry_id}"')
-    return page[start:page.index("</tr>", start)]
-
-
-def pager_link(page: str, rel: str) -> str | None:
-    match = re.search(rf'href="([^"]+)" rel="{rel}"', page)
-    return html.unescape(match.group(1)) if match else None
 
 
 def shown(console, **filters) -> list[uuid.UUID]:

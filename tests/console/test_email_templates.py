@@ -9,31 +9,20 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
-from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, EmailTemplate, MailLogEntry, User
-from gotrue_web.services import email_template_store, operators
+from gotrue_web.services import email_template_store
 from gotrue_web.services.email_templates import DEFAULT_BODIES, KINDS
 from gotrue_web.settings import DEFAULT_SUBJECTS
 
 from ..conftest import ApiClient, table_rows
 from ..support import smtp as smtp_support
 from ..support.mail_servers import TemplateServer
-from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
+from .conftest import OPERATOR_EMAIL, ConsoleClient, signed_in
 
 BREAKOUT = '<p>Hello</p></iframe><script>alert("pwned")</script><img src=x onerror="alert(2)">'
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def signed_in(app) -> ConsoleClient:
-    """An operator signed in to ``app``'s console."""
-    with app.app_context():
-        operators.create(app.extensions["gotrue"], OPERATOR_EMAIL, OPERATOR_PASSWORD)
-        db.session.commit()
-    client = ConsoleClient(app.test_client())
-    assert client.login().status_code == 303
-    return client
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ SMTP test button talking to a real SMTP sink (aiosmtpd)."""
 from __future__ import annotations
 
 import html
-import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -18,23 +18,17 @@ from gotrue_web.services import mail_checks
 
 from ..conftest import ApiClient, table_rows
 from ..support import smtp as smtp_support
-from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
+from . import log_pages
+from .conftest import OPERATOR_EMAIL, ConsoleClient, signed_in
 
 ADMIN_EMAIL = "auth@example.com"
 
+row_ids = partial(log_pages.row_ids, "mail")
+row_html = partial(log_pages.row_html, "mail")
+pager_link = log_pages.pager_link
+
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def signed_in(app) -> ConsoleClient:
-    from gotrue_web.services import operators
-
-    with app.app_context():
-        operators.create(app.extensions["gotrue"], OPERATOR_EMAIL, OPERATOR_PASSWORD)
-        db.session.commit()
-    client = ConsoleClient(app.test_client())
-    assert client.login().status_code == 303
-    return client
 
 
 def smtp_app(make_app, port: int, **overrides):
@@ -76,21 +70,6 @@ def audit_entries(app, action: str) -> list[tuple[dict, str]]:
     return [(payload, ip) for payload, ip in table_rows(
         app, sa.select(AuditLogEntry.payload, AuditLogEntry.ip_address)
         .order_by(AuditLogEntry.created_at)) if payload["action"] == action]
-
-
-def row_ids(page: str) -> list[uuid.UUID]:
-    """The mail log entries a page shows, in order."""
-    return [uuid.UUID(found) for found in re.findall(r'<tr id="mail-([0-9a-f-]{36})"', page)]
-
-
-def row_html(page: str, entry_id) -> str:
-    start = page.index(f'<tr id="mail-{entry_id}"')
-    return page[start:page.index("</tr>", start)]
-
-
-def pager_link(page: str, rel: str) -> str | None:
-    match = re.search(rf'href="([^"]+)" rel="{rel}"', page)
-    return html.unescape(match.group(1)) if match else None
 
 
 def seed(app, count: int, *, start: datetime, step: timedelta = timedelta(minutes=1),
