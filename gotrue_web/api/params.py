@@ -11,11 +11,8 @@ from flask import request
 
 from ..errors import ErrorCode, bad_request
 from ..runtime import RequestInfo, current_runtime
-from ..services.validation import json_storage_problem
+from ..services.validation import MAX_JSON_DEPTH, json_storage_problem
 
-# MariaDB refuses JSON documents nested 32 deep; bodies stay well below so that any object a
-# client sends can be stored as metadata on every supported database.
-MAX_BODY_DEPTH = 24
 # users.aud is a varchar(255).
 MAX_AUDIENCE_LENGTH = 255
 
@@ -66,10 +63,6 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _storable_problem(data) -> str | None:
-    return json_storage_problem(data, MAX_BODY_DEPTH)
-
-
 def json_body(*, optional: bool = False) -> Body:
     """The request body as a JSON object; 400 bad_json when it is empty or not an object."""
     raw = request.get_data(cache=True)
@@ -82,13 +75,14 @@ def json_body(*, optional: bool = False) -> Body:
     except UnicodeDecodeError:
         raise _bad_json("body is not UTF-8") from None
     except RecursionError:
-        raise _bad_json(f"nested deeper than {MAX_BODY_DEPTH} levels") from None
+        raise _bad_json(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:
         # JSONDecodeError, NaN/Infinity, or an integer too long to convert.
         raise _bad_json(str(exc)) from None
     if not isinstance(data, dict):
         raise _bad_json("expected a JSON object")
-    problem = _storable_problem(data)
+    # Any object a client sends must be storable as metadata on every supported database.
+    problem = json_storage_problem(data)
     if problem:
         raise _bad_json(problem)
     return Body(data)

@@ -187,6 +187,6 @@ def send_test(kind: str):
     db.session.commit()
     context["result"] = result
     if result.status == mail_log.NOT_SENT:
-        return done(f"Not sent: no SMTP server is configured (GOTRUE_SMTP_HOST). The attempt "
-                    f"is in the mail log.", kind="error", **context)
+        return done("Not sent: no SMTP server is configured (GOTRUE_SMTP_HOST). The attempt "
+                    "is in the mail log.", kind="error", **context)
     return done(f"Test email sent to {result.to}.", **context)

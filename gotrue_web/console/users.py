@@ -95,7 +95,7 @@ def users(**_kwargs):
                    per_page=request.args.get("per_page", ""), exact_count=exact_count)
 
 
-# --- export ----------------------------------------------------------------------------------------
+# --- export ---------------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
     "id", "email", "phone", "name", "providers", "states", "created_at", "last_sign_in_at",

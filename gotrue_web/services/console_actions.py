@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -21,12 +20,10 @@ from ..models import User
 from ..runtime import RequestInfo, Runtime
 from . import (admin_users, audit, invites, magic_links, mail_flows, passwords, recovery,
                sessions, users)
-from .validation import json_storage_problem
+from .validation import has_control_characters, json_storage_problem
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_BAN_REASON_LENGTH = 500
-# C0 controls and DEL, except tab and line breaks (a reason may have several lines).
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 METADATA_FIELDS = ("user_metadata", "app_metadata")
 # Go durations have no day unit; "permanent" is a hundred years, as Supabase Studio does it.
 PERMANENT_BAN = "876000h"
@@ -160,8 +157,7 @@ def ban(rt: Runtime, user: User, duration: str, reason: str, actor: audit.Actor,
         raise _refused("Say why the user is banned; the reason goes into the audit log.")
     if len(reason) > MAX_BAN_REASON_LENGTH:
         raise _refused(f"Keep the reason under {MAX_BAN_REASON_LENGTH} characters.")
-    if _CONTROL_CHARACTERS.search(reason):
-        # PostgreSQL refuses NUL in the audit payload, and the others are never meant.
+    if has_control_characters(reason, allow_line_breaks=True):
         raise _refused("The reason cannot contain control characters.")
     if user.deleted_at is not None:
         raise _refused("This user is deleted.")

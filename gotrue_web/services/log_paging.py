@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import User
 from . import keyset
+from .validation import has_control_characters
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_FILTER_LENGTH = 255
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -114,7 +114,7 @@ def filter_text(value: str | None) -> str:
     control characters, which no stored address or action holds (and PostgreSQL refuses
     NUL in a query outright)."""
     text = (value or "").strip()[:MAX_FILTER_LENGTH]
-    if _CONTROL.search(text):
+    if has_control_characters(text):
         raise ValueError("control characters cannot be searched for")
     return text
 

@@ -45,8 +45,18 @@ def normalize_phone(raw: str) -> str:
     return digits
 
 
-# MariaDB refuses JSON documents nested 32 deep.
+# MariaDB refuses JSON documents nested 32 deep; stay well below.
 MAX_JSON_DEPTH = 24
+# C0 controls and DEL; the second form lets tab and line breaks through (multi-line text).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_characters(text: str, *, allow_line_breaks: bool = False) -> bool:
+    """Whether ``text`` holds characters no operator types on purpose (PostgreSQL refuses NUL
+    in text outright)."""
+    pattern = _CONTROL_CHARACTERS_BUT_LINES if allow_line_breaks else _CONTROL_CHARACTERS
+    return pattern.search(text) is not None
 
 
 def json_storage_problem(data, max_depth: int = MAX_JSON_DEPTH) -> str | None:

@@ -22,3 +22,16 @@ def row_html(prefix: str, page: str, entry_id) -> str:
 def pager_link(page: str, rel: str) -> str | None:
     match = re.search(rf'href="([^"]+)" rel="{rel}"', page)
     return html.unescape(match.group(1)) if match else None
+
+
+def walk(console, prefix: str, first: str, rel: str) -> list[list[uuid.UUID]]:
+    """Follow the ``rel`` pager links from ``first``: the entry ids of each page."""
+    pages, url = [], first
+    while url:
+        response = console.get(url)
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        pages.append(row_ids(prefix, page))
+        url = pager_link(page, rel)
+        assert len(pages) < 50, "paging does not end"
+    return pages

@@ -318,28 +318,16 @@ def test_the_whole_calendar_is_a_valid_range(history, console):
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def walk(console, url: str, rel: str) -> list[list[uuid.UUID]]:
-    pages = []
-    while url:
-        response = console.get(url)
-        assert response.status_code == 200
-        page = response.get_data(as_text=True)
-        pages.append(row_ids(page))
-        url = pager_link(page, rel)
-        assert len(pages) < 50, "paging does not end"
-    return pages
-
-
 def test_keyset_pages_cover_every_entry_once_both_ways(history, console):
     every = [entry.id for entry in entries(history.app)]
-    pages = walk(console, "/console/audit?limit=3", "next")
+    pages = log_pages.walk(console, "audit", "/console/audit?limit=3", "next")
     assert all(len(ids) == 3 for ids in pages[:-1]) and 1 <= len(pages[-1]) <= 3
     assert [entry for ids in pages for entry in ids] == every
 
     last = console.get("/console/audit?limit=3").get_data(as_text=True)
     for _ in range(len(pages) - 1):
         last = console.get(pager_link(last, "next")).get_data(as_text=True)
-    back = walk(console, pager_link(last, "prev"), "prev")
+    back = log_pages.walk(console, "audit", pager_link(last, "prev"), "prev")
     assert [entry for ids in reversed(back) for entry in ids] == every[:-len(pages[-1])]
 
 
@@ -352,7 +340,7 @@ def test_entries_with_the_same_time_are_neither_skipped_nor_repeated(app, api, c
     same_time = [entry.id for entry in entries(app) if entry.payload["actor_username"]
                  == "same@example.com"]
     assert len(same_time) == 7
-    pages = walk(console, "/console/audit?actor=same@&limit=2", "next")
+    pages = log_pages.walk(console, "audit", "/console/audit?actor=same@&limit=2", "next")
     assert [entry for ids in pages for entry in ids] == same_time
 
 
@@ -360,7 +348,7 @@ def test_pages_keep_the_filters(history, console):
     page = console.get("/console/audit?actor=alice&limit=2").get_data(as_text=True)
     older = pager_link(page, "next")
     assert "actor=alice" in older and "limit=2" in older
-    pages = walk(console, "/console/audit?actor=alice&limit=2", "next")
+    pages = log_pages.walk(console, "audit", "/console/audit?actor=alice&limit=2", "next")
     assert [entry for ids in pages for entry in ids] == expected(history, actor="alice")
 
 

@@ -305,19 +305,6 @@ def test_a_malformed_cursor_shows_the_newest_page(mail_console, filtered_log):
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def walk(console, first: str, rel: str) -> list[list[uuid.UUID]]:
-    """Follow the ``rel`` links from ``first``; the ids of each page."""
-    pages, url = [], first
-    while url:
-        response = console.get(url)
-        assert response.status_code == 200
-        page = response.get_data(as_text=True)
-        pages.append(row_ids(page))
-        url = pager_link(page, rel)
-        assert len(pages) < 50, "paging does not end"
-    return pages
-
-
 def test_keyset_pages_cover_every_entry_once_both_ways(mail_app, mail_console):
     start = datetime(2030, 6, 1, tzinfo=timezone.utc)
     seed(mail_app, 4, start=start)
@@ -327,7 +314,7 @@ def test_keyset_pages_cover_every_entry_once_both_ways(mail_app, mail_console):
     expected = [entry.id for entry in mail_rows(mail_app)]
     assert len(expected) == 9
 
-    older_pages = walk(mail_console, "/console/mail?limit=2", "next")
+    older_pages = log_pages.walk(mail_console, "mail", "/console/mail?limit=2", "next")
     assert [len(ids) for ids in older_pages] == [2, 2, 2, 2, 1]
     assert [entry for ids in older_pages for entry in ids] == expected
 
@@ -336,7 +323,7 @@ def test_keyset_pages_cover_every_entry_once_both_ways(mail_app, mail_console):
     for _ in range(4):
         last = mail_console.get(pager_link(last, "next")).get_data(as_text=True)
     assert pager_link(last, "next") is None
-    newer_pages = walk(mail_console, pager_link(last, "prev"), "prev")
+    newer_pages = log_pages.walk(mail_console, "mail", pager_link(last, "prev"), "prev")
     assert [entry for ids in reversed(newer_pages) for entry in ids] == expected[:8]
     assert "Newest" in last
 
@@ -347,7 +334,8 @@ def test_pages_keep_the_filters(mail_app, mail_console):
                   error="451 try later")
     seed(mail_app, 5, start=start, step=timedelta(seconds=61), recipient="keep@example.com")
     seed(mail_app, 5, start=start, recipient="drop@example.com", status="failed")
-    pages = walk(mail_console, "/console/mail?recipient=keep&status=failed&limit=2", "next")
+    pages = log_pages.walk(mail_console, "mail",
+                           "/console/mail?recipient=keep&status=failed&limit=2", "next")
     assert [entry for ids in pages for entry in ids] == list(reversed(wanted))
     page = mail_console.get("/console/mail?recipient=keep&status=failed&limit=2") \
         .get_data(as_text=True)

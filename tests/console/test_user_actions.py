@@ -484,19 +484,20 @@ def test_console_ban_and_admin_api_ban_write_the_same_audit_action(app, console,
     assert api_entry["actor_username"] == "service_role"
 
 
+def not_a_duration(text: str) -> str:
+    return (f"'{text}' is not a duration. Use Go's units, such as 90m, 12h or 2h30m (there is "
+            "no day unit: 7 days is 168h).")
+
+
 @pytest.mark.parametrize("form, message", [
     ({"duration": "custom", "custom_duration": "forever", "reason": "r"},
-     "'forever' is not a duration. Use Go's units, such as 90m, 12h or 2h30m (there is no day "
-     "unit: 7 days is 168h)."),
+     not_a_duration("forever")),
     ({"duration": "custom", "custom_duration": "7d", "reason": "r"},
-     "'7d' is not a duration. Use Go's units, such as 90m, 12h or 2h30m (there is no day "
-     "unit: 7 days is 168h)."),
+     not_a_duration("7d")),
     ({"duration": "custom", "custom_duration": "-1h", "reason": "r"},
-     "'-1h' is not a duration. Use Go's units, such as 90m, 12h or 2h30m (there is no day "
-     "unit: 7 days is 168h)."),
+     not_a_duration("-1h")),
     ({"duration": "custom", "custom_duration": "99999999999h", "reason": "r"},
-     "'99999999999h' is not a duration. Use Go's units, such as 90m, 12h or 2h30m (there is "
-     "no day unit: 7 days is 168h)."),
+     not_a_duration("99999999999h")),
     ({"duration": "custom", "custom_duration": "0s", "reason": "r"},
      "A ban must last longer than zero. Use Unban to lift a ban."),
     ({"duration": "custom", "custom_duration": "none", "reason": "r"},

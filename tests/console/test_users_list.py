@@ -105,7 +105,7 @@ def walk(console, first_url: str, htmx: bool = False) -> tuple[list[list], list[
     return pages, urls
 
 
-# --- page and fragment -----------------------------------------------------------------------------
+# --- page and fragment ----------------------------------------------------------------------------
 
 
 def test_full_page_has_the_plain_form_and_the_htmx_attributes(console, make_user):
@@ -197,7 +197,7 @@ def test_pages_need_a_signed_in_operator(anonymous_console):
         assert response.headers["Location"].startswith("/console/login")
 
 
-# --- empty states and the count ----------------------------------------------------------------------
+# --- empty states and the count -------------------------------------------------------------------
 
 
 def test_empty_user_base_says_to_create_or_invite(console):
@@ -238,7 +238,7 @@ def test_count_stops_at_the_cap_until_asked_for_all(console, make_user, monkeypa
     assert "5 users match (exact count)." in body
 
 
-# --- search ------------------------------------------------------------------------------------------
+# --- search ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -308,7 +308,7 @@ def test_a_whole_id_goes_straight_to_the_user(console, make_user):
     assert "No users match these filters" in body
 
 
-# --- filters -----------------------------------------------------------------------------------------
+# --- filters --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -375,7 +375,7 @@ def test_date_ranges_are_whole_utc_days_including_both_ends(console, make_user):
     assert listed("signed_in_to=2026-02-06&created_from=2026-02-03") == set()
 
 
-# --- sorts and keyset pages -------------------------------------------------------------------------
+# --- sorts and keyset pages -----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -482,7 +482,7 @@ def test_a_page_past_the_end_offers_a_way_back(console, app, crowd):
     assert ids_on(console.get(link(response, "prev"))) == pages[-2]
 
 
-# --- bad parameters ----------------------------------------------------------------------------------
+# --- bad parameters -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("query, message", [
@@ -540,7 +540,7 @@ def test_cursor_with_tampered_values_is_refused_not_a_500(console, crowd):
     assert console.get(f"/console/users?sort=email_asc&after={email_cursor}").status_code == 200
 
 
-# --- export ------------------------------------------------------------------------------------------
+# --- export ---------------------------------------------------------------------------------------
 
 
 def read_csv(response) -> list[dict]:
