@@ -37,11 +37,11 @@ import sqlalchemy as sa  # noqa: E402
 from flask_migrate import stamp, upgrade  # noqa: E402
 
 from gotrue_web import create_app  # noqa: E402
+from gotrue_web.console.operations import user_search  # noqa: E402
+from gotrue_web.console.operations.user_search import Cursor, PageRequest, UserFilters  # noqa: E402
 from gotrue_web.db import NIL_UUID  # noqa: E402
 from gotrue_web.extensions import db  # noqa: E402
 from gotrue_web.models import Factor, Identity, User  # noqa: E402
-from gotrue_web.services import user_search  # noqa: E402
-from gotrue_web.services.user_search import Cursor, PageRequest, UserFilters  # noqa: E402
 from gotrue_web.settings import Settings, normalize_database_url  # noqa: E402
 
 # Every time in the data is before this instant, and the queries run "at" it.

@@ -36,14 +36,14 @@ ROOT = BENCH_DIR.parent
 sys.path[:0] = [str(ROOT), str(BENCH_DIR)]
 
 import sqlalchemy as sa  # noqa: E402
-
 from bench_app import PASSWORD, RoundTrips  # noqa: E402
+
 from gotrue_web import create_app  # noqa: E402
 from gotrue_web.extensions import db  # noqa: E402
 from gotrue_web.models import RefreshToken, User  # noqa: E402
 from gotrue_web.runtime import RequestInfo  # noqa: E402
 from gotrue_web.services import audit, sessions  # noqa: E402
-from gotrue_web.services.admin_users import AdminUserParams, create_user  # noqa: E402
+from gotrue_web.services.admin.users import AdminUserParams, create_user  # noqa: E402
 from gotrue_web.settings import from_env, normalize_database_url  # noqa: E402
 
 AUD = "authenticated"

@@ -60,7 +60,7 @@ def configure_flask(app: Flask, settings) -> None:
         MAX_CONTENT_LENGTH=settings.api.max_request_bytes,
         GOTRUE_SETTINGS=settings,
     )
-    from .services.mailer import flask_mail_config
+    from .transports.mail.smtp import flask_mail_config
 
     app.config.update(flask_mail_config(settings.smtp))
     app.session_interface = ConsoleOnlySessions()
@@ -79,7 +79,7 @@ def init_extensions(app: Flask, settings) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    mail.init_app(app).timeout = settings.smtp.timeout.total_seconds()
+    mail.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     CORS(
@@ -95,15 +95,29 @@ def init_extensions(app: Flask, settings) -> None:
 
 
 def init_runtime(app: Flask, settings) -> None:
-    from .extensions import mail
+    """The Runtime every service receives: settings, clock, keys, transports, limiter."""
+    from .ratelimit import RateLimiter
     from .runtime import Runtime
-    from .services.mailer import Mailer
+    from .security.access_tokens import KeyRing
+    from .security.passwords import PasswordHasher
+    from .services.mail.log import PendingMailLog
+    from .services.mail.template_urls import TemplateURLCache
+    from .transports import sms
+    from .transports.mail.smtp import SMTPMailer
 
-    app.extensions["gotrue"] = Runtime.build(settings, Mailer(settings.smtp, mail))
-    from .services.mail_log import write_pending
-
+    runtime = Runtime(
+        settings=settings,
+        keyring=KeyRing(settings.jwt),
+        hasher=PasswordHasher(settings.password.bcrypt_cost),
+        mailer=SMTPMailer(settings.smtp, app.extensions["mail"]),
+        sms=sms.build(settings.sms),
+        limiter=RateLimiter.from_settings(settings.rate_limit),
+        template_urls=TemplateURLCache(),
+        mail_log=PendingMailLog(),
+    )
+    app.extensions["gotrue"] = runtime
     # Mail log entries outlive the request's transaction (a failed send is still recorded).
-    app.teardown_appcontext(write_pending)
+    app.teardown_appcontext(runtime.mail_log.write_pending)
 
 
 def register_api(app: Flask) -> None:
@@ -177,8 +191,7 @@ def _is_api_request() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     """GoTrueError and HTTP errors become GoTrue's JSON everywhere outside the console."""
-    from .api.errors import (from_http_exception, from_unexpected, render_error,
-                             render_oauth_error)
+    from .api.errors import from_http_exception, from_unexpected, render_error, render_oauth_error
     from .console import errors as console_errors
     from .errors import GoTrueError, OAuthError
     from .extensions import db

@@ -8,10 +8,10 @@ from typing import NoReturn
 import click
 from flask.cli import with_appcontext
 
+from .console.operations import operators
 from .errors import GoTrueError
 from .extensions import db
 from .runtime import current_runtime
-from .services import operators
 
 
 def _read_password(prompt: str) -> str:

@@ -1,13 +1,13 @@
 """Flask extensions, created unbound and attached to an app by the factory."""
 
+from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
 from .db import Base
-from .services.mailer import TimedMail
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
-mail = TimedMail()
+mail = Mail()

@@ -1,17 +1,29 @@
-"""Per-app runtime: the objects built once from Settings and shared by every request."""
+"""Per-app runtime: the objects built once from Settings and shared by every request.
+
+Services take the Runtime as their first argument (``rt``) and find here everything that is
+not the database: settings, the clock, the key ring and password hasher, the outgoing
+transports, the rate limiter, and the per-app state of the mail services (the template URL
+cache and the mail log entries waiting for the end of the request). The factory builds it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from flask import current_app
 
-from .services.access_tokens import KeyRing
-from .services.mailer import Mailer
-from .services.passwords import PasswordHasher
+from .ratelimit import RateLimiter
+from .security.access_tokens import KeyRing
+from .security.passwords import PasswordHasher
 from .settings import Settings
+from .transports.mail import MailTransport
+from .transports.sms import SMSSender
+
+if TYPE_CHECKING:
+    from .services.mail.log import PendingMailLog
+    from .services.mail.template_urls import TemplateURLCache
 
 
 def system_clock() -> datetime:
@@ -23,21 +35,17 @@ class Runtime:
     settings: Settings
     keyring: KeyRing
     hasher: PasswordHasher
-    mailer: Mailer
+    mailer: MailTransport
+    sms: SMSSender
+    limiter: RateLimiter
+    # Fetched GOTRUE_MAILER_TEMPLATES_* bodies, and mail log entries of the current request.
+    template_urls: TemplateURLCache
+    mail_log: PendingMailLog
     # Tests replace the clock to move time; everything that judges expiry asks it.
     clock: Callable[[], datetime] = system_clock
 
     def now(self) -> datetime:
         return self.clock()
-
-    @classmethod
-    def build(cls, settings: Settings, mailer: Mailer) -> "Runtime":
-        return cls(
-            settings=settings,
-            keyring=KeyRing(settings.jwt),
-            hasher=PasswordHasher(settings.password.bcrypt_cost),
-            mailer=mailer,
-        )
 
 
 def current_runtime() -> Runtime:

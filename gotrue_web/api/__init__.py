@@ -7,8 +7,22 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import (admin_users, health, invite, logout, otp, reauthenticate, recover, resend,
-               settings, signup, token, user, verify, well_known)
+from . import (
+    admin_users,
+    health,
+    invite,
+    logout,
+    otp,
+    reauthenticate,
+    recover,
+    resend,
+    settings,
+    signup,
+    token,
+    user,
+    verify,
+    well_known,
+)
 from .guards import requires_admin, requires_user
 
 api = Blueprint("api", __name__)

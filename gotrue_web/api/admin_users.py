@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import g, request
+from flask import request
 
-from ..db import NIL_UUID
 from ..errors import ErrorCode, bad_request
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import admin_users
-from ..services.audit import Actor
+from ..serializers import factor_json, user_json
+from ..services import users
+from ..services.admin import users as admin_users
 from .errors import json_response
+from .guards import admin_actor
 from .params import Body, json_body, request_info
-from .serializers import factor_json, user_json
-
-
-def admin_actor() -> Actor:
-    claims = g.admin_claims
-    return Actor(id=str(claims.get("sub") or NIL_UUID),
-                 username=str(claims.get("email") or claims.get("role") or ""))
-
 
 # Bounds that keep LIMIT/OFFSET inside a 64-bit integer on every database.
 _MAX_PAGINATION_VALUE = 2**31 - 1
@@ -85,7 +78,8 @@ def _params(body: Body) -> admin_users.AdminUserParams:
         email_confirm=body.bool("email_confirm"), phone_confirm=body.bool("phone_confirm"),
         user_metadata=body.object("user_metadata"), app_metadata=body.object("app_metadata"),
         role=optional_str("role"), id=optional_str("id"), aud=optional_str("aud"),
-        ban_duration=optional_str("ban_duration"),
+        # An empty value means no change, as in GoTrue.
+        ban_duration=users.parse_ban_duration(ban) if (ban := body.str("ban_duration")) else None,
     )
 
 

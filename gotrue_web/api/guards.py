@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from flask import g, request
 from sqlalchemy.orm import joinedload
 
+from ..db import NIL_UUID
 from ..errors import ErrorCode, GoTrueError, forbidden, unauthorized
 from ..extensions import db
 from ..models import Session, User
 from ..runtime import RequestInfo, current_runtime
+from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
 from ..services import sessions, users
-from ..services.access_tokens import (claim_audience, claim_session_id, claim_user_id,
-                                      verify_bearer)
+from ..services.audit import Actor
 from .params import request_info
 
 
@@ -78,8 +79,7 @@ def authenticate_user(*, read_only: bool = False) -> Caller:
                         "Session from session_id claim in JWT does not exist")
     if user.is_banned(rt.now()):
         raise forbidden(ErrorCode.USER_BANNED, "User is banned")
-    aud = request.headers.get("X-JWT-AUD") or claim_audience(claims) or rt.settings.jwt.aud
-    return Caller(claims=claims, user=user, session=session, info=request_info(aud))
+    return Caller(claims=claims, user=user, session=session, info=request_info(claims))
 
 
 def requires_user(view, *, read_only: bool = False):
@@ -120,6 +120,13 @@ def requires_admin(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def admin_actor() -> Actor:
+    """The audit actor of an admin route: the token's sub and email (or role)."""
+    claims = g.admin_claims
+    return Actor(id=str(claims.get("sub") or NIL_UUID),
+                 username=str(claims.get("email") or claims.get("role") or ""))
 
 
 def optional_admin() -> dict | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import invites, redirects
-from ..services.generate_link import GenerateLinkRequest, generate
-from .admin_users import admin_actor
+from ..security import redirects
+from ..serializers import user_json
+from ..services.admin import invites
+from ..services.admin.generate_link import GenerateLinkRequest, generate
 from .errors import json_response
-from .otp import resolved_redirect
-from .params import json_body, request_info
-from .serializers import user_json
+from .guards import admin_actor
+from .params import json_body, request_info, resolved_redirect
 
 
 def invite():

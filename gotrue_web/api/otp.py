@@ -5,21 +5,16 @@ from __future__ import annotations
 from ..errors import ErrorCode, bad_request, unprocessable
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import pkce, redirects
-from ..services.magic_links import (MagicLinkRequest, check_may_create, check_may_create_phone,
-                                    require_magic_links, send_magic_link)
-from ..services.validation import normalize_phone
+from ..services import phone as phone_flows
+from ..services import pkce
+from ..services.magic_links import (
+    MagicLinkRequest,
+    check_may_create,
+    require_magic_links,
+    send_magic_link,
+)
 from .errors import json_response
-from .params import Body, json_body, redirect_to_param, request_info
-
-
-def pkce_params(body: Body) -> pkce.PKCEParams | None:
-    return pkce.parse_params(body.str("code_challenge"), body.str("code_challenge_method"))
-
-
-def resolved_redirect(body: Body | None = None) -> str:
-    settings = current_runtime().settings
-    return redirects.resolve(redirect_to_param(body), settings.site_url, settings.uri_allow_list)
+from .params import Body, json_body, pkce_params, request_info, resolved_redirect
 
 
 def _magic_link(body: Body, *, create_user: bool, params: pkce.PKCEParams | None) -> None:
@@ -48,16 +43,9 @@ def otp():
         db.session.commit()
         return json_response({})
     if phone:
-        check_may_create_phone(phone, create_user, request_info())
-        if not rt.settings.external.phone_enabled:
-            raise bad_request(ErrorCode.PHONE_PROVIDER_DISABLED, "Unsupported phone provider")
-        normalize_phone(phone)
-        if channel and channel not in ("sms", "whatsapp"):
-            raise bad_request(ErrorCode.VALIDATION_FAILED,
-                              "Invalid channel: must be sms or whatsapp")
-        # No SMS provider is wired in: refuse before anything is written.
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED,
-                            "Error sending sms OTP: no SMS provider is configured")
+        phone_flows.send_otp(rt, phone, channel, create_user=create_user, info=request_info())
+        db.session.commit()
+        return json_response({})
     raise bad_request(ErrorCode.VALIDATION_FAILED, "One of email or phone must be set")
 
 

@@ -11,6 +11,9 @@ from flask import request
 
 from ..errors import ErrorCode, bad_request
 from ..runtime import RequestInfo, current_runtime
+from ..security import redirects
+from ..security.access_tokens import claim_audience
+from ..services import pkce
 from ..services.validation import MAX_JSON_DEPTH, json_storage_problem
 
 # users.aud is a varchar(255).
@@ -88,6 +91,11 @@ def json_body(*, optional: bool = False) -> Body:
     return Body(data)
 
 
+def pkce_params(body: Body) -> pkce.PKCEParams | None:
+    """code_challenge and code_challenge_method of the body, validated; None without them."""
+    return pkce.parse_params(body.str("code_challenge"), body.str("code_challenge_method"))
+
+
 def redirect_to_param(body: Body | None = None) -> str:
     """redirect_to from the header, then the query string or body, then the Referer."""
     value = request.headers.get("redirect_to") or request.args.get("redirect_to")
@@ -96,13 +104,22 @@ def redirect_to_param(body: Body | None = None) -> str:
     return value or request.headers.get("Referer", "")
 
 
-def request_info(aud: str | None = None) -> RequestInfo:
-    """IP, user agent and audience of the current request.
+def resolved_redirect(body: Body | None = None) -> str:
+    """Where the flow ends: the request's redirect_to when the allow-list permits it, else
+    GOTRUE_SITE_URL (the one place a redirect target is chosen)."""
+    settings = current_runtime().settings
+    return redirects.resolve(redirect_to_param(body), settings.site_url, settings.uri_allow_list)
 
-    The audience is X-JWT-AUD, else ``aud`` (the caller's JWT), else GOTRUE_JWT_AUD.
-    """
-    if not aud:
-        aud = request.headers.get("X-JWT-AUD") or current_runtime().settings.jwt.aud
+
+def request_audience(claims: dict | None = None) -> str:
+    """The request's audience: X-JWT-AUD, else the caller's JWT aud, else GOTRUE_JWT_AUD."""
+    return (request.headers.get("X-JWT-AUD") or (claim_audience(claims) if claims else "")
+            or current_runtime().settings.jwt.aud)
+
+
+def request_info(claims: dict | None = None) -> RequestInfo:
+    """IP, user agent and audience (request_audience) of the current request."""
+    aud = request_audience(claims)
     if len(aud) > MAX_AUDIENCE_LENGTH or "\x00" in aud:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           f"Audience must be at most {MAX_AUDIENCE_LENGTH} characters, "

@@ -6,8 +6,7 @@ from ..extensions import db
 from ..runtime import current_runtime
 from ..services.resend import resend as resend_confirmation
 from .errors import json_response
-from .otp import pkce_params, resolved_redirect
-from .params import json_body, request_info
+from .params import json_body, pkce_params, request_info, resolved_redirect
 
 
 def resend():

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import redirects
+from ..serializers import session_json, user_json
 from ..services.signup import SignupRequest, sign_up
 from .errors import json_response
-from .params import json_body, redirect_to_param, request_info
-from .serializers import session_json, user_json
+from .params import json_body, request_info, resolved_redirect
 
 
 def signup():
@@ -20,8 +19,7 @@ def signup():
         password=body.str("password"),
         data=body.object("data"),
         channel=body.str("channel"),
-        redirect_to=redirects.resolve(redirect_to_param(), rt.settings.site_url,
-                                      rt.settings.uri_allow_list),
+        redirect_to=resolved_redirect(),
         code_challenge=body.str("code_challenge"),
         code_challenge_method=body.str("code_challenge_method"),
     )

@@ -7,11 +7,11 @@ from flask import request
 from ..errors import ErrorCode, bad_request
 from ..extensions import db
 from ..runtime import current_runtime
+from ..serializers import session_json
 from ..services import pkce, sessions
 from ..services.signin import sign_in_with_password
 from .errors import json_response
 from .params import json_body, request_info
-from .serializers import session_json
 
 
 def token():

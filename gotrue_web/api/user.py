@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 
 from ..errors import ErrorCode, bad_request
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import redirects
+from ..security.access_tokens import claim_audiences
+from ..serializers import user_json
 from ..services.user_updates import UserUpdate, update_self
 from .errors import json_response
-from .params import json_body, redirect_to_param
-from .serializers import user_json
+from .params import json_body, request_audience, resolved_redirect
 
 
 def get_user():
     caller = g.caller
-    claim = caller.claims.get("aud")
-    audiences = [claim] if isinstance(claim, str) else claim if isinstance(claim, list) else []
-    token_aud = audiences[0] if audiences else None
-    # The request's audience: X-JWT-AUD, else the token's own, else GOTRUE_JWT_AUD.
-    request_aud = (request.headers.get("X-JWT-AUD") or token_aud
-                   or current_runtime().settings.jwt.aud)
-    if token_aud is None or request_aud != token_aud:
+    audiences = claim_audiences(caller.claims)
+    if not audiences or request_audience(caller.claims) != audiences[0]:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Token audience doesn't match request audience")
     return json_response(user_json(caller.user))
@@ -41,8 +36,7 @@ def update_user():
         data=body.object("data"),
         app_metadata=body.object("app_metadata"),
         channel=body.str("channel"),
-        redirect_to=redirects.resolve(redirect_to_param(), rt.settings.site_url,
-                                      rt.settings.uri_allow_list),
+        redirect_to=resolved_redirect(),
         code_challenge=body.str("code_challenge"),
         code_challenge_method=body.str("code_challenge_method"),
     )

@@ -13,13 +13,12 @@ from flask import redirect, request
 from ..errors import ErrorCode, GoTrueError, bad_request, unprocessable
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import redirects
+from ..security.codes import PKCE_PREFIX
+from ..serializers import session_json
 from ..services import verify as verification
-from ..services.otp import PKCE_PREFIX
 from ..services.validation import normalize_email, normalize_phone
 from .errors import json_response
-from .params import json_body, redirect_to_param, request_info
-from .serializers import session_json
+from .params import json_body, request_info, resolved_redirect
 
 # OAuth-style error names by status, as GoTrue puts them in redirects; other statuses get none.
 _ERROR_NAMES = {400: "invalid_request", 401: "unauthorized_client", 403: "access_denied",
@@ -57,8 +56,7 @@ def verify_get():
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Verify requires a verification type")
     if not token:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Verify requires a token or a token hash")
-    target = redirects.resolve(redirect_to_param(), rt.settings.site_url,
-                               rt.settings.uri_allow_list)
+    target = resolved_redirect()
     if request.method == "HEAD":
         # Link scanners and previews probe with HEAD: answer without spending the link.
         return "", 200

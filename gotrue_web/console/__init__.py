@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from . import (audit_log, auth, email_templates, invites, mail_log, settings_page, user_detail,
-               users)
+from . import audit_log, auth, email_templates, invites, mail_log, settings_page, user_detail, users
 
 console = Blueprint("console", __name__, url_prefix="/console")
 console.before_request(auth.load_operator)

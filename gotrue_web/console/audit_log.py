@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request
 
-from ..services import audit_search, log_paging
 from . import log_pages
 from .htmx import render_page_or_fragment
+from .operations import audit_search, log_paging
 
 _FILTER_NAMES = ("actor", "action", "target", "since", "until")
 LOG_TYPE_LABELS = {"account": "Account", "team": "Team", "token": "Tokens", "user": "User",

@@ -17,8 +17,9 @@ from flask import flash, g, make_response, redirect, render_template, request, s
 from ..errors import GoTrueError
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import audit, operators
+from ..services import audit
 from .htmx import done, is_htmx, refused
+from .operations import operators
 
 # Pages reachable without a console session.
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.login_submit"})

@@ -12,12 +12,15 @@ from flask import abort, g, render_template, request, url_for
 from ..errors import GoTrueError
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import email_template_store as store
-from ..services import mail_checks, mail_log, operators
-from ..services.email_templates import KINDS, TemplateSyntaxProblem
-from ..services.mailer import MailDeliveryError
+from ..services.mail import log as mail_log
+from ..services.mail import template_store as store
+from ..services.mail import template_urls
+from ..services.mail.templates import KINDS, TemplateSyntaxProblem
+from ..transports.mail import MailDeliveryError
 from .auth import client_ip
 from .htmx import done, refused, render_page_or_fragment
+from .operations import mail_checks, operators
+from .operations import template_editor as editor
 
 LABELS = {
     "confirmation": "Confirm signup",
@@ -67,7 +70,7 @@ def _locale_or_400(value: str | None) -> str:
 
 def templates():
     rt = current_runtime()
-    statuses = store.overview(rt.settings)
+    statuses = editor.overview(rt.settings)
     customised = sum(1 for status in statuses if status.stored or status.variants)
     return render_template("console/templates/index.html", section="templates",
                            statuses=statuses, labels=LABELS, purposes=PURPOSES, origins=ORIGINS,
@@ -82,21 +85,21 @@ def _editor(kind: str, locale: str, subject: str, body: str, *, status: int = 20
     rt = current_runtime()
     rendered, preview_error = None, None
     try:
-        rendered = store.preview(rt, kind, subject, body)
+        rendered = editor.preview(rt, kind, subject, body)
     except TemplateSyntaxProblem as exc:
         preview_error = str(exc)
         status = status_if_broken or status
     normalized = store.normalize_locale(locale)
-    row = store.variant(kind, normalized) if normalized or not locale else None
-    general = store.variant(kind, "") if normalized else row
-    url = store.template_url(rt.settings, kind)
-    variants = [entry for entry in store.overview(rt.settings) if entry.kind == kind][0].variants
+    row = editor.variant(kind, normalized) if normalized or not locale else None
+    general = editor.variant(kind, "") if normalized else row
+    url = template_urls.template_url(rt.settings, kind)
+    variants = [entry for entry in editor.overview(rt.settings) if entry.kind == kind][0].variants
     response = render_page_or_fragment(
         "console/templates/edit.html", fragment or "console/templates/edit.html", status=status,
         section="templates", kind=kind, label=LABELS[kind], purpose=PURPOSES[kind],
         locale=locale, subject=subject, body=body, row=row, general=general, url=url,
         variants=variants, rendered=rendered, preview_error=preview_error, error=error,
-        variables=store.VARIABLES, test_to=g.operator.email, origins=ORIGINS,
+        variables=editor.VARIABLES, test_to=g.operator.email, origins=ORIGINS,
         mail_enabled=rt.mailer.enabled)
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     return response
@@ -106,7 +109,7 @@ def edit(kind: str):
     rt = current_runtime()
     _kind_or_404(kind)
     locale = _locale_or_400(request.args.get("locale"))
-    source = store.resolve(rt.settings, kind, locale, now=rt.now())
+    source = store.resolve(rt, kind, locale)
     return _editor(kind, locale, source.subject, source.body)
 
 

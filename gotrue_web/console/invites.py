@@ -11,9 +11,9 @@ from flask import flash, g, make_response, redirect, render_template, request, u
 from ..errors import GoTrueError
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import invites as invitations
-from ..services import operators
+from ..services.admin import invites as invitations
 from .htmx import done, is_htmx, refused, render_page_or_fragment, toast
+from .operations import operators
 from .user_detail import request_info
 
 PAGE = "console/invites/index.html"

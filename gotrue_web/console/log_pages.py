@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import request, url_for
 
-from ..services import log_paging
+from .operations import log_paging
 
 
 def time_range(raw: dict[str, str], problems: list[str]) -> dict[str, datetime | None]:

@@ -7,12 +7,13 @@ from flask import g, request, url_for
 from ..errors import GoTrueError
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import log_paging, mail_checks, operators
-from ..services import mail_log as log
-from ..services.mailer import MailDeliveryError
-from .auth import client_ip
+from ..services.mail import log
+from ..transports.mail import MailDeliveryError
 from . import log_pages
+from .auth import client_ip
 from .htmx import done, refused, render_page_or_fragment
+from .operations import log_paging, mail_checks, operators
+from .operations import mail_log as mail_log_search
 
 TEMPLATE_LABELS = {
     "confirmation": "Confirm signup", "invite": "Invite user", "magic_link": "Magic link",
@@ -23,7 +24,7 @@ STATUS_LABELS = {log.SENT: "Sent", log.FAILED: "Failed", log.NOT_SENT: "Not sent
 _FILTER_NAMES = ("recipient", "template", "status", "since", "until")
 
 
-def _filters() -> tuple[log.MailLogFilter, dict[str, str], list[str]]:
+def _filters() -> tuple[mail_log_search.MailLogFilter, dict[str, str], list[str]]:
     """The filters of the query string, their raw values (for the form and links), and what
     was wrong with them."""
     args = request.args
@@ -39,7 +40,7 @@ def _filters() -> tuple[log.MailLogFilter, dict[str, str], list[str]]:
         problems.append(f"Template: there is no template {raw['template']!r}.")
     if raw["status"] and raw["status"] not in log.STATUSES:
         problems.append(f"Status: {raw['status']!r} is not sent, failed or not_sent.")
-    filters = log.MailLogFilter(recipient=recipient, template=raw["template"],
+    filters = mail_log_search.MailLogFilter(recipient=recipient, template=raw["template"],
                                 status=raw["status"], since=times["since"],
                                 until=times["until"])
     return filters, raw, problems
@@ -51,7 +52,7 @@ def mail_log():
     limit = log_pages.page_size()
     page = log_paging.Page()
     if not problems:
-        page = log.search(filters, limit=limit, before=request.args.get("before"),
+        page = mail_log_search.search(filters, limit=limit, before=request.args.get("before"),
                           after=request.args.get("after"))
     return render_page_or_fragment(
         "console/mail/index.html", "console/mail/_results.html",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import render_template
 
 from ..runtime import current_runtime
-from ..services import settings_report
+from .operations import settings_report
 
 
 def settings():

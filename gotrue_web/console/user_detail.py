@@ -18,9 +18,12 @@ from ..errors import ErrorCode, GoTrueError, unprocessable
 from ..extensions import db
 from ..models import User
 from ..runtime import RequestInfo, current_runtime
-from ..services import admin_users, console_actions, operators, sessions, user_timeline
+from ..services import sessions
+from ..services.admin import users as admin_users
 from .auth import client_ip
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
+from .operations import operators, user_timeline
+from .operations import user_actions as console_actions
 
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"

@@ -8,17 +8,27 @@ import json
 from collections.abc import Iterator
 
 import sqlalchemy as sa
-from flask import (Response, abort, g, make_response, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Response,
+    abort,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
-from ..api.serializers import factor_json, user_json
 from ..extensions import db
 from ..models import Factor
 from ..runtime import current_runtime
-from ..services import audit, operators, user_search
-from ..services.user_search import InvalidSearch, PageRequest, UserFilters
+from ..serializers import factor_json, user_json
+from ..services import audit
 from .auth import client_ip
 from .htmx import is_htmx, wants_fragment
+from .operations import operators, user_search
+from .operations.user_search import InvalidSearch, PageRequest, UserFilters
 
 PAGE = "console/users/index.html"
 TABLE = "console/users/_table.html"

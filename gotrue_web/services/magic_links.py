@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from ..errors import ErrorCode, unprocessable
 from ..models import User
 from ..runtime import RequestInfo, Runtime
-from . import audit, mail_flows, pkce, signup, users
-from .validation import normalize_email, normalize_phone
+from ..security import codes
+from . import audit, pkce, signup, users
+from .mail import flows as mail_flows
+from .validation import normalize_email
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,6 @@ def check_may_create(raw_email: str, create_user: bool, info: RequestInfo) -> No
         raise unprocessable(ErrorCode.OTP_DISABLED, "Signups not allowed for otp")
 
 
-def check_may_create_phone(raw_phone: str, create_user: bool, info: RequestInfo) -> None:
-    """The phone side of :func:`check_may_create` (GoTrue checks it before the provider)."""
-    if create_user:
-        return
-    if users.find_by_phone(normalize_phone(raw_phone), info.aud) is None:
-        raise unprocessable(ErrorCode.OTP_DISABLED, "Signups not allowed for otp")
-
-
 def send_magic_link(rt: Runtime, request: MagicLinkRequest, info: RequestInfo) -> None:
     """Sign the address up if needed, then mail a confirmation or a magic link."""
     require_magic_links(rt)
@@ -65,7 +59,7 @@ def send_magic_link(rt: Runtime, request: MagicLinkRequest, info: RequestInfo) -
         if signup.address_taken(User.email, email):
             # Held in another audience: answer as if mailed, as signup does; touch nothing.
             return
-        user = signup.register_email_user(rt, email, users.random_password(), request.data,
+        user = signup.register_email_user(rt, email, codes.random_password(), request.data,
                                           info)
         if autoconfirm:
             users.confirm_email(rt, user)

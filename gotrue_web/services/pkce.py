@@ -7,9 +7,6 @@ marker, /verify redirects with ``?code=`` and POST /token?grant_type=pkce exchan
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import uuid
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from ..errors import ErrorCode, bad_request, not_found, unprocessable
 from ..extensions import db
 from ..models import CodeChallengeMethod, FlowState, User
 from ..runtime import RequestInfo, Runtime
+from ..security import codes
 from . import audit, sessions
 
 _CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
@@ -83,15 +81,6 @@ def issue_auth_code(rt: Runtime, user: User, authentication_method: str) -> Flow
     return flow
 
 
-def _verifier_matches(flow: FlowState, verifier: str) -> bool:
-    if flow.code_challenge_method == CodeChallengeMethod.s256:
-        digest = hashlib.sha256(verifier.encode()).digest()
-        computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    else:
-        computed = verifier
-    return hmac.compare_digest(computed.encode(), flow.code_challenge.encode())
-
-
 def exchange(rt: Runtime, auth_code: str, verifier: str, info: RequestInfo
              ) -> sessions.IssuedSession:
     """POST /token?grant_type=pkce: check the verifier, delete the flow, start a session."""
@@ -116,7 +105,8 @@ def exchange(rt: Runtime, auth_code: str, verifier: str, info: RequestInfo
     if started is None or now > started + rt.settings.external.flow_state_expiry:
         raise unprocessable(ErrorCode.FLOW_STATE_EXPIRED,
                             "invalid flow state, flow state has expired")
-    if not _verifier_matches(flow, verifier):
+    if not codes.pkce_verifier_matches(flow.code_challenge_method.value, flow.code_challenge,
+                                        verifier):
         raise bad_request(ErrorCode.BAD_CODE_VERIFIER,
                           "code challenge does not match previously saved code verifier")
     if user.is_banned(now):

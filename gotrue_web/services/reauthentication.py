@@ -9,7 +9,9 @@ from __future__ import annotations
 from ..errors import ErrorCode, bad_request, unprocessable
 from ..models import User
 from ..runtime import RequestInfo, Runtime
-from . import audit, mail_flows
+from . import audit
+from . import phone as phone_flows
+from .mail import flows as mail_flows
 
 
 def request_nonce(rt: Runtime, user: User, info: RequestInfo) -> None:
@@ -23,9 +25,7 @@ def request_nonce(rt: Runtime, user: User, info: RequestInfo) -> None:
     elif not user.is_phone_confirmed:
         raise unprocessable(ErrorCode.PHONE_NOT_CONFIRMED, "Please verify your phone first.")
     else:
-        # The phone would get an SMS, and no SMS provider is wired in.
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED,
-                            "Error sending sms OTP: no SMS provider is configured")
+        phone_flows.sender_for(rt, "reauthentication")
     audit.record("user_reauthenticate_requested", audit.Actor.of_user(user), now=rt.now(),
                  ip=info.ip)
     mail_flows.send_reauthentication(rt, user)

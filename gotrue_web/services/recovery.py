@@ -10,7 +10,8 @@ import logging
 
 from ..errors import ErrorCode, GoTrueError, bad_request
 from ..runtime import RequestInfo, Runtime
-from . import audit, mail_flows, pkce, users
+from . import audit, pkce, users
+from .mail import flows as mail_flows
 from .validation import normalize_email
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,11 @@ pending all get the same empty answer.
 
 from __future__ import annotations
 
-from ..errors import ErrorCode, bad_request, unprocessable
+from ..errors import ErrorCode, bad_request
 from ..runtime import RequestInfo, Runtime
-from . import audit, mail_flows, pkce, users
+from . import audit, pkce, users
+from . import phone as phone_flows
+from .mail import flows as mail_flows
 from .validation import normalize_email, normalize_phone
 
 TYPES = ("signup", "email_change", "sms", "phone_change")
@@ -53,9 +55,7 @@ def resend(rt: Runtime, resend_type: str, email: str, phone: str, redirect_to: s
         pkce_flow = _flow(rt, pkce_params, user, "email_change")
         mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_flow)
     else:
-        # Phone codes need an SMS provider, which this server does not have.
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED,
-                            "Error sending sms OTP: no SMS provider is configured")
+        phone_flows.sender_for(rt, "otp")
 
 
 def _pending(user, resend_type: str) -> bool:

@@ -10,7 +10,6 @@ every token of the session.
 from __future__ import annotations
 
 import random
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,17 +23,11 @@ from ..errors import ErrorCode, GoTrueError, WeakPasswordError, bad_request, con
 from ..extensions import db
 from ..models import AAL, AMRClaim, RefreshToken, Session, User
 from ..runtime import RequestInfo, Runtime
+from ..security.access_tokens import amr_entries, mint_claims
+from ..security.codes import LEGACY_REFRESH_TOKEN_LENGTH, new_refresh_token
 from . import audit
-from .access_tokens import amr_entries, mint_claims
 
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-_LEGACY_TOKEN_LENGTH = 12
 _NIL = uuid.UUID(NIL_UUID)
-
-
-def new_refresh_token() -> str:
-    """12 random characters of lowercase base32, GoTrue's legacy refresh-token format."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(_LEGACY_TOKEN_LENGTH))
 
 
 @dataclass
@@ -120,8 +113,8 @@ def validity_error(rt: Runtime, session: Session, now: datetime,
 
 
 def check_refresh_token_format(token: str) -> None:
-    if len(token) < _LEGACY_TOKEN_LENGTH or (
-        len(token) == _LEGACY_TOKEN_LENGTH
+    if len(token) < LEGACY_REFRESH_TOKEN_LENGTH or (
+        len(token) == LEGACY_REFRESH_TOKEN_LENGTH
         and not all(c.isascii() and (c.islower() or c.isdigit()) for c in token)
     ):
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Refresh token is not valid")

@@ -12,7 +12,8 @@ from ..errors import ErrorCode, bad_request, unprocessable
 from ..extensions import db
 from ..models import User
 from ..runtime import RequestInfo, Runtime
-from . import audit, passwords, sessions
+from ..security import passwords
+from . import audit, sessions
 from .users import NIL
 from .validation import phone_digits
 

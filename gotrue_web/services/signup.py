@@ -14,10 +14,11 @@ from ..errors import ErrorCode, GoTrueError, bad_request, unprocessable
 from ..extensions import db
 from ..models import User
 from ..runtime import RequestInfo, Runtime
-from . import audit, mail_flows, passwords, pkce, sessions, users
+from ..security import passwords
+from . import audit, pkce, sessions, users
+from . import phone as phone_flows
+from .mail import flows as mail_flows
 from .validation import normalize_email, normalize_phone
-
-SMS_CHANNELS = ("sms", "whatsapp")
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ def sign_up(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupRes
     if request.email and request.phone:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Only an email address or phone number should be provided on signup.")
-    if request.phone and request.channel and request.channel not in SMS_CHANNELS:
-        raise bad_request(ErrorCode.VALIDATION_FAILED, "Invalid channel: must be sms or whatsapp")
+    if request.phone:
+        phone_flows.check_channel(request.channel)
     if request.phone and (request.code_challenge or request.code_challenge_method):
         raise bad_request(ErrorCode.VALIDATION_FAILED, "PKCE not supported for phone signups")
     pkce_params = pkce.parse_params(request.code_challenge, request.code_challenge_method)
@@ -212,9 +213,7 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo) 
     if existing is not None and existing.is_phone_confirmed:
         return _repeated_signup(rt, existing, phone, request, "phone", info)
     if not autoconfirm:
-        # No SMS provider is wired in yet: refuse before anything is written.
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED,
-                            "Error sending confirmation OTP to provider: no SMS provider")
+        phone_flows.sender_for(rt, "confirmation")
     if existing is not None:
         return _autoconfirm_existing(rt, existing, request, "phone", info)
     user = users.new_user(rt, aud=info.aud, phone=phone, password=request.password,

@@ -14,8 +14,11 @@ from ..errors import ErrorCode, bad_request, forbidden, unauthorized, unprocessa
 from ..extensions import db
 from ..models import AAL, AMRClaim, Identity, OneTimeTokenType, Session, User
 from ..runtime import RequestInfo, Runtime
-from . import audit, mail_flows, otp, passwords, pkce, sessions, users
-from .signup import SMS_CHANNELS, address_taken
+from ..security import codes, passwords
+from . import audit, one_time_tokens, pkce, sessions, users
+from . import phone as phone_flows
+from .mail import flows as mail_flows
+from .signup import address_taken
 from .validation import normalize_email, normalize_phone
 
 # A session younger than this may change the password without a reauthentication nonce.
@@ -74,7 +77,7 @@ def _check_reauthentication(rt: Runtime, user: User, session: Session | None,
     valid = (
         bool(address) and sent_at is not None
         and now <= sent_at + timedelta(seconds=lifetime)
-        and otp.matches(user.reauthentication_token, otp.token_hash(address, nonce))
+        and codes.matches(user.reauthentication_token, codes.token_hash(address, nonce))
     )
     if not valid:
         raise unprocessable(ErrorCode.REAUTHENTICATION_NOT_VALID, "Requires reauthentication")
@@ -104,8 +107,8 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
     settings = rt.settings
     email = normalize_email(change.email) if change.email else None
     phone = normalize_phone(change.phone) if change.phone else None
-    if phone and change.channel and change.channel not in SMS_CHANNELS:
-        raise bad_request(ErrorCode.VALIDATION_FAILED, "Invalid channel: must be sms or whatsapp")
+    if phone:
+        phone_flows.check_channel(change.channel)
     if change.password is not None:
         passwords.check_strength(change.password, settings.password)
     pkce_params = pkce.parse_params(change.code_challenge, change.code_challenge_method)
@@ -210,15 +213,14 @@ def email_taken_by_other(email: str, user: User | None) -> bool:
 
 def forget_email_change_tokens(user: User) -> None:
     """Drop both halves of a pending email change (columns and one_time_tokens rows)."""
-    otp.forget(user, OneTimeTokenType.email_change_token_current,
-               OneTimeTokenType.email_change_token_new)
+    one_time_tokens.forget(user, OneTimeTokenType.email_change_token_current,
+                           OneTimeTokenType.email_change_token_new)
 
 
 def _change_phone(rt: Runtime, user: User, phone: str) -> None:
-    """SMS_AUTOCONFIRM applies a phone change at once; an SMS provider is not wired in yet."""
+    """SMS_AUTOCONFIRM applies a phone change at once; otherwise the new number gets a code."""
     if not rt.settings.sms.autoconfirm:
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED,
-                            "Error sending phone change OTP to provider: no SMS provider")
+        phone_flows.sender_for(rt, "phone_change")
     user.phone = phone
     user.phone_change = ""
     user.is_anonymous = False

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Factor, Identity, OneTimeToken, OneTimeTokenType, Session, User
 from ..models.user import TOKEN_COLUMNS
 from ..runtime import Runtime
-from . import otp, sessions
+from . import one_time_tokens, sessions
 
 NIL = uuid.UUID(NIL_UUID)
 
@@ -213,7 +213,7 @@ def merge_metadata(existing: dict | None, patch: dict) -> dict:
 
 def clear_pending_tokens(user: User) -> None:
     """Forget every outstanding link or code of the user (columns and one_time_tokens rows)."""
-    otp.forget(user, *OneTimeTokenType)
+    one_time_tokens.forget(user, *OneTimeTokenType)
 
 
 def set_password(rt: Runtime, user: User, password: str) -> None:
@@ -227,14 +227,27 @@ def set_password(rt: Runtime, user: User, password: str) -> None:
 _MAX_BAN = timedelta(microseconds=(2**63 - 1) // 1000)
 
 
-def parse_ban_duration(value: str) -> timedelta | None:
-    """A ban duration: a Go duration (``24h``), or ``none`` (None) to lift the ban.
+@dataclass(frozen=True)
+class BanDuration:
+    """A ban change as asked for: the text given (which the audit log keeps) and its length;
+    a zero length lifts the ban."""
+
+    text: str
+    length: timedelta
+
+    @property
+    def lifts(self) -> bool:
+        return not self.length
+
+
+def parse_ban_duration(value: str) -> BanDuration:
+    """A ban duration: a Go duration (``24h``), or ``none`` to lift the ban.
 
     A zero duration also lifts the ban. 400 validation_failed for anything else, including
-    negative or over-long durations.
+    negative or over-long durations. Parsed once, where the request is read.
     """
     if value == "none":
-        return None
+        return BanDuration(value, timedelta(0))
     try:
         duration = parse_go_duration(value)
     except (ValueError, OverflowError):
@@ -243,18 +256,17 @@ def parse_ban_duration(value: str) -> timedelta | None:
     if duration < timedelta(0) or duration > _MAX_BAN:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "invalid format for ban duration: " + value)
-    return duration or None
+    return BanDuration(value, duration)
 
 
-def ban(rt: Runtime, user: User, duration: str) -> None:
+def ban(rt: Runtime, user: User, duration: BanDuration) -> None:
     """Ban for a Go duration, or lift the ban with ``none`` or a zero duration.
 
     Sessions are kept, as GoTrue does: the guards and the refresh grant refuse a banned user,
     and the sessions work again once the ban is over or lifted.
     """
-    length = parse_ban_duration(duration)
     now = rt.now()
-    user.banned_until = None if length is None else now + length
+    user.banned_until = None if duration.lifts else now + duration.length
     user.updated_at = now
 
 
@@ -295,11 +307,6 @@ def _obfuscate(user_id: uuid.UUID, value: str) -> str:
     """GoTrue's obfuscation: unpadded base64url of sha256(user id + value)."""
     digest = hashlib.sha256(f"{user_id}{value}".encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def random_password() -> str:
-    """A password nobody knows, for users created without one (64 characters)."""
-    return secrets.token_urlsafe(48)[:64]
 
 
 # --- confirmation -----------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from ..errors import ErrorCode, bad_request, forbidden
 from ..extensions import db
 from ..models import OneTimeToken, OneTimeTokenType, User
 from ..runtime import RequestInfo, Runtime
-from . import audit, otp, pkce, sessions, users
+from ..security import codes
+from . import audit, pkce, sessions, users
 from .validation import normalize_email
 
 T = OneTimeTokenType
@@ -93,7 +94,7 @@ def _locked_user(statement) -> list[User]:
 
 
 def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType] | None:
-    candidates = [token] if token.startswith(otp.PKCE_PREFIX) else [token, otp.PKCE_PREFIX + token]
+    candidates = [token] if token.startswith(codes.PKCE_PREFIX) else [token, codes.PKCE_PREFIX + token]
     row = db.session.execute(
         sa.select(OneTimeToken.user_id, OneTimeToken.token_type)
         .where(OneTimeToken.token_hash.in_(candidates),
@@ -104,23 +105,23 @@ def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType
         return None
     found = _locked_user(sa.select(User).where(User.id == row.user_id))
     user = found[0] if found else None
-    if user is None or not otp.matches(getattr(user, _COLUMN[row.token_type][0]), token):
+    if user is None or not codes.matches(getattr(user, _COLUMN[row.token_type][0]), token):
         return None
     return user, row.token_type
 
 
 def _find_by_code(verify_type: str, email: str, code: str,
                   aud: str) -> tuple[User, OneTimeTokenType] | None:
-    hashed = otp.token_hash(email, code)
+    hashed = codes.token_hash(email, code)
     in_audience = (User.instance_id == users.NIL, User.aud == aud, User.is_sso_user.is_(False))
     if verify_type == "email_change":
         # The code came to either the current address or the new one.
         candidates = _locked_user(sa.select(User).where(
             *in_audience, sa.or_(User.email == email, User.email_change == email)))
         for user in candidates:
-            if user.email == email and otp.matches(user.email_change_token_current, hashed):
+            if user.email == email and codes.matches(user.email_change_token_current, hashed):
                 return user, T.email_change_token_current
-            if user.email_change == email and otp.matches(user.email_change_token_new, hashed):
+            if user.email_change == email and codes.matches(user.email_change_token_new, hashed):
                 return user, T.email_change_token_new
         return None
     found = _locked_user(sa.select(User).where(*in_audience, User.email == email).limit(1))
@@ -128,7 +129,7 @@ def _find_by_code(verify_type: str, email: str, code: str,
         return None
     user = found[0]
     for token_type in TOKEN_TYPES[verify_type]:
-        if otp.matches(getattr(user, _COLUMN[token_type][0]), hashed):
+        if codes.matches(getattr(user, _COLUMN[token_type][0]), hashed):
             return user, token_type
     return None
 
@@ -167,7 +168,7 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
         verify_type = _CONCRETE_EMAIL_TYPE[token_type]
     stored = getattr(user, _COLUMN[token_type][0]) or ""
     result = VerifyResult(verify_type=verify_type, user=user,
-                          is_pkce=stored.startswith(otp.PKCE_PREFIX))
+                          is_pkce=stored.startswith(codes.PKCE_PREFIX))
     if verify_type == "email_change":
         if not _apply_email_change(rt, user, token_type, info):
             result.message = HALF_WAY_MESSAGE
@@ -195,7 +196,7 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
 def _apply_confirmation(rt: Runtime, user: User, info: RequestInfo) -> None:
     if user.invited_at is not None and not user.encrypted_password:
         # An invitee who never chose a password gets one nobody knows; they can reset it.
-        user.encrypted_password = rt.hasher.hash(users.random_password())
+        user.encrypted_password = rt.hasher.hash(codes.random_password())
     was_confirmed = user.is_email_confirmed
     users.confirm_email(rt, user)
     action = "invite_accepted" if user.invited_at is not None else "user_signedup"
@@ -218,7 +219,7 @@ def _apply_recovery(rt: Runtime, user: User, info: RequestInfo) -> None:
 def _apply_email_change(rt: Runtime, user: User, token_type: OneTimeTokenType,
                         info: RequestInfo) -> bool:
     """Record one confirmation of a pending change; True once the change is applied."""
-    from . import mail_flows
+    from .mail import flows as mail_flows
 
     if mail_flows.secure_email_change(rt, user) and user.email_change_confirm_status == 0:
         # First of the two confirmations: forget this half's token, wait for the other.

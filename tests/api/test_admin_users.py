@@ -20,8 +20,18 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gotrue_web.extensions import db
-from gotrue_web.models import (AAL, AMRClaim, AuditLogEntry, Factor, FactorStatus, FactorType,
-                               Identity, RefreshToken, Session, User)
+from gotrue_web.models import (
+    AAL,
+    AMRClaim,
+    AuditLogEntry,
+    Factor,
+    FactorStatus,
+    FactorType,
+    Identity,
+    RefreshToken,
+    Session,
+    User,
+)
 
 from ..conftest import ApiClient, make_jwt, table_rows
 
@@ -617,7 +627,7 @@ def test_create_without_password_stores_an_unknown_random_one(app, api):
 
 
 def test_random_password_is_64_characters():
-    from gotrue_web.services.users import random_password
+    from gotrue_web.security.codes import random_password
 
     passwords = {random_password() for _ in range(20)}
     assert len(passwords) == 20

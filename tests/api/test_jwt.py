@@ -257,7 +257,7 @@ def test_user_token_is_not_an_admin(api):
 
 def test_a_remembered_token_is_refused_once_it_expires(app, api, monkeypatch):
     """Verified signatures are cached per token; the expiry is judged again on every use."""
-    from gotrue_web.services import access_tokens
+    from gotrue_web.security import access_tokens
 
     session = api.session()
     token = session["access_token"]

@@ -23,7 +23,7 @@ from gotrue_web.models import (
     OneTimeToken,
     User,
 )
-from gotrue_web.services import email_template_store
+from gotrue_web.services.mail import template_store as email_template_store
 from gotrue_web.settings import DEFAULT_SUBJECTS, EmailProviderSettings
 
 from ..conftest import ApiClient, table_rows

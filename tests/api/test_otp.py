@@ -17,8 +17,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from gotrue_web.models import (AuditLogEntry, FlowState, Identity, MailLogEntry, OneTimeToken,
-                               RefreshToken, Session, User)
+from gotrue_web.models import (
+    AuditLogEntry,
+    FlowState,
+    Identity,
+    MailLogEntry,
+    OneTimeToken,
+    RefreshToken,
+    Session,
+    User,
+)
 
 from ..conftest import ApiClient, table_rows
 from ..support import smtp as smtp_support

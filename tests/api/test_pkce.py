@@ -18,8 +18,19 @@ from gotrue_web.models import FlowState, Session
 
 from ..conftest import ApiClient, table_rows
 from ..support.smtp import links
-from .test_verify import (PASSWORD, confirmed_user, fragment_pairs, last_mail, link_params,
-                          mail_settings, new_email, ott_rows, path_of, signed_in, user_by_id)
+from .test_verify import (
+    PASSWORD,
+    confirmed_user,
+    fragment_pairs,
+    last_mail,
+    link_params,
+    mail_settings,
+    new_email,
+    ott_rows,
+    path_of,
+    signed_in,
+    user_by_id,
+)
 from .test_verify import claims as token_claims
 
 CALLBACK = "https://app.example.com/cb"

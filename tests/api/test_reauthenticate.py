@@ -10,8 +10,18 @@ import pytest
 
 from ..conftest import make_jwt
 from ..support import smtp as smtp_support
-from .test_otp import (actions, assert_wait_error, client_for, confirmed_user, later, mail_app,
-                       mail_log, one_time_tokens, token_hash, user_row)
+from .test_otp import (
+    actions,
+    assert_wait_error,
+    client_for,
+    confirmed_user,
+    later,
+    mail_app,
+    mail_log,
+    one_time_tokens,
+    token_hash,
+    user_row,
+)
 
 REQUIRE_REAUTHENTICATION = {"security.update_password_require_reauthentication": True}
 

@@ -9,13 +9,31 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from gotrue_web.models import (AMRClaim, AuditLogEntry, FlowState, OneTimeToken, Session, User)
+from gotrue_web.models import AMRClaim, AuditLogEntry, FlowState, OneTimeToken, Session, User
 
 from ..conftest import table_rows
 from ..support import smtp as smtp_support
-from .test_otp import (CHALLENGE, VERIFIER, actions, assert_wait_error, client_for, comparable,
-                       confirmed_user, count, email_off, follow, fragment, later, link_params,
-                       mail_app, mail_log, one_time_tokens, token_hash, user_row, verify_link)
+from .test_otp import (
+    CHALLENGE,
+    VERIFIER,
+    actions,
+    assert_wait_error,
+    client_for,
+    comparable,
+    confirmed_user,
+    count,
+    email_off,
+    follow,
+    fragment,
+    later,
+    link_params,
+    mail_app,
+    mail_log,
+    one_time_tokens,
+    token_hash,
+    user_row,
+    verify_link,
+)
 
 
 def test_known_address_gets_a_recovery_email(make_app, smtp_server, service_role_token):

@@ -11,9 +11,26 @@ from gotrue_web.models import AuditLogEntry, FlowState, OneTimeToken
 
 from ..conftest import table_rows
 from ..support import smtp as smtp_support
-from .test_otp import (CHALLENGE, actions, assert_wait_error, client_for, comparable,
-                       confirmed_user, count, email_off, follow, fragment, later, link_params,
-                       mail_app, mail_log, one_time_tokens, token_hash, user_row, verify_link)
+from .test_otp import (
+    CHALLENGE,
+    actions,
+    assert_wait_error,
+    client_for,
+    comparable,
+    confirmed_user,
+    count,
+    email_off,
+    follow,
+    fragment,
+    later,
+    link_params,
+    mail_app,
+    mail_log,
+    one_time_tokens,
+    token_hash,
+    user_row,
+    verify_link,
+)
 
 
 def test_signup_confirmation_is_resent_and_the_new_code_replaces_the_old(make_app, smtp_server):

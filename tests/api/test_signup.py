@@ -14,8 +14,16 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from gotrue_web.models import (AMRClaim, AuditLogEntry, FlowState, Identity, OneTimeToken,
-                               RefreshToken, Session, User)
+from gotrue_web.models import (
+    AMRClaim,
+    AuditLogEntry,
+    FlowState,
+    Identity,
+    OneTimeToken,
+    RefreshToken,
+    Session,
+    User,
+)
 
 from ..conftest import JWT_SECRET, ApiClient, table_rows
 from ..support import smtp as smtp_support

@@ -17,8 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import event
 
 from gotrue_web.extensions import db
-from gotrue_web.models import (AAL, AMRClaim, AuditLogEntry, Factor, FactorStatus, FactorType,
-                               OneTimeToken, OneTimeTokenType, RefreshToken, Session, User)
+from gotrue_web.models import (
+    AAL,
+    AMRClaim,
+    AuditLogEntry,
+    Factor,
+    FactorStatus,
+    FactorType,
+    OneTimeToken,
+    OneTimeTokenType,
+    RefreshToken,
+    Session,
+    User,
+)
 
 from ..conftest import JWT_SECRET, ApiClient, make_jwt, table_rows
 from ..support import smtp as smtp_support

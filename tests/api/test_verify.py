@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, Identity, OneTimeToken, Session, User
-from gotrue_web.services.otp import token_hash
+from gotrue_web.security.codes import token_hash
 
 from ..conftest import JWT_SECRET, ApiClient, table_rows
 from ..support.smtp import code, links

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from gotrue_web.console.operations import operators
 from gotrue_web.extensions import db
-from gotrue_web.services import operators
 
 OPERATOR_EMAIL = "operator@example.com"
 OPERATOR_PASSWORD = "operator-password-1"

@@ -14,10 +14,10 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.console.operations import operators
 from gotrue_web.db import Base
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, Operator
-from gotrue_web.services import operators
 
 from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
 

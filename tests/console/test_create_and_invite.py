@@ -18,9 +18,17 @@ from gotrue_web.models import Identity, MailLogEntry, OneTimeToken, User
 from ..conftest import table_rows
 from ..support import smtp as smtp_support
 from .conftest import ConsoleClient
-from .support_users import (Clock, assert_operator_entry, audit_entries, create_user,
-                            operator_entries, smtp_settings, unique_email, user_by_email,
-                            user_row)
+from .support_users import (
+    Clock,
+    assert_operator_entry,
+    audit_entries,
+    create_user,
+    operator_entries,
+    smtp_settings,
+    unique_email,
+    user_by_email,
+    user_row,
+)
 
 SITE = "http://localhost:3000"
 DUPLICATE_EMAIL = "A user with this email address has already been registered"

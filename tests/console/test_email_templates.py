@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.console.operations import template_editor
 from gotrue_web.models import AuditLogEntry, EmailTemplate, MailLogEntry, User
-from gotrue_web.services import email_template_store
-from gotrue_web.services.email_templates import DEFAULT_BODIES, KINDS
+from gotrue_web.services.mail.templates import DEFAULT_BODIES, KINDS
 from gotrue_web.settings import DEFAULT_SUBJECTS
 
 from ..conftest import ApiClient, table_rows
@@ -209,8 +209,8 @@ def test_preview_escapes_values_inside_the_email(make_app):
     # A user's metadata is data, never markup, in the body (the sandbox escapes it).
     app = make_app()
     with app.app_context():
-        rendered = email_template_store.preview(app.extensions["gotrue"], "invite", "s",
-                                                "<p>{{ .Data.full_name }}</p>")
+        rendered = template_editor.preview(app.extensions["gotrue"], "invite", "s",
+                                           "<p>{{ .Data.full_name }}</p>")
     assert rendered.html == "<p>Ada Lovelace</p>"
 
 

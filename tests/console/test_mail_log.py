@@ -12,9 +12,9 @@ from functools import partial
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.console.operations import mail_checks
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, MailLogEntry
-from gotrue_web.services import mail_checks
 
 from ..conftest import ApiClient, table_rows
 from ..support import smtp as smtp_support

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from gotrue_web.console.operations import operators, settings_report
 from gotrue_web.extensions import db
-from gotrue_web.services import operators, settings_report
 
 from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD
 

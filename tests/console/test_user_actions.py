@@ -21,16 +21,27 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.console.operations import operators
+from gotrue_web.console.operations import user_actions as console_actions
 from gotrue_web.extensions import db
 from gotrue_web.models import Identity, MailLogEntry
-from gotrue_web.services import console_actions, operators
 
 from ..conftest import table_rows
 from ..support.smtp import links
 from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
-from .support_users import (Clock, add_factor, assert_operator_entry, audit_entries,
-                            create_user, factor_ids, operator_entries, session_ids,
-                            smtp_settings, unique_email, user_row)
+from .support_users import (
+    Clock,
+    add_factor,
+    assert_operator_entry,
+    audit_entries,
+    create_user,
+    factor_ids,
+    operator_entries,
+    session_ids,
+    smtp_settings,
+    unique_email,
+    user_row,
+)
 
 PASSWORD = "password-123"
 SITE = "http://localhost:3000"

@@ -9,10 +9,18 @@ import uuid
 
 import pytest
 
-from gotrue_web.services import console_actions
+from gotrue_web.console.operations import user_actions as console_actions
 
-from .support_users import (Clock, add_factor, assert_operator_entry, audit_entries,
-                            create_user, operator_entries, unique_email, user_row)
+from .support_users import (
+    Clock,
+    add_factor,
+    assert_operator_entry,
+    audit_entries,
+    create_user,
+    operator_entries,
+    unique_email,
+    user_row,
+)
 
 
 @pytest.fixture

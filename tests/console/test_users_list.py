@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.console.operations import user_search
 from gotrue_web.db import NIL_UUID
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, Factor, FactorStatus, FactorType, Identity, User
-from gotrue_web.services import user_search
 
 from ..conftest import table_rows
 

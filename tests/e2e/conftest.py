@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from gotrue_web.console.operations import operators
 from gotrue_web.extensions import db
-from gotrue_web.services import operators
 
 from ..conftest import ApiClient
 from ..console.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
+from gotrue_web.console.operations.operators import LOGIN_REFUSED
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, EmailTemplate, Session, User
-from gotrue_web.services.operators import LOGIN_REFUSED
 
 from ..support.smtp import html_body
 

@@ -12,18 +12,22 @@ import sqlalchemy as sa
 
 from gotrue_web.extensions import db
 from gotrue_web.models import EmailTemplate
-from gotrue_web.services import email_template_store as store
-from gotrue_web.services.email_templates import (
-    DEFAULT_BODIES,
-    KINDS,
-    TemplateSyntaxProblem,
-)
+from gotrue_web.services.mail import template_store as store
+from gotrue_web.services.mail import template_urls
+from gotrue_web.services.mail.templates import DEFAULT_BODIES, KINDS, TemplateSyntaxProblem
 from gotrue_web.settings import DEFAULT_SUBJECTS
 
 from ..support.mail_servers import TemplateServer
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 GOOD = "<p>{{ .Email }} / {{ .Token }}</p>"
+
+
+def resolve_at(app, kind: str, locale: str = "", *, now):
+    """The template ``kind`` resolves to on ``app`` when its clock reads ``now``."""
+    rt = app.extensions["gotrue"]
+    rt.clock = lambda: now
+    return store.resolve(rt, kind, locale)
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ def test_save_stores_and_resolve_prefers_it(make_app):
     with app.app_context():
         store.save("recovery", "Reset for {{ .Email }}", GOOD, now=NOW, updated_by="op@x.io")
         db.session.commit()
-        source = store.resolve(app.extensions["gotrue"].settings, "recovery", now=NOW)
+        source = resolve_at(app, "recovery", now=NOW)
     assert source == store.TemplateSource("Reset for {{ .Email }}", GOOD, "database")
     assert _rows(app) == [("recovery", "", "Reset for {{ .Email }}", GOOD, "op@x.io")]
 
@@ -105,7 +109,7 @@ def test_reset_removes_only_that_variant(make_app):
     with app.app_context():
         assert store.reset("recovery") is True
         db.session.commit()
-        source = store.resolve(app.extensions["gotrue"].settings, "recovery", now=NOW)
+        source = resolve_at(app, "recovery", now=NOW)
     assert source.origin == "default" and source.body == DEFAULT_BODIES["recovery"]
 
 
@@ -120,7 +124,7 @@ def test_the_most_specific_locale_variant_wins(make_app, user_locale, expected):
             store.save("magic_link", f"subject[{locale.lower()}]", GOOD, now=NOW,
                        updated_by="op", locale=locale)
         db.session.commit()
-        source = store.resolve(app.extensions["gotrue"].settings, "magic_link",
+        source = resolve_at(app, "magic_link",
                                store.normalize_locale(user_locale), now=NOW)
     assert source.subject == f"subject[{expected}]"
 
@@ -139,7 +143,7 @@ def test_locale_is_normalised():
 def test_without_configuration_the_builtin_applies(make_app, kind):
     app = make_app()
     with app.app_context():
-        source = store.resolve(app.extensions["gotrue"].settings, kind, now=NOW)
+        source = resolve_at(app, kind, now=NOW)
     assert source == store.TemplateSource(DEFAULT_SUBJECTS[kind], DEFAULT_BODIES[kind],
                                           "default")
 
@@ -147,7 +151,7 @@ def test_without_configuration_the_builtin_applies(make_app, kind):
 def test_configured_subject_applies_to_url_and_default_bodies(make_app):
     app = make_app(**{"mailer.subjects": {"invite": "Join {{ .SiteURL }}"}})
     with app.app_context():
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source.subject == "Join {{ .SiteURL }}"
 
 
@@ -156,7 +160,7 @@ def test_configured_subject_applies_to_url_and_default_bodies(make_app):
 
 def test_template_url_resolution(settings):
     def url(value, site="http://app.example.com"):
-        return store.template_url(settings.replace(
+        return template_urls.template_url(settings.replace(
             site_url=site, **{"mailer.templates": {"invite": value}}), "invite")
 
     assert url("https://cdn.example.com/t/invite.html") == "https://cdn.example.com/t/invite.html"
@@ -167,7 +171,7 @@ def test_template_url_resolution(settings):
         "http://app.example.com/base/t/invite.html"
     assert url("file:///etc/passwd") is None
     assert url("") is None
-    assert store.template_url(settings, "invite") is None
+    assert template_urls.template_url(settings, "invite") is None
 
 
 def _url_app(make_app, server, path="/invite.html", **overrides):
@@ -178,9 +182,8 @@ def test_url_template_is_fetched_once_and_cached(make_app, template_server):
     template_server.pages["/invite.html"] = "<p>From the web: {{ .Token }}</p>"
     app = _url_app(make_app, template_server)
     with app.app_context():
-        settings = app.extensions["gotrue"].settings
-        first = store.resolve(settings, "invite", now=NOW)
-        second = store.resolve(settings, "invite", now=NOW + timedelta(minutes=9))
+        first = resolve_at(app, "invite", now=NOW)
+        second = resolve_at(app, "invite", now=NOW + timedelta(minutes=9))
     assert first == second == store.TemplateSource(
         DEFAULT_SUBJECTS["invite"], "<p>From the web: {{ .Token }}</p>", "url")
     assert template_server.count("/invite.html") == 1
@@ -190,10 +193,9 @@ def test_url_template_is_fetched_again_after_ten_minutes(make_app, template_serv
     template_server.pages["/invite.html"] = "<p>version 1</p>"
     app = _url_app(make_app, template_server)
     with app.app_context():
-        settings = app.extensions["gotrue"].settings
-        assert store.resolve(settings, "invite", now=NOW).body == "<p>version 1</p>"
+        assert resolve_at(app, "invite", now=NOW).body == "<p>version 1</p>"
         template_server.pages["/invite.html"] = "<p>version 2</p>"
-        later = store.resolve(settings, "invite", now=NOW + timedelta(minutes=10))
+        later = resolve_at(app, "invite", now=NOW + timedelta(minutes=10))
     assert later.body == "<p>version 2</p>"
     assert template_server.count("/invite.html") == 2
 
@@ -203,7 +205,7 @@ def test_each_app_has_its_own_cache(make_app, template_server):
     for _ in range(2):
         app = _url_app(make_app, template_server)
         with app.app_context():
-            store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+            resolve_at(app, "invite", now=NOW)
     assert template_server.count("/invite.html") == 2
 
 
@@ -212,7 +214,7 @@ def test_relative_template_url_is_fetched_from_the_site(make_app, template_serve
     app = make_app(site_url=template_server.url + "/app",
                    **{"mailer.templates": {"invite": "emails/invite.html"}})
     with app.app_context():
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source.body == "<p>relative {{ .Email }}</p>" and source.origin == "url"
 
 
@@ -221,7 +223,7 @@ def test_http_error_falls_back_to_the_builtin(make_app, template_server, page, c
     template_server.pages["/invite.html"] = page
     app = _url_app(make_app, template_server)
     with app.app_context(), caplog.at_level(logging.WARNING):
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source.origin == "default" and source.body == DEFAULT_BODIES["invite"]
     assert f"HTTP Error {page[0]}" in caplog.text and "using the built-in" in caplog.text
 
@@ -230,7 +232,7 @@ def test_broken_template_falls_back_to_the_builtin_and_logs(make_app, template_s
     template_server.pages["/invite.html"] = "<p>{{ if .Token }}never closed</p>"
     app = _url_app(make_app, template_server)
     with app.app_context(), caplog.at_level(logging.WARNING):
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source.origin == "default"
     assert "without a matching {{ end }}" in caplog.text
 
@@ -240,7 +242,7 @@ def test_slow_server_times_out_and_falls_back_to_the_builtin(make_app, template_
     template_server.pages["/invite.html"] = "<p>too late</p>"
     app = _url_app(make_app, template_server, **{"smtp.timeout": timedelta(seconds=0.3)})
     with app.app_context():
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source.origin == "default"
     assert template_server.count("/invite.html") == 1
 
@@ -249,16 +251,15 @@ def test_failed_refresh_keeps_the_stale_copy_and_waits_a_minute(make_app, templa
     template_server.pages["/invite.html"] = "<p>good {{ .Token }}</p>"
     app = _url_app(make_app, template_server, **{"smtp.timeout": timedelta(seconds=1)})
     with app.app_context():
-        settings = app.extensions["gotrue"].settings
-        assert store.resolve(settings, "invite", now=NOW).body == "<p>good {{ .Token }}</p>"
+        assert resolve_at(app, "invite", now=NOW).body == "<p>good {{ .Token }}</p>"
         template_server.stall.add("/invite.html")
-        stale = store.resolve(settings, "invite", now=NOW + timedelta(minutes=11))
+        stale = resolve_at(app, "invite", now=NOW + timedelta(minutes=11))
         # Within a minute of the failure the server is not asked again.
-        again = store.resolve(settings, "invite", now=NOW + timedelta(minutes=11, seconds=30))
+        again = resolve_at(app, "invite", now=NOW + timedelta(minutes=11, seconds=30))
         assert template_server.count("/invite.html") == 2
         template_server.stall.clear()
         template_server.pages["/invite.html"] = "<p>fixed</p>"
-        fresh = store.resolve(settings, "invite", now=NOW + timedelta(minutes=12, seconds=1))
+        fresh = resolve_at(app, "invite", now=NOW + timedelta(minutes=12, seconds=1))
     assert stale.body == again.body == "<p>good {{ .Token }}</p>" and stale.origin == "url"
     assert fresh.body == "<p>fixed</p>"
     assert template_server.count("/invite.html") == 3
@@ -268,10 +269,9 @@ def test_broken_refresh_keeps_the_last_good_copy(make_app, template_server):
     template_server.pages["/invite.html"] = "<p>good</p>"
     app = _url_app(make_app, template_server)
     with app.app_context():
-        settings = app.extensions["gotrue"].settings
-        store.resolve(settings, "invite", now=NOW)
+        resolve_at(app, "invite", now=NOW)
         template_server.pages["/invite.html"] = "{{ end }}"
-        later = store.resolve(settings, "invite", now=NOW + timedelta(minutes=11))
+        later = resolve_at(app, "invite", now=NOW + timedelta(minutes=11))
     assert later.body == "<p>good</p>"
 
 
@@ -279,7 +279,7 @@ def test_oversized_template_is_refused(make_app, template_server):
     template_server.pages["/invite.html"] = "x" * (store.MAX_TEMPLATE_BYTES + 1)
     app = _url_app(make_app, template_server)
     with app.app_context():
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source.origin == "default"
 
 
@@ -289,7 +289,7 @@ def test_database_template_wins_over_the_url(make_app, template_server):
     with app.app_context():
         store.save("invite", "Stored", "<p>stored</p>", now=NOW, updated_by="op")
         db.session.commit()
-        source = store.resolve(app.extensions["gotrue"].settings, "invite", now=NOW)
+        source = resolve_at(app, "invite", now=NOW)
     assert source == store.TemplateSource("Stored", "<p>stored</p>", "database")
     # The URL is not even fetched while a stored template applies.
     assert template_server.count("/invite.html") == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gotrue_web.services.email_templates import (
+from gotrue_web.services.mail.templates import (
     DEFAULT_BODIES,
     KINDS,
     TemplateSyntaxProblem,

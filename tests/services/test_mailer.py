@@ -12,14 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from gotrue_web.services.mailer import (
-    MailDeliveryError,
-    OutgoingMail,
-    flask_mail_config,
-    implicit_tls,
-    open_smtp,
-)
 from gotrue_web.settings import SettingsError, SMTPSettings
+from gotrue_web.transports.mail import MailDeliveryError, OutgoingMail
+from gotrue_web.transports.mail.smtp import flask_mail_config, implicit_tls, open_smtp
 
 from ..support import smtp as smtp_support
 from ..support.mail_servers import SecureSMTPSink, Tarpit, make_certificates

@@ -13,7 +13,7 @@ from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gotrue_web.errors import GoTrueError, WeakPasswordError
-from gotrue_web.services.passwords import (
+from gotrue_web.security.passwords import (
     PasswordHasher,
     UnsupportedHashError,
     check_hash_format,

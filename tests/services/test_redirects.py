@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gotrue_web.services.redirects import glob_pattern, is_valid, resolve
+from gotrue_web.security.redirects import glob_pattern, is_valid, resolve
 
 SITE = "https://site.test"
 LOCAL_SITE = "http://localhost:3000"

@@ -22,7 +22,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .smtp import SMTPSink, free_port
 
-
 # --- certificates ----------------------------------------------------------------------------
 
 

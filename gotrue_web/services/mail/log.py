@@ -1,0 +1,126 @@
+"""The mail log: every email sent or attempted, and the global email budget it backs.
+
+Entries are kept aside during the request (PendingMailLog, on the Runtime) and written after
+its transaction ends, in a transaction of their own, so a failed send is recorded even though the request rolls back
+everything else (the user row an entry names may then not exist).
+
+Statuses: ``sent``; ``failed`` (the SMTP error is in ``error``); ``not_sent`` (no SMTP host, as
+in GoTrue, where mail is then silently dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from ...durations import parse_go_duration
+from ...extensions import db
+from ...models import MailLogEntry
+from .templates import KINDS
+
+log = logging.getLogger(__name__)
+
+SENT, FAILED, NOT_SENT = "sent", "failed", "not_sent"
+STATUSES = (SENT, FAILED, NOT_SENT)
+# The template name of the console's SMTP check, beside the email templates' kinds.
+SMTP_TEST = "smtp_test"
+TEMPLATES = (*KINDS, SMTP_TEST)
+DEFAULT_BUDGET_WINDOW = timedelta(hours=1)
+
+
+class PendingMailLog:
+    """Mail log entries of the current request, kept aside until its transaction is over.
+
+    One per app (on the Runtime); each request (each thread or context) has its own list.
+    The factory registers ``write_pending`` as an app-context teardown.
+    """
+
+    def __init__(self):
+        self._entries: ContextVar[list[MailLogEntry] | None] = ContextVar(
+            "pending_mail_log", default=None)
+
+    def record(self, *, now: datetime, template: str, recipient: str, subject: str,
+               status: str, error: str | None = None, user_id: uuid.UUID | None = None
+               ) -> None:
+        """Keep an entry; write_pending stores it once the request is over."""
+        entry = MailLogEntry(id=uuid.uuid4(), created_at=now, template=template,
+                             recipient=recipient[:255], subject=subject, status=status,
+                             error=error, user_id=user_id)
+        entries = self._entries.get()
+        if entries is None:
+            entries = []
+            self._entries.set(entries)
+        entries.append(entry)
+
+    def pending(self) -> list[MailLogEntry]:
+        """Entries of this request not written yet."""
+        return list(self._entries.get() or ())
+
+    def write_pending(self, _exception=None) -> None:
+        """Teardown: persist this request's entries in their own transaction."""
+        entries = self._entries.get()
+        self._entries.set(None)
+        if not entries:
+            return
+        try:
+            db.session.rollback()
+            db.session.add_all(entries)
+            db.session.commit()
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            # Without the entries the console misses them and the budget undercounts: say so.
+            log.exception("could not write %d mail log entries", len(entries))
+
+
+def newest_attempts(pending: PendingMailLog, since: datetime, limit: int) -> list[datetime]:
+    """When the ``limit`` newest email attempts after ``since`` were made, newest first: the
+    committed entries of every process and this request's pending ones."""
+    committed = db.session.execute(
+        sa.select(MailLogEntry.created_at).where(MailLogEntry.created_at > since)
+        .order_by(MailLogEntry.created_at.desc()).limit(limit)
+    ).scalars().all()
+    own = [entry.created_at for entry in pending.pending() if entry.created_at > since]
+    return sorted([*committed, *own], reverse=True)[:limit]
+
+
+def count_since(since: datetime) -> int:
+    """How many attempts were logged after ``since`` (committed entries only)."""
+    return db.session.execute(
+        sa.select(sa.func.count()).select_from(MailLogEntry)
+        .where(MailLogEntry.created_at > since)
+    ).scalar_one()
+
+
+def parse_budget(value: str) -> tuple[int, timedelta]:
+    """GOTRUE_RATE_LIMIT_EMAIL_SENT: "N" emails per hour, or "N/duration" (e.g. "10/15m").
+
+    A fractional N above zero still allows one email; "0" allows none.
+    """
+    count, _, period = value.strip().partition("/")
+    number = float(count)
+    allowed = int(number) if number >= 1 or number <= 0 else 1
+    return allowed, parse_go_duration(period) if period else DEFAULT_BUDGET_WINDOW
+
+
+def budget_wait(pending: PendingMailLog, value: str, now: datetime) -> float | None:
+    """Seconds until the next email fits the budget ``value``; None when it fits now.
+
+    Returns ``float("inf")`` for a budget of 0. Attempts of every status count, as in GoTrue,
+    whose limiter takes its token before the mailer runs: a failing or absent SMTP server
+    uses up the budget too, so an outage cannot be turned into unlimited retries.
+    """
+    allowed, window = parse_budget(value)
+    if allowed <= 0:
+        return float("inf")
+    since = now - window
+    if count_since(since) + len(pending.pending()) < allowed:
+        return None
+    attempts = newest_attempts(pending, since, allowed)
+    if len(attempts) < allowed:
+        return None
+    # The slot frees up when the allowed-th newest attempt leaves the window.
+    return (attempts[allowed - 1] + window - now).total_seconds()

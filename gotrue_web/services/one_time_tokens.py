@@ -1,0 +1,56 @@
+"""The one_time_tokens rows behind emailed links and codes, and the resend frequency rule.
+
+Generating and hashing the codes is in security.codes; this module stores and forgets them.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from ..errors import ErrorCode, too_many_requests
+from ..extensions import db
+from ..models import OneTimeToken, OneTimeTokenType, User
+from ..models.one_time_token import USER_COLUMNS
+
+
+def store(user: User, token_type: OneTimeTokenType, hashed: str, relates_to: str,
+          now: datetime) -> None:
+    """Record the user's one outstanding token of this type, replacing any older one."""
+    db.session.execute(
+        sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id,
+                                      OneTimeToken.token_type == token_type),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.add(OneTimeToken(
+        id=uuid.uuid4(), user_id=user.id, token_type=token_type, token_hash=hashed,
+        relates_to=relates_to.lower(), created_at=now, updated_at=now,
+    ))
+
+
+def forget(user: User, *token_types: OneTimeTokenType) -> None:
+    """Drop the user's tokens of these types: the users columns and the one_time_tokens rows."""
+    for token_type in token_types:
+        setattr(user, USER_COLUMNS[token_type][0], "")
+    db.session.execute(
+        sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id,
+                                      OneTimeToken.token_type.in_(token_types)),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def check_send_frequency(sent_at: datetime | None, interval: timedelta, now: datetime) -> None:
+    """429 over_email_send_rate_limit when the last send is less than ``interval`` ago."""
+    if sent_at is None or interval.total_seconds() <= 0:
+        return
+    wait = (sent_at + interval - now).total_seconds()
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise too_many_requests(
+            ErrorCode.OVER_EMAIL_SEND_RATE_LIMIT,
+            f"For security purposes, you can only request this after {seconds} seconds.",
+            retry_after=seconds,
+        )

@@ -1,0 +1,28 @@
+"""The operator console (our own addition; GoTrue has none): session lifetime and the
+sign-in throttle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .env import EnvReader
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    # A console session ends after this long without a request, and this long after login.
+    idle_timeout: timedelta = timedelta(minutes=30)
+    max_age: timedelta = timedelta(hours=12)
+    # Failed logins allowed per client IP and per operator within the window.
+    login_attempts: int = 5
+    login_window: timedelta = timedelta(minutes=15)
+
+
+def read(env: EnvReader) -> ConsoleSettings:
+    return ConsoleSettings(
+        idle_timeout=env.duration("CONSOLE_IDLE_TIMEOUT", timedelta(minutes=30)),
+        max_age=env.duration("CONSOLE_SESSION_MAX_AGE", timedelta(hours=12)),
+        login_attempts=env.int("CONSOLE_LOGIN_ATTEMPTS", 5, minimum=1),
+        login_window=env.duration("CONSOLE_LOGIN_WINDOW", timedelta(minutes=15)),
+    )
