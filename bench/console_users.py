@@ -41,7 +41,7 @@ from gotrue_web.console.operations import user_search  # noqa: E402
 from gotrue_web.console.operations.user_search import Cursor, PageRequest, UserFilters  # noqa: E402
 from gotrue_web.db import NIL_UUID  # noqa: E402
 from gotrue_web.extensions import db  # noqa: E402
-from gotrue_web.models import Factor, Identity, User  # noqa: E402
+from gotrue_web.models import Factor, Identity, User, search_indexes  # noqa: E402
 from gotrue_web.settings import Settings, normalize_database_url  # noqa: E402
 
 # Every time in the data is before this instant, and the queries run "at" it.
@@ -132,7 +132,7 @@ def rebuild_search_indexes() -> None:
 
     Not a downgrade: an edited migration 0004 may name indexes the database never got.
     """
-    wanted = {index.name: index.table.name for index in user_search.SEARCH_INDEXES}
+    wanted = {index.name: index.table.name for index in search_indexes.SEARCH_INDEXES}
     inspector = sa.inspect(db.engine)
     present = {(index["name"], table) for table in set(wanted.values())
                for index in inspector.get_indexes(table)}

@@ -17,16 +17,12 @@ from flask import flash, g, make_response, redirect, render_template, request, s
 from ..errors import GoTrueError
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import audit
+from .context import client_ip
 from .htmx import done, is_htmx, refused
 from .operations import operators
 
 # Pages reachable without a console session.
 PUBLIC_ENDPOINTS = frozenset({"console.login", "console.login_submit"})
-
-
-def client_ip() -> str:
-    return request.remote_addr or ""
 
 
 def _timestamp(value: datetime) -> float:
@@ -162,9 +158,7 @@ def logout():
     browser cookie: bumping the session version makes every copy useless (it also ends the
     operator's sessions in other browsers)."""
     rt = current_runtime()
-    operators.end_sessions(g.operator, rt.now())
-    audit.record("operator_logout", operators.actor_of(g.operator), now=rt.now(),
-                 ip=client_ip())
+    operators.sign_out(rt, g.operator, client_ip())
     db.session.commit()
     end_session()
     flash("You have signed out.", "ok")
@@ -242,12 +236,10 @@ def password_change():
     if form.get("password", "") != form.get("password_confirm", ""):
         return refused("The two new passwords differ.", location=url_for("console.profile"))
     try:
-        operators.set_password(rt, g.operator, form.get("password", ""))
+        operators.change_own_password(rt, g.operator, form.get("password", ""), client_ip())
     except GoTrueError as error:
         db.session.rollback()
         return refused(error.message, location=url_for("console.profile"))
-    audit.record("operator_password_changed", operators.actor_of(g.operator), now=rt.now(),
-                 ip=client_ip())
     db.session.commit()
     # The other sessions end; this one carries on.
     session["v"] = g.operator.session_version

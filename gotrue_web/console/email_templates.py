@@ -17,9 +17,9 @@ from ..services.mail import template_store as store
 from ..services.mail import template_urls
 from ..services.mail.templates import KINDS, TemplateSyntaxProblem
 from ..transports.mail import MailDeliveryError
-from .auth import client_ip
+from .context import actor, client_ip
 from .htmx import done, refused, render_page_or_fragment
-from .operations import mail_checks, operators
+from .operations import mail_checks
 from .operations import template_editor as editor
 
 LABELS = {
@@ -128,7 +128,7 @@ def save(kind: str):
     subject, body = _text("subject"), _text("body")
     try:
         row = store.save(kind, subject, body, now=rt.now(), updated_by=g.operator.email,
-                         locale=locale, actor=operators.actor_of(g.operator), ip=client_ip())
+                         locale=locale, actor=actor(), ip=client_ip())
     except ValueError as exc:
         # TemplateSyntaxProblem too: the form comes back with what was typed and the reason.
         db.session.rollback()
@@ -148,7 +148,7 @@ def reset(kind: str):
     location = url_for("console.edit", kind=kind, locale=locale or None)
     if raw_locale and not locale:
         return refused(f"{raw_locale!r} is not a locale.", location=location)
-    removed = store.reset(kind, locale, actor=operators.actor_of(g.operator), now=rt.now(),
+    removed = store.reset(kind, locale, actor=actor(), now=rt.now(),
                           ip=client_ip())
     db.session.commit()
     if not removed:
@@ -173,7 +173,7 @@ def send_test(kind: str):
                "to": to, "result": None}
     try:
         result = mail_checks.send_template_test(
-            rt, kind, to, operators.actor_of(g.operator), ip=client_ip(),
+            rt, kind, to, actor(), ip=client_ip(),
             subject=_text("subject") if edited else None,
             body=_text("body") if edited else None, locale=locale)
     except TemplateSyntaxProblem as exc:

@@ -6,15 +6,14 @@ audit actor and links that lead to the site URL.
 
 from __future__ import annotations
 
-from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 
 from ..errors import GoTrueError
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services.admin import invites as invitations
+from .context import actor, request_info
 from .htmx import done, is_htmx, refused, render_page_or_fragment, toast
-from .operations import operators
-from .user_detail import request_info
+from .operations import invitations
 
 PAGE = "console/invites/index.html"
 BLOCK = "console/invites/_invites.html"
@@ -64,10 +63,10 @@ def send_invites():
             return toast(make_response(render_template(BLOCK, **context), 422), error.message,
                          "error")
         return make_response(render_template(PAGE, **context), 422)
-    actor, info = operators.actor_of(g.operator), request_info()
+    operator, info = actor(), request_info()
     report = []
     for address in addresses:
-        outcome = invitations.invite_address(rt, address, actor, info)
+        outcome = invitations.invite_address(rt, address, operator, info)
         if outcome.ok:
             db.session.commit()
         else:
@@ -94,7 +93,7 @@ def _pending_action(user_id: str, action, message: str):
     try:
         user = invitations.load_pending(user_id)
         email = user.email
-        action(rt, user, operators.actor_of(g.operator), request_info())
+        action(rt, user, actor(), request_info())
     except GoTrueError as error:
         db.session.rollback()
         return refused(error.message, fragment=PENDING, location=location, **_context())

@@ -10,9 +10,9 @@ from ..runtime import current_runtime
 from ..services.mail import log
 from ..transports.mail import MailDeliveryError
 from . import log_pages
-from .auth import client_ip
+from .context import actor, client_ip
 from .htmx import done, refused, render_page_or_fragment
-from .operations import log_paging, mail_checks, operators
+from .operations import log_paging, mail_checks
 from .operations import mail_log as mail_log_search
 
 TEMPLATE_LABELS = {
@@ -71,7 +71,7 @@ def smtp_test():
     to = request.form.get("to", "").strip() or g.operator.email
     location = url_for("console.mail_log")
     try:
-        result = mail_checks.send_smtp_test(rt, to, operators.actor_of(g.operator),
+        result = mail_checks.send_smtp_test(rt, to, actor(),
                                             ip=client_ip())
     except GoTrueError as error:
         db.session.rollback()

@@ -12,18 +12,18 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from flask import abort, g, make_response, render_template, request, url_for
+from flask import abort, make_response, render_template, request, url_for
 
 from ..errors import ErrorCode, GoTrueError, unprocessable
 from ..extensions import db
 from ..models import User
-from ..runtime import RequestInfo, current_runtime
+from ..runtime import current_runtime
 from ..services import sessions
 from ..services.admin import users as admin_users
-from .auth import client_ip
+from .context import actor, request_info
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
-from .operations import operators, user_timeline
 from .operations import user_actions as console_actions
+from .operations import user_timeline
 
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"
@@ -33,17 +33,6 @@ NEW_FORM = "console/users/_new_form.html"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _actor():
-    return operators.actor_of(g.operator)
-
-
-def request_info() -> RequestInfo:
-    """The console request's facts for the services: the operator's IP and browser, and the
-    default audience (users created or invited from the console get GOTRUE_JWT_AUD)."""
-    return RequestInfo(ip=client_ip(), user_agent=request.headers.get("User-Agent", "")[:1024],
-                       aud=current_runtime().settings.jwt.aud)
 
 
 def _load(user_id: str) -> User:
@@ -142,21 +131,21 @@ def detail(user_id: str):
 
 def send_recovery(user_id: str):
     def act(user):
-        console_actions.send_recovery(current_runtime(), user, _actor(), request_info())
+        console_actions.send_recovery(current_runtime(), user, actor(), request_info())
         return f"Password recovery email sent to {user.email}."
     return _act(user_id, "emails", act)
 
 
 def send_magic_link(user_id: str):
     def act(user):
-        console_actions.send_magic_link(current_runtime(), user, _actor(), request_info())
+        console_actions.send_magic_link(current_runtime(), user, actor(), request_info())
         return f"Sign-in link sent to {user.email}."
     return _act(user_id, "emails", act)
 
 
 def resend_confirmation(user_id: str):
     def act(user):
-        kind = console_actions.resend_confirmation(current_runtime(), user, _actor(),
+        kind = console_actions.resend_confirmation(current_runtime(), user, actor(),
                                                    request_info())
         what = "Invitation" if kind == "invite" else "Confirmation email"
         return f"{what} sent again to {user.email}."
@@ -168,7 +157,7 @@ def resend_confirmation(user_id: str):
 
 def confirm_email(user_id: str):
     def act(user):
-        console_actions.confirm_email(current_runtime(), user, _actor(), request_info())
+        console_actions.confirm_email(current_runtime(), user, actor(), request_info())
         return f"{user.email} is now confirmed."
     return _act(user_id, "emails", act)
 
@@ -182,7 +171,7 @@ def set_password(user_id: str):
         if password != request.form.get("password_confirm", ""):
             raise unprocessable(ErrorCode.VALIDATION_FAILED,
                                 "The two passwords differ. Nothing was changed.")
-        console_actions.set_password(current_runtime(), user, password, _actor(),
+        console_actions.set_password(current_runtime(), user, password, actor(),
                                      request_info())
         return "Password set. The user's sessions have ended."
     return _act(user_id, "password", act)
@@ -198,7 +187,7 @@ def ban(user_id: str):
         duration = console_actions.ban_duration_of(values["duration"],
                                                    values["custom_duration"])
         ended = console_actions.ban(current_runtime(), user, duration, values["reason"],
-                                    _actor(), request_info())
+                                    actor(), request_info())
         return (f"{label_of(user)} is banned until "
                 f"{user.banned_until:%Y-%m-%d %H:%M} UTC; "
                 f"{_plural(ended, 'session')} ended.")
@@ -207,7 +196,7 @@ def ban(user_id: str):
 
 def unban(user_id: str):
     def act(user):
-        console_actions.unban(current_runtime(), user, _actor(), request_info())
+        console_actions.unban(current_runtime(), user, actor(), request_info())
         return f"{label_of(user)} is no longer banned."
     return _act(user_id, "ban", act)
 
@@ -222,7 +211,7 @@ def edit_metadata(user_id: str):
     def act(user):
         wanted = console_actions.parse_metadata(text)
         console_actions.replace_metadata(current_runtime(), user, field, wanted,
-                                         form.get("expected", ""), _actor(), request_info())
+                                         form.get("expected", ""), actor(), request_info())
         return f"{'User' if field == 'user_metadata' else 'App'} metadata saved."
     return _act(user_id, field, act, {field: text})
 
@@ -232,7 +221,7 @@ def edit_metadata(user_id: str):
 
 def revoke_session(user_id: str, session_id: str):
     def act(user):
-        console_actions.revoke_session(current_runtime(), user, session_id, _actor(),
+        console_actions.revoke_session(current_runtime(), user, session_id, actor(),
                                        request_info())
         return "Session revoked; its refresh token no longer works."
     return _act(user_id, "sessions", act)
@@ -240,7 +229,7 @@ def revoke_session(user_id: str, session_id: str):
 
 def revoke_sessions(user_id: str):
     def act(user):
-        ended = console_actions.revoke_sessions(current_runtime(), user, _actor(),
+        ended = console_actions.revoke_sessions(current_runtime(), user, actor(),
                                                 request_info())
         return f"{_plural(ended, 'session')} revoked."
     return _act(user_id, "sessions", act)
@@ -248,7 +237,7 @@ def revoke_sessions(user_id: str):
 
 def remove_factor(user_id: str, factor_id: str):
     def act(user):
-        console_actions.remove_factor(current_runtime(), user, factor_id, _actor(),
+        console_actions.remove_factor(current_runtime(), user, factor_id, actor(),
                                       request_info())
         return "MFA factor removed."
     return _act(user_id, "factors", act)
@@ -256,7 +245,7 @@ def remove_factor(user_id: str, factor_id: str):
 
 def remove_factors(user_id: str):
     def act(user):
-        removed = console_actions.remove_factors(current_runtime(), user, _actor(),
+        removed = console_actions.remove_factors(current_runtime(), user, actor(),
                                                  request_info())
         return f"{_plural(removed, 'MFA factor')} removed."
     return _act(user_id, "factors", act)
@@ -270,7 +259,7 @@ def delete_user(user_id: str):
     label = label_of(user)
     try:
         console_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
-                                    soft=False, actor=_actor(), info=request_info())
+                                    soft=False, actor=actor(), info=request_info())
     except GoTrueError as error:
         db.session.rollback()
         return _refuse(user_id, "delete", error.message)
@@ -282,7 +271,7 @@ def soft_delete_user(user_id: str):
     def act(user):
         label = label_of(user)
         console_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
-                                    soft=True, actor=_actor(), info=request_info())
+                                    soft=True, actor=actor(), info=request_info())
         return f"{label} was soft-deleted: the address is free again and the user cannot sign in."
     return _act(user_id, "soft_delete", act)
 
@@ -306,7 +295,7 @@ def create_user():
             auto_confirm=values["auto_confirm"],
             user_metadata=console_actions.parse_metadata(values["user_metadata"],
                                                          empty_means_none=True))
-        user = console_actions.create_user(current_runtime(), new, _actor(), request_info())
+        user = console_actions.create_user(current_runtime(), new, actor(), request_info())
     except GoTrueError as error:
         db.session.rollback()
         template = NEW_FORM if wants_fragment() else NEW_PAGE

@@ -10,6 +10,9 @@ from .operator import Operator
 from .session import AAL, RefreshToken, Session
 from .user import User
 
+# Registers the console's search indexes on the tables (imported for that effect).
+from . import search_indexes  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "EmailTemplate",
     "Factor", "MailLogEntry",

@@ -85,6 +85,13 @@ def set_password(rt: Runtime, operator: Operator, password: str) -> None:
     operator.updated_at = rt.now()
 
 
+def change_own_password(rt: Runtime, operator: Operator, password: str, ip: str) -> None:
+    """An operator's new password from their profile: every other console session ends;
+    writes operator_password_changed."""
+    set_password(rt, operator, password)
+    audit.record("operator_password_changed", actor_of(operator), now=rt.now(), ip=ip)
+
+
 def reset_password(rt: Runtime, operator: Operator, password: str) -> None:
     """The CLI's way back in: new password, every session ended, two-factor sign-in off (the
     usual reason for a reset is a lost authenticator)."""
@@ -98,6 +105,13 @@ def end_sessions(operator: Operator, now: datetime) -> None:
     this is the only way to make a copied one useless)."""
     operator.session_version += 1
     operator.updated_at = now
+
+
+def sign_out(rt: Runtime, operator: Operator, ip: str) -> None:
+    """Sign out: every copy of the operator's console cookie stops working (end_sessions);
+    writes operator_logout."""
+    end_sessions(operator, rt.now())
+    audit.record("operator_logout", actor_of(operator), now=rt.now(), ip=ip)
 
 
 def delete(operator: Operator) -> None:
