@@ -14,9 +14,10 @@ from flask import g, request
 from sqlalchemy.orm import joinedload
 
 from ..db import NIL_UUID
-from ..errors import ErrorCode, GoTrueError, forbidden, unauthorized
+from ..errors import ErrorCode, GoTrueError, forbidden, too_many_requests, unauthorized
 from ..extensions import db
 from ..models import Session, User
+from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
 from ..services import sessions, users
@@ -127,6 +128,34 @@ def admin_actor() -> Actor:
     claims = g.admin_claims
     return Actor(id=str(claims.get("sub") or NIL_UUID),
                  username=str(claims.get("email") or claims.get("role") or ""))
+
+
+def rate_limit_key() -> str:
+    """Who a per-client limit counts: the first value of the GOTRUE_RATE_LIMIT_HEADER header
+    (set by the proxy in front), as GoTrue does; "" when there is none to count."""
+    header = current_runtime().settings.rate_limit.header
+    if not header:
+        return ""
+    return request.headers.get(header, "").split(",")[0].strip()
+
+
+def rate_limited(view, bucket: str):
+    """Route decorator: 429 over_request_rate_limit with Retry-After once the client has used
+    up ``bucket`` (ratelimit.RateLimiter); unconfigured buckets never refuse."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        limiter = current_runtime().limiter
+        if limiter.limit_of(bucket) is not None:
+            key = rate_limit_key()
+            wait = limiter.hit(bucket, key) if key else None
+            if wait is not None:
+                raise too_many_requests(ErrorCode.OVER_REQUEST_RATE_LIMIT,
+                                        "Request rate limit reached",
+                                        retry_after=retry_after_seconds(wait))
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def optional_admin() -> dict | None:
