@@ -11,8 +11,8 @@
    creation and sign-in times, names, phones, identities (email, phone, OAuth), a few per cent
    unconfirmed, invited, banned and anonymous users, some MFA factors. Core executemany in big
    batches; COPY on PostgreSQL.
-3. Times the calls the users page makes, through gotrue_web.services.user_search exactly as the
-   view does (find_page, then the capped count), and prints the median and p95 per query.
+3. Times the calls the users page makes, through gotrue_web.console.operations.user_search
+   exactly as the view does (find_page, then the capped count), and prints the median and p95 per query.
 """
 
 from __future__ import annotations

@@ -9,13 +9,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import g, request
-from sqlalchemy.orm import joinedload
 
 from ..db import NIL_UUID
 from ..errors import ErrorCode, GoTrueError, forbidden, too_many_requests, unauthorized
-from ..extensions import db
 from ..models import Session, User
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
@@ -45,16 +42,6 @@ def bearer_token() -> str:
     return token
 
 
-# Built once: the user with identities and factors, and the JWT's session if it still exists.
-_USER_AND_SESSION = (
-    sa.select(User, Session)
-    .outerjoin(Session, sa.and_(Session.id == sa.bindparam("session_id"),
-                                Session.user_id == User.id))
-    .where(User.id == sa.bindparam("user_id"))
-    .options(joinedload(User.identities), joinedload(User.factors))
-)
-
-
 def authenticate_user(*, read_only: bool = False) -> Caller:
     """The caller of a user route: a valid JWT whose user and session still exist, not banned.
 
@@ -69,9 +56,7 @@ def authenticate_user(*, read_only: bool = False) -> Caller:
         user, session_found = users.read_profile(user_id, session_id)
         session = None
     else:
-        row = db.session.execute(
-            _USER_AND_SESSION, {"user_id": user_id, "session_id": session_id}).unique().first()
-        user, session = row if row is not None else (None, None)
+        user, session = users.load_with_session(user_id, session_id)
         session_found = session is not None
     if user is None:
         raise forbidden(ErrorCode.USER_NOT_FOUND, "User from sub claim in JWT does not exist")
@@ -103,7 +88,7 @@ def authenticate_admin() -> dict:
         raise forbidden(ErrorCode.NOT_ADMIN, "User not allowed")
     session_id = claim_session_id(claims)
     if session_id is not None:
-        session = db.session.get(Session, session_id)
+        session = sessions.get(session_id)
         if session is None:
             raise forbidden(ErrorCode.SESSION_NOT_FOUND,
                             "Session from session_id claim in JWT does not exist")

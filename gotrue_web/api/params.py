@@ -1,6 +1,8 @@
 """Reading request input the way GoTrue does: the body is JSON whatever its Content-Type.
 
 Unknown keys are ignored; a malformed body or a value of the wrong JSON type is 400 bad_json.
+Also the request facts every endpoint shares, each worked out in one place: the audience
+(request_audience), the redirect target (resolved_redirect) and the PKCE parameters.
 """
 
 from __future__ import annotations

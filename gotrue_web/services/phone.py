@@ -35,8 +35,7 @@ def sender_for(rt: Runtime, flow: str) -> SMSSender:
     sms_send_failed when no provider can send, checked before anything is written."""
     sender = rt.sms
     if not sender.available:
-        reason = getattr(sender, "reason", "no SMS provider is configured")
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED, f"{_SEND_FAILURES[flow]}: {reason}")
+        raise unprocessable(ErrorCode.SMS_SEND_FAILED, f"{_SEND_FAILURES[flow]}: {sender.reason}")
     return sender
 
 

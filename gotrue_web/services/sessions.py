@@ -262,6 +262,10 @@ def logout(rt: Runtime, user: User, session: Session | None, scope: str,
     audit.record("logout", audit.Actor.of_user(user), now=rt.now(), ip=info.ip)
 
 
+def get(session_id: uuid.UUID) -> Session | None:
+    return db.session.get(Session, session_id)
+
+
 def delete_sessions(user_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
     """Delete the user's sessions (and with them their refresh tokens), except ``keep``.
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from ..db import NIL_UUID
 from ..durations import parse_go_duration
@@ -63,6 +64,25 @@ def find_by_email_or_identity(email: str, aud: str) -> User | None:
 
 def get(user_id: uuid.UUID) -> User | None:
     return db.session.get(User, user_id)
+
+
+# Built once: the user with identities and factors, and the JWT's session if it still exists.
+_USER_AND_SESSION = (
+    sa.select(User, Session)
+    .outerjoin(Session, sa.and_(Session.id == sa.bindparam("session_id"),
+                                Session.user_id == User.id))
+    .where(User.id == sa.bindparam("user_id"))
+    .options(joinedload(User.identities), joinedload(User.factors))
+)
+
+
+def load_with_session(user_id: uuid.UUID, session_id: uuid.UUID | None
+                      ) -> tuple[User | None, Session | None]:
+    """The user (identities and factors loaded) and their session ``session_id``, in one
+    query, for a request that will change them; (None, None) when the user is gone."""
+    row = db.session.execute(
+        _USER_AND_SESSION, {"user_id": user_id, "session_id": session_id}).unique().first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _profile_statement() -> sa.Select:

@@ -7,7 +7,8 @@ some numbers. Nothing outside this package reads ``os.environ``.
 
 Settings are groups, as GoTrue's configuration is: each group is one module here with a frozen
 dataclass, a ``read(env)`` and, where values can be wrong together, a ``check(group)``. A new
-feature adds a module and one line each in Settings and GROUPS.
+feature adds a module and one line each in Settings and GROUPS (the console's settings page
+lists every group; console.operations.settings_report gives it a title).
 """
 
 from __future__ import annotations
@@ -94,9 +95,10 @@ class Settings:
         return dataclasses.replace(self, **top)
 
 
-# Each Settings group and the module that reads (and checks) it.
+# Each Settings group and the module that reads (and checks) it, in the order validate()
+# checks them.
 GROUPS = {
-    "api": api, "db": db, "jwt": jwt, "external": external, "mailer": mailer, "smtp": smtp,
+    "smtp": smtp, "api": api, "jwt": jwt, "db": db, "external": external, "mailer": mailer,
     "sms": sms, "password": password, "security": security, "sessions": sessions,
     "rate_limit": rate_limit, "console": console,
 }
@@ -126,16 +128,15 @@ def from_env(environ: Mapping[str, str] | None = None, env_file: str | os.PathLi
 
 def validate(settings: Settings) -> None:
     """Fail start-up with an error that names the variable at fault."""
-    smtp.check(settings.smtp)
     if not settings.site_url:
         raise SettingsError("GOTRUE_SITE_URL: required")
     check_url("GOTRUE_SITE_URL", settings.site_url, http_only=False)
-    api.check(settings.api)
-    jwt.check(settings.jwt)
-    db.check(settings.db)
     for pattern in settings.uri_allow_list:
         try:
             glob_pattern(pattern)
         except ValueError as exc:
             raise SettingsError(f"GOTRUE_URI_ALLOW_LIST: {pattern!r}: {exc}") from None
-    rate_limit.check(settings.rate_limit)
+    for name, module in GROUPS.items():
+        check = getattr(module, "check", None)
+        if check is not None:
+            check(getattr(settings, name))

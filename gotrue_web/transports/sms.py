@@ -25,6 +25,10 @@ class SMSSender(Protocol):
     def available(self) -> bool:
         """Whether messages can be sent at all."""
 
+    @property
+    def reason(self) -> str:
+        """Why not, when ``available`` is False ("" otherwise)."""
+
     def send(self, to: str, body: str, channel: str = "sms") -> str:
         """Send ``body`` to the E.164 digits ``to``; returns the provider's message id.
         Raises SMSDeliveryError."""

@@ -261,4 +261,8 @@ def groups(settings: Settings) -> list[SettingGroup]:
         else:
             general += _rows_of(item.name, value, default)
     by_group["general"] = general
-    return [SettingGroup(key, title, tuple(by_group.get(key, ()))) for key, title in _GROUPS]
+    titles = dict(_GROUPS)
+    # A group without a title here still shows, after the others, under its own name.
+    titles.update({key: key.replace("_", " ").capitalize() for key in by_group
+                   if key not in titles})
+    return [SettingGroup(key, title, tuple(by_group.get(key, ()))) for key, title in titles.items()]

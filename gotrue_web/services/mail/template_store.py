@@ -2,14 +2,11 @@
 
 1. an operator's template stored in the database (``save``/``reset``), the variant for the
    user's ``user_metadata.locale`` first ("pt-BR", then "pt", then the general one);
-2. the GOTRUE_MAILER_TEMPLATES_<KIND> URL, fetched with GET and cached for ten minutes; a
-   relative URL is prefixed with SITE_URL as GoTrue does;
+2. the GOTRUE_MAILER_TEMPLATES_<KIND> URL (template_urls: fetched, cached, refused when it
+   does not render);
 3. the built-in template.
 
-Subjects come from the stored row, else GOTRUE_MAILER_SUBJECTS_<KIND>, else the default. A
-template URL that cannot be fetched in time, or whose body does not render, leaves the last good
-copy in use (or the built-in when there is none) and is retried a minute later, so a broken
-template server slows at most one email a minute.
+Subjects come from the stored row, else GOTRUE_MAILER_SUBJECTS_<KIND>, else the default.
 """
 
 from __future__ import annotations
