@@ -7,8 +7,10 @@ so concurrent runs on one server do not collide. A database that cannot be reach
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
+import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from gotrue_web.extensions import db
 from gotrue_web.settings import Settings, normalize_database_url
 
 from .support import smtp as smtp_support
+from .support.mail_servers import TemplateServer
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 
@@ -231,6 +234,11 @@ def api(client, service_role_token) -> ApiClient:
     return ApiClient(client, service_role_token)
 
 
+def api_for(app, service_role_token: str = "") -> ApiClient:
+    """An ApiClient on ``app`` (admin calls need ``service_role_token``)."""
+    return ApiClient(app.test_client(), service_role_token)
+
+
 def table_rows(app, statement):
     """Run a read query against the app's database and return the rows."""
     with app.app_context():
@@ -258,6 +266,79 @@ def live_server(app):
 def smtp_server():
     """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
     server = smtp_support.SMTPSink()
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- mail ----------------------------------------------------------------------------------------
+
+MAIL_SENDER = "auth@example.com"
+
+
+def smtp_settings(port: int | None, **overrides) -> dict:
+    """Overrides for an app that mails the SMTP server on ``port`` (None: no SMTP host, so
+    nothing is sent) from MAIL_SENDER, with autoconfirm off so users confirm by link or code."""
+    smtp = {"smtp.host": "127.0.0.1", "smtp.port": port} if port else {}
+    return {**smtp, "smtp.admin_email": MAIL_SENDER, "mailer.autoconfirm": False, **overrides}
+
+
+def email_provider(settings: Settings, **changes) -> dict:
+    """The ``external.email`` override with ``changes`` (enabled, magic_link_enabled...)."""
+    return {"external.email": dataclasses.replace(settings.external.email, **changes)}
+
+
+@pytest.fixture
+def make_mail_app(make_app, smtp_server):
+    """Build an app that mails ``smtp_server``: ``make_mail_app(**overrides)``, autoconfirm off
+    unless the overrides turn it on."""
+
+    def build(**overrides):
+        return make_app(**smtp_settings(smtp_server.port, **overrides))
+
+    return build
+
+
+@pytest.fixture
+def mail_app(make_mail_app):
+    """An app that mails the SMTP sink; new users confirm by link or code."""
+    return make_mail_app()
+
+
+@pytest.fixture
+def mail_api(mail_app, service_role_token) -> ApiClient:
+    """The API of ``mail_app``, with the service role for admin calls."""
+    return api_for(mail_app, service_role_token)
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port that refuses connections for the whole test: bound here and never
+    listening, so no other server (of this or another pytest-xdist worker) can take it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def servers():
+    """Start mail servers (``servers(SecureSMTPSink(...))``); each is stopped after the test."""
+    started = []
+
+    def start(server):
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def template_server():
+    """An HTTP server on a free loopback port serving the pages a test puts in ``.pages``."""
+    server = TemplateServer()
     server.start()
     yield server
     server.stop()

@@ -16,7 +16,6 @@ from gotrue_web.transports.mail.memory import MemoryMailer
 from gotrue_web.transports.mail.smtp import SMTPMailer
 
 from .conftest import ApiClient, table_rows
-from .support.mail_servers import TemplateServer
 
 
 def test_every_mail_transport_follows_the_protocol():
@@ -76,17 +75,9 @@ def test_every_phone_flow_refuses_before_writing_anything(make_app, service_role
         assert db.session.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0
 
 
-@pytest.fixture
-def web():
-    server = TemplateServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_http_get_text_returns_the_body(web):
-    web.pages["/page"] = "<p>héllo</p>"
-    assert http.get_text(web.url + "/page", timeout=5, max_bytes=1024) == "<p>héllo</p>"
+def test_http_get_text_returns_the_body(template_server):
+    template_server.pages["/page"] = "<p>héllo</p>"
+    assert http.get_text(template_server.url + "/page", timeout=5, max_bytes=1024) == "<p>héllo</p>"
 
 
 @pytest.mark.parametrize("page, message", [
@@ -94,10 +85,10 @@ def test_http_get_text_returns_the_body(web):
     ((503, "busy"), "HTTP Error 503: Service Unavailable"),
     ("x" * 2049, "answer larger than 2 KiB"),
 ])
-def test_http_get_text_refuses_errors_and_oversized_answers(web, page, message):
-    web.pages["/page"] = page
+def test_http_get_text_refuses_errors_and_oversized_answers(template_server, page, message):
+    template_server.pages["/page"] = page
     with pytest.raises(http.FetchError, match=message):
-        http.get_text(web.url + "/page", timeout=5, max_bytes=2048)
+        http.get_text(template_server.url + "/page", timeout=5, max_bytes=2048)
 
 
 def test_http_get_text_refuses_other_schemes_and_closed_ports():

@@ -12,8 +12,7 @@ from ..transports.mail import MailDeliveryError
 from . import log_pages
 from .context import actor, client_ip
 from .htmx import done, refused, render_page_or_fragment
-from .operations import log_paging, mail_checks
-from .operations import mail_log_search
+from .operations import log_paging, mail_checks, mail_log_search
 
 TEMPLATE_LABELS = {
     "confirmation": "Confirm signup", "invite": "Invite user", "magic_link": "Magic link",

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta, timezone
 
 import argon2
 import bcrypt
-import jwt
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -23,7 +22,6 @@ from gotrue_web.extensions import db
 from gotrue_web.models import (
     AAL,
     AMRClaim,
-    AuditLogEntry,
     Factor,
     FactorStatus,
     FactorType,
@@ -33,17 +31,24 @@ from gotrue_web.models import (
     User,
 )
 
-from ..conftest import ApiClient, make_jwt, table_rows
+from ..conftest import ApiClient, api_for, make_jwt, table_rows
+from ..factories import (
+    add_factor,
+    audit_entries,
+    claims,
+    freeze_clock,
+    identities,
+    session_ids,
+    sign_in,
+    unique_email,
+    user_row,
+)
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 T0 = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def unique_email(tag: str = "user") -> str:
-    return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
 
 
 def create(api, **body):
@@ -69,53 +74,6 @@ def assert_error(response, status: int, code: str, message: str | None = None) -
         assert body["message"] == message
 
 
-def user_row(app, user_id) -> User | None:
-    rows = table_rows(app, sa.select(User).where(User.id == uuid.UUID(str(user_id))))
-    return rows[0][0] if rows else None
-
-
-def identity_rows(app, user_id) -> list[Identity]:
-    return [row[0] for row in table_rows(
-        app, sa.select(Identity).where(Identity.user_id == uuid.UUID(str(user_id)))
-        .order_by(Identity.provider))]
-
-
-def session_ids(app, user_id) -> list[uuid.UUID]:
-    return [row[0] for row in table_rows(
-        app, sa.select(Session.id).where(Session.user_id == uuid.UUID(str(user_id))))]
-
-
-def audit_actions(app) -> list[dict]:
-    return [row[0] for row in table_rows(
-        app, sa.select(AuditLogEntry.payload).order_by(AuditLogEntry.created_at))]
-
-
-def claims_of(access_token: str) -> dict:
-    return jwt.decode(access_token, options={"verify_signature": False})
-
-
-def set_clock(rt, moment: datetime) -> None:
-    rt.clock = lambda: moment
-
-
-def login_ok(api, email: str, password: str) -> dict:
-    response = api.login(email, password)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def insert_factor(app, user_id, *, factor_type=FactorType.totp, status=FactorStatus.verified,
-                  name: str | None = "authenticator", phone: str | None = None) -> uuid.UUID:
-    factor_id = uuid.uuid4()
-    with app.app_context():
-        db.session.add(Factor(
-            id=factor_id, user_id=uuid.UUID(str(user_id)), friendly_name=name,
-            factor_type=factor_type, status=status, created_at=T0, updated_at=T0,
-            secret="JBSWY3DPEHPK3PXP", phone=phone))
-        db.session.commit()
-    return factor_id
-
-
 def fbscrypt_hash(password: str, *, log_n: int = 10, r: int = 8, p: int = 1,
                   signer_key: bytes | None = None) -> str:
     """A Firebase modified-scrypt hash: AES-256-CTR(scrypt(pw, salt+sep), zero IV) of the key."""
@@ -134,15 +92,19 @@ def fbscrypt_hash(password: str, *, log_n: int = 10, r: int = 8, p: int = 1,
             f"${b64(salt)}${b64(digest)}")
 
 
+# Ids that exist nowhere; fixed, so that every pytest-xdist worker collects the same tests.
+NO_USER = "5b0f6f4e-2d1c-4c7a-9e3b-8a6d2f1c0e97"
+NO_FACTOR = "c3a1e8d2-7f4b-4e95-a0d6-1b2c3d4e5f60"
+
 # Every admin route of this module, with ids that exist nowhere (auth comes first).
 ADMIN_ROUTES = [
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
-    ("GET", f"/admin/users/{uuid.uuid4()}"),
-    ("PUT", f"/admin/users/{uuid.uuid4()}"),
-    ("DELETE", f"/admin/users/{uuid.uuid4()}"),
-    ("GET", f"/admin/users/{uuid.uuid4()}/factors"),
-    ("DELETE", f"/admin/users/{uuid.uuid4()}/factors/{uuid.uuid4()}"),
+    ("GET", f"/admin/users/{NO_USER}"),
+    ("PUT", f"/admin/users/{NO_USER}"),
+    ("DELETE", f"/admin/users/{NO_USER}"),
+    ("GET", f"/admin/users/{NO_USER}/factors"),
+    ("DELETE", f"/admin/users/{NO_USER}/factors/{NO_FACTOR}"),
 ]
 
 
@@ -183,8 +145,8 @@ def test_admin_route_with_non_bearer_scheme_is_401(api, service_role_token):
 
 
 def test_service_role_token_without_sub_or_exp_is_admin(api, service_role_token):
-    assert "sub" not in claims_of(service_role_token)
-    assert "exp" not in claims_of(service_role_token)
+    assert "sub" not in claims(service_role_token)
+    assert "exp" not in claims(service_role_token)
     response = api.get("/admin/users", token=service_role_token)
     assert response.status_code == 200
     assert response.get_json() == {"users": [], "aud": "authenticated"}
@@ -200,7 +162,7 @@ def test_supabase_admin_role_is_admin(app, api):
 
 def test_jwt_admin_roles_setting_replaces_the_admin_roles(make_app, service_role_token):
     app = make_app(**{"jwt.admin_roles": ("ops_admin",)})
-    api = ApiClient(app.test_client(), service_role_token)
+    api = api_for(app, service_role_token)
     assert_error(api.admin("GET", "/admin/users"), 403, "not_admin", "User not allowed")
     ops = make_jwt({"role": "ops_admin", "iat": 1700000000})
     assert api.get("/admin/users", token=ops).status_code == 200
@@ -210,17 +172,17 @@ def test_jwt_admin_roles_setting_replaces_the_admin_roles(make_app, service_role
 
 def test_admin_token_with_live_session_is_accepted(api):
     session = api.session()
-    claims = claims_of(session["access_token"])
-    token = make_jwt({"role": "service_role", "sub": claims["sub"],
-                      "session_id": claims["session_id"], "iat": 1700000000})
+    token_claims = claims(session["access_token"])
+    token = make_jwt({"role": "service_role", "sub": token_claims["sub"],
+                      "session_id": token_claims["session_id"], "iat": 1700000000})
     assert api.get("/admin/users", token=token).status_code == 200
 
 
 def test_admin_token_with_deleted_session_is_refused(app, api):
     session = api.session()
-    claims = claims_of(session["access_token"])
-    token = make_jwt({"role": "service_role", "sub": claims["sub"],
-                      "session_id": claims["session_id"], "iat": 1700000000})
+    token_claims = claims(session["access_token"])
+    token = make_jwt({"role": "service_role", "sub": token_claims["sub"],
+                      "session_id": token_claims["session_id"], "iat": 1700000000})
     assert api.post("/logout", token=session["access_token"]).status_code == 204
     assert table_rows(app, sa.select(Session.id)) == []
     response = api.get("/admin/users", token=token)
@@ -234,17 +196,17 @@ def test_admin_token_with_deleted_session_is_refused(app, api):
 # --- GET /admin/users -------------------------------------------------------------------------
 
 
-def make_users(api, rt, emails: list[str], **body) -> list[dict]:
+def make_users(api, app, emails: list[str], **body) -> list[dict]:
     """Users created one minute apart, oldest first."""
     created = []
     for index, email in enumerate(emails):
-        set_clock(rt, T0 + timedelta(minutes=index))
+        freeze_clock(app, T0 + timedelta(minutes=index))
         created.append(create_ok(api, email=email, **body))
     return created
 
 
-def test_list_pages_newest_first_with_total_and_link(api, rt):
-    users = make_users(api, rt, [unique_email(f"u{i}") for i in range(5)])
+def test_list_pages_newest_first_with_total_and_link(api, app):
+    users = make_users(api, app, [unique_email(f"u{i}") for i in range(5)])
     response = api.admin("GET", "/admin/users?page=2&per_page=2")
     assert response.status_code == 200
     body = response.get_json()
@@ -256,15 +218,15 @@ def test_list_pages_newest_first_with_total_and_link(api, rt):
         '</admin/users?page=3&per_page=2>; rel="last"')
 
 
-def test_list_last_page_has_no_next_link(api, rt):
-    users = make_users(api, rt, [unique_email(f"u{i}") for i in range(5)])
+def test_list_last_page_has_no_next_link(api, app):
+    users = make_users(api, app, [unique_email(f"u{i}") for i in range(5)])
     response = api.admin("GET", "/admin/users?per_page=2&page=3")
     assert [u["id"] for u in response.get_json()["users"]] == [users[0]["id"]]
     assert response.headers["Link"] == '</admin/users?page=3&per_page=2>; rel="last"'
 
 
-def test_list_page_past_the_end_is_empty(api, rt):
-    make_users(api, rt, [unique_email()])
+def test_list_page_past_the_end_is_empty(api, app):
+    make_users(api, app, [unique_email()])
     response = api.admin("GET", "/admin/users?page=9&per_page=50")
     assert response.status_code == 200
     assert response.get_json()["users"] == []
@@ -272,8 +234,8 @@ def test_list_page_past_the_end_is_empty(api, rt):
     assert response.headers["Link"] == '</admin/users?page=1&per_page=50>; rel="last"'
 
 
-def test_list_defaults_when_auth_js_sends_empty_page_values(api, rt):
-    users = make_users(api, rt, [unique_email(f"u{i}") for i in range(3)])
+def test_list_defaults_when_auth_js_sends_empty_page_values(api, app):
+    users = make_users(api, app, [unique_email(f"u{i}") for i in range(3)])
     response = api.admin("GET", "/admin/users?page=&per_page=")
     assert response.status_code == 200
     assert [u["id"] for u in response.get_json()["users"]] == [u["id"] for u in users[::-1]]
@@ -286,8 +248,8 @@ def test_list_without_users_links_to_page_zero(api):
     assert response.headers["Link"] == '</admin/users?page=0>; rel="last"'
 
 
-def test_list_link_keeps_other_query_keys_sorted(api, rt):
-    make_users(api, rt, [unique_email("match"), unique_email("match"), unique_email("other")])
+def test_list_link_keeps_other_query_keys_sorted(api, app):
+    make_users(api, app, [unique_email("match"), unique_email("match"), unique_email("other")])
     response = api.admin("GET", "/admin/users?sort=email%20asc&per_page=1&filter=match")
     assert response.headers["X-Total-Count"] == "2"
     assert response.headers["Link"] == (
@@ -295,9 +257,9 @@ def test_list_link_keeps_other_query_keys_sorted(api, rt):
         '</admin/users?filter=match&page=2&per_page=1&sort=email+asc>; rel="last"')
 
 
-def test_list_link_under_auth_v1_includes_the_prefix(client, service_role_token, rt):
+def test_list_link_under_auth_v1_includes_the_prefix(client, service_role_token, app):
     api = ApiClient(client, service_role_token, prefix="/auth/v1")
-    make_users(api, rt, [unique_email(f"u{i}") for i in range(3)])
+    make_users(api, app, [unique_email(f"u{i}") for i in range(3)])
     response = api.admin("GET", "/admin/users?page=1&per_page=2")
     assert response.status_code == 200
     assert response.headers["Link"] == (
@@ -317,7 +279,7 @@ def test_list_bad_pagination_is_400(api, query):
 
 def test_list_items_have_null_identities_and_no_factors(app, api):
     user = create_ok(api, email=unique_email(), phone="+15550001111")
-    insert_factor(app, user["id"])
+    add_factor(app, user["id"])
     listed = api.admin("GET", "/admin/users").get_json()["users"]
     assert len(listed) == 1
     assert listed[0]["identities"] is None
@@ -326,8 +288,8 @@ def test_list_items_have_null_identities_and_no_factors(app, api):
     assert listed[0]["phone"] == "15550001111"
 
 
-def test_list_filter_matches_email_or_full_name_case_insensitively(api, rt):
-    alice, bob, carol = make_users(api, rt, [
+def test_list_filter_matches_email_or_full_name_case_insensitively(api, app):
+    alice, bob, carol = make_users(api, app, [
         "alice.smith@example.com", "bob@example.org", "carol@example.net"])
     update(api, bob["id"], user_metadata={"full_name": "Bobby SMITHERS"})
     update(api, carol["id"], user_metadata={"full_name": "Carol Jones"})
@@ -345,8 +307,8 @@ def test_list_filter_matches_email_or_full_name_case_insensitively(api, rt):
     assert filtered("") == sorted([alice["email"], bob["email"], carol["email"]])
 
 
-def test_list_filter_treats_percent_and_underscore_literally(api, rt):
-    make_users(api, rt, ["a_b@example.com", "axb@example.com", "pct@example.com"])
+def test_list_filter_treats_percent_and_underscore_literally(api, app):
+    make_users(api, app, ["a_b@example.com", "axb@example.com", "pct@example.com"])
     users = {u["email"]: u for u in api.admin("GET", "/admin/users").get_json()["users"]}
     update(api, users["pct@example.com"]["id"], user_metadata={"full_name": "100% Sure"})
 
@@ -361,16 +323,16 @@ def test_list_filter_treats_percent_and_underscore_literally(api, rt):
     assert filtered("/") == []
 
 
-def test_list_sort_default_is_created_at_desc(api, rt):
-    users = make_users(api, rt, ["b@example.com", "c@example.com", "a@example.com"])
+def test_list_sort_default_is_created_at_desc(api, app):
+    users = make_users(api, app, ["b@example.com", "c@example.com", "a@example.com"])
     listed = api.admin("GET", "/admin/users").get_json()["users"]
     assert [u["id"] for u in listed] == [u["id"] for u in users[::-1]]
     ascending = api.admin("GET", "/admin/users?sort=created_at%20asc").get_json()["users"]
     assert [u["id"] for u in ascending] == [u["id"] for u in users]
 
 
-def test_list_sort_by_email(api, rt):
-    make_users(api, rt, ["b@example.com", "c@example.com", "a@example.com"])
+def test_list_sort_by_email(api, app):
+    make_users(api, app, ["b@example.com", "c@example.com", "a@example.com"])
     create_ok(api, phone="+15550002222")
     listed = api.admin("GET", "/admin/users?sort=email%20asc").get_json()["users"]
     assert [u["email"] for u in listed] == ["a@example.com", "b@example.com", "c@example.com", ""]
@@ -390,7 +352,7 @@ def test_list_bad_sort_is_400(api, sort):
     assert response.get_json()["message"].startswith("Bad Sort Parameters")
 
 
-def test_list_is_limited_to_the_request_audience(api, rt):
+def test_list_is_limited_to_the_request_audience(api, app):
     default_user = create_ok(api, email=unique_email())
     other_user = create_ok(api, email=unique_email(), aud="other-aud")
     assert other_user["aud"] == "other-aud"
@@ -418,8 +380,8 @@ USER_KEYS = ["id", "aud", "role", "email", "email_confirmed_at", "phone", "confi
              "is_anonymous"]
 
 
-def test_create_returns_the_user_with_its_email_identity(app, api, rt):
-    set_clock(rt, T0)
+def test_create_returns_the_user_with_its_email_identity(app, api):
+    freeze_clock(app, T0)
     email = unique_email()
     body = create_ok(api, email=email.upper(), password="secret-pw", email_confirm=True)
     assert list(body) == USER_KEYS
@@ -443,7 +405,7 @@ def test_create_returns_the_user_with_its_email_identity(app, api, rt):
     assert row.email == email
     assert row.encrypted_password.startswith("$2a$")
     assert row.created_at == T0
-    [stored] = identity_rows(app, user_id)
+    [stored] = identities(app, user_id)
     assert stored.provider_id == user_id
     assert stored.identity_data["email_verified"] is True
 
@@ -479,7 +441,7 @@ def test_create_with_email_and_phone_has_two_identities(app, api):
     assert body["app_metadata"] == {"provider": "email", "providers": ["email", "phone", "sso"],
                                     "plan": "pro"}
     assert sorted(i["provider"] for i in body["identities"]) == ["email", "phone"]
-    assert {i.provider_id for i in identity_rows(app, body["id"])} == {body["id"]}
+    assert {i.provider_id for i in identities(app, body["id"])} == {body["id"]}
 
 
 def test_create_app_metadata_is_merged_over_provider_keys(api):
@@ -497,7 +459,7 @@ def test_create_with_custom_id_aud_role_and_metadata(app, api, service_role_toke
     assert body["user_metadata"] == {"full_name": "Ada", "nested": {"a": [1, 2]}}
     row = user_row(app, user_id)
     assert (row.aud, row.role) == ("admin-aud", "editor")
-    assert identity_rows(app, user_id)[0].provider_id == user_id
+    assert identities(app, user_id)[0].provider_id == user_id
 
 
 def test_create_takes_the_audience_from_x_jwt_aud(api):
@@ -597,10 +559,10 @@ def test_create_skips_the_strength_check_and_a_one_char_password_logs_in(make_ap
                                                                          service_role_token):
     app = make_app(**{"mailer.autoconfirm": True, "password.min_length": 12,
                       "password.required_characters": ("0123456789",)})
-    api = ApiClient(app.test_client(), service_role_token)
+    api = api_for(app, service_role_token)
     email = unique_email()
     create_ok(api, email=email, password="x", email_confirm=True)
-    session = login_ok(api, email, "x")
+    session = sign_in(api, email, "x")
     assert session["weak_password"]["reasons"] == ["length", "characters"]
     assert_error(api.login(email, "y"), 400, "invalid_credentials")
 
@@ -653,7 +615,7 @@ def test_create_with_imported_hash_logs_in_without_rehash(app, api, kind):
     body = create_ok(api, email=email, password_hash=encoded, email_confirm=True)
     assert user_row(app, body["id"]).encrypted_password == encoded
     assert_error(api.login(email, "imported-password-2"), 400, "invalid_credentials")
-    session = login_ok(api, email, password)
+    session = sign_in(api, email, password)
     assert session["user"]["id"] == body["id"]
     assert user_row(app, body["id"]).encrypted_password == encoded
 
@@ -662,7 +624,7 @@ def test_create_with_firebase_hash_of_a_32_byte_signer_key(api):
     email = unique_email()
     encoded = fbscrypt_hash("firebase-pw", log_n=11, r=4, p=2, signer_key=os.urandom(32))
     create_ok(api, email=email, password_hash=encoded, email_confirm=True)
-    login_ok(api, email, "firebase-pw")
+    sign_in(api, email, "firebase-pw")
     assert_error(api.login(email, "firebase-pW"), 400, "invalid_credentials")
 
 
@@ -703,20 +665,20 @@ def test_create_with_password_and_hash_is_400(app, api):
 def test_create_with_an_empty_hash_is_like_no_hash(app, api):
     email = unique_email()
     body = create_ok(api, email=email, password="given-pw", password_hash="", email_confirm=True)
-    login_ok(api, email, "given-pw")
+    sign_in(api, email, "given-pw")
     body = create_ok(api, email=unique_email(), password_hash="")
     assert user_row(app, body["id"]).encrypted_password.startswith("$2a$")
 
 
-def test_create_with_ban_duration_bans_the_user(app, api, rt):
-    set_clock(rt, T0)
+def test_create_with_ban_duration_bans_the_user(app, api):
+    freeze_clock(app, T0)
     email = unique_email()
     body = create_ok(api, email=email, password="pw", email_confirm=True, ban_duration="24h")
     assert body["banned_until"] == "2030-01-03T03:04:05.000000Z"
     assert user_row(app, body["id"]).banned_until == T0 + timedelta(hours=24)
     assert_error(api.login(email, "pw"), 400, "user_banned")
-    set_clock(rt, T0 + timedelta(hours=24, seconds=1))
-    login_ok(api, email, "pw")
+    freeze_clock(app, T0 + timedelta(hours=24, seconds=1))
+    sign_in(api, email, "pw")
 
 
 @pytest.mark.parametrize("duration", ["none", "", "0"])
@@ -738,11 +700,12 @@ def test_create_with_bad_ban_duration_is_400(app, api, duration):
 def test_create_writes_an_audit_entry_with_the_admin_as_actor(app, api):
     email = unique_email()
     body = create_ok(api, email=email)
-    [entry] = audit_actions(app)
+    [entry] = audit_entries(app)
     assert entry == {
         "actor_id": NIL_UUID, "actor_via_sso": False, "actor_username": "service_role",
         "action": "user_signedup", "log_type": "team",
         "traits": {"user_id": body["id"], "user_email": email, "user_phone": ""},
+        "ip_address": "127.0.0.1",
     }
 
 
@@ -758,7 +721,7 @@ def test_create_under_auth_v1(app, client, service_role_token):
 def test_get_user_returns_the_full_user(app, api):
     created = create_ok(api, email=unique_email(), phone="+15550006666", email_confirm=True,
                         user_metadata={"full_name": "Grace"})
-    factor_id = insert_factor(app, created["id"])
+    factor_id = add_factor(app, created["id"], created_at=T0)
     response = api.admin("GET", f"/admin/users/{created['id']}")
     assert response.status_code == 200
     body = response.get_json()
@@ -782,7 +745,7 @@ def test_bad_user_id_is_404_validation_failed(api, method, bad_id):
 
 @pytest.mark.parametrize("method,suffix", [("GET", ""), ("PUT", ""), ("DELETE", ""),
                                            ("GET", "/factors"),
-                                           ("DELETE", f"/factors/{uuid.uuid4()}")])
+                                           ("DELETE", f"/factors/{NO_FACTOR}")])
 def test_unknown_user_is_404_user_not_found(api, method, suffix):
     response = api.admin(method, f"/admin/users/{uuid.uuid4()}{suffix}", json={"role": "x"})
     assert_error(response, 404, "user_not_found", "User not found")
@@ -802,8 +765,8 @@ def test_update_email_moves_the_identity(app, api):
     assert identity["email"] == new_email
     assert identity["identity_data"]["email"] == new_email
     assert user_row(app, created["id"]).email == new_email
-    assert identity_rows(app, created["id"])[0].email == new_email
-    login_ok(api, new_email, "pw")
+    assert identities(app, created["id"])[0].email == new_email
+    sign_in(api, new_email, "pw")
     assert_error(api.login(created["email"], "pw"), 400, "invalid_credentials")
 
 
@@ -826,7 +789,7 @@ def test_update_email_of_a_phone_user_adds_an_email_identity(app, api):
     email_identity = next(i for i in body["identities"] if i["provider"] == "email")
     assert email_identity["id"] == created["id"]
     assert email_identity["identity_data"]["email_verified"] is True
-    assert {i.provider for i in identity_rows(app, created["id"])} == {"email", "phone"}
+    assert {i.provider for i in identities(app, created["id"])} == {"email", "phone"}
 
 
 def test_update_phone_moves_the_identity_and_refuses_a_taken_one(app, api):
@@ -843,7 +806,7 @@ def test_update_phone_moves_the_identity_and_refuses_a_taken_one(app, api):
 
 def test_update_password_is_strength_checked(make_app, service_role_token):
     app = make_app(**{"mailer.autoconfirm": True, "password.min_length": 10})
-    api = ApiClient(app.test_client(), service_role_token)
+    api = api_for(app, service_role_token)
     email = unique_email()
     user = create_ok(api, email=email, password="old", email_confirm=True)
     response = update(api, user["id"], password="short")
@@ -851,23 +814,23 @@ def test_update_password_is_strength_checked(make_app, service_role_token):
     assert response.get_json()["weak_password"] == {"reasons": ["length"]}
     assert_error(update(api, user["id"], password=""), 422, "weak_password")
     assert_error(update(api, user["id"], password="é" * 37), 400, "validation_failed")
-    login_ok(api, email, "old")
+    sign_in(api, email, "old")
 
 
 def test_update_password_ends_every_session(app, api):
     email = unique_email()
     first = api.session(email)
-    second = login_ok(api, email, "password-123")
+    second = sign_in(api, email, "password-123")
     assert len(session_ids(app, first["user"]["id"])) == 2
     response = update(api, first["user"]["id"], password="a-new-password")
     assert response.status_code == 200
-    assert session_ids(app, first["user"]["id"]) == []
+    assert session_ids(app, first["user"]["id"]) == set()
     assert table_rows(app, sa.select(RefreshToken.id)) == []
     for old in (first, second):
         assert_error(api.refresh(old["refresh_token"]), 400, "refresh_token_not_found")
         assert_error(api.get("/user", token=old["access_token"]), 403, "session_not_found")
     assert_error(api.login(email, "password-123"), 400, "invalid_credentials")
-    login_ok(api, email, "a-new-password")
+    sign_in(api, email, "a-new-password")
 
 
 def test_update_with_password_hash_ends_every_session(app, api):
@@ -875,8 +838,8 @@ def test_update_with_password_hash_ends_every_session(app, api):
     session = api.session(email)
     encoded = bcrypt.hashpw(b"hashed-pw", bcrypt.gensalt(4, prefix=b"2b")).decode()
     assert update(api, session["user"]["id"], password_hash=encoded).status_code == 200
-    assert session_ids(app, session["user"]["id"]) == []
-    login_ok(api, email, "hashed-pw")
+    assert session_ids(app, session["user"]["id"]) == set()
+    sign_in(api, email, "hashed-pw")
     assert_error(update(api, session["user"]["id"], password_hash="junk"), 400,
                  "validation_failed")
     assert_error(update(api, session["user"]["id"], password="x" * 12, password_hash=encoded),
@@ -891,8 +854,8 @@ def test_update_email_confirm_lets_the_user_log_in(app, api):
     assert body["email_confirmed_at"] is not None
     assert body["user_metadata"]["email_verified"] is True
     assert body["identities"][0]["identity_data"]["email_verified"] is True
-    assert identity_rows(app, user["id"])[0].identity_data["email_verified"] is True
-    login_ok(api, email, "pw")
+    assert identities(app, user["id"])[0].identity_data["email_verified"] is True
+    sign_in(api, email, "pw")
 
 
 def test_update_phone_confirm(app, api):
@@ -922,9 +885,9 @@ def test_update_role_shows_in_the_next_access_token(api):
     session = api.session(email)
     update(api, session["user"]["id"], role="editor", app_metadata={"tier": "gold"})
     refreshed = api.refresh(session["refresh_token"]).get_json()
-    claims = claims_of(refreshed["access_token"])
-    assert claims["role"] == "editor"
-    assert claims["app_metadata"]["tier"] == "gold"
+    token_claims = claims(refreshed["access_token"])
+    assert token_claims["role"] == "editor"
+    assert token_claims["app_metadata"]["tier"] == "gold"
 
 
 def test_update_with_empty_strings_changes_nothing(app, api):
@@ -934,8 +897,8 @@ def test_update_with_empty_strings_changes_nothing(app, api):
     assert "banned_until" not in body
 
 
-def test_update_ban_blocks_refresh_user_and_login_until_lifted(app, api, rt):
-    set_clock(rt, T0)
+def test_update_ban_blocks_refresh_user_and_login_until_lifted(app, api):
+    freeze_clock(app, T0)
     email = unique_email()
     session = api.session(email)
     user_id = session["user"]["id"]
@@ -952,15 +915,15 @@ def test_update_ban_blocks_refresh_user_and_login_until_lifted(app, api, rt):
     assert user_row(app, user_id).banned_until is None
     assert api.get("/user", token=session["access_token"]).status_code == 200
     assert api.refresh(session["refresh_token"]).status_code == 200
-    login_ok(api, email, "password-123")
+    sign_in(api, email, "password-123")
 
 
-def test_update_ban_ends_by_itself(api, rt):
-    set_clock(rt, T0)
+def test_update_ban_ends_by_itself(api, app):
+    freeze_clock(app, T0)
     session = api.session()
     update(api, session["user"]["id"], ban_duration="10m")
     assert_error(api.get("/user", token=session["access_token"]), 403, "user_banned")
-    set_clock(rt, T0 + timedelta(minutes=10, seconds=1))
+    freeze_clock(app, T0 + timedelta(minutes=10, seconds=1))
     assert api.get("/user", token=session["access_token"]).status_code == 200
 
 
@@ -975,7 +938,7 @@ def test_update_bad_ban_duration_is_400_and_changes_nothing(app, api, duration):
 
 def test_update_confirms_an_anonymous_user_with_email(make_app, service_role_token):
     app = make_app(**{"mailer.autoconfirm": True, "external.anonymous_users_enabled": True})
-    api = ApiClient(app.test_client(), service_role_token)
+    api = api_for(app, service_role_token)
     anonymous = api.post("/signup", json={}).get_json()
     assert anonymous["user"]["is_anonymous"] is True
     email = unique_email()
@@ -989,7 +952,7 @@ def test_update_confirms_an_anonymous_user_with_email(make_app, service_role_tok
 def test_update_writes_a_user_modified_audit_entry(app, api):
     user = create_ok(api, email=unique_email())
     update(api, user["id"], role="editor")
-    entries = audit_actions(app)
+    entries = audit_entries(app)
     assert [e["action"] for e in entries] == ["user_signedup", "user_modified"]
     assert entries[1]["actor_username"] == "service_role"
     assert entries[1]["traits"]["user_id"] == user["id"]
@@ -1025,7 +988,7 @@ def test_hard_delete_removes_the_user_and_everything_that_hangs_off_it(app, api,
     session = api.session(email)
     user_id = session["user"]["id"]
     api.refresh(session["refresh_token"])
-    insert_factor(app, user_id)
+    add_factor(app, user_id)
     keeper = api.session()
     assert _counts(app, user_id) == {"users": 1, "identities": 1, "sessions": 1,
                                      "refresh_tokens": 2, "factors": 1, "amr_claims": 1}
@@ -1040,15 +1003,15 @@ def test_hard_delete_removes_the_user_and_everything_that_hangs_off_it(app, api,
     assert api.signup(email).status_code == 200
 
 
-def test_soft_delete_obfuscates_and_keeps_the_row(app, api, rt):
-    set_clock(rt, T0)
+def test_soft_delete_obfuscates_and_keeps_the_row(app, api):
+    freeze_clock(app, T0)
     email = unique_email()
     session = api.session(email)
     user_id = session["user"]["id"]
     update(api, user_id, phone="+15550001357", user_metadata={"full_name": "Soft"},
            app_metadata={"plan": "pro"})
-    insert_factor(app, user_id)
-    set_clock(rt, T0 + timedelta(hours=1))
+    add_factor(app, user_id)
+    freeze_clock(app, T0 + timedelta(hours=1))
     response = api.admin("DELETE", f"/admin/users/{user_id}", json={"should_soft_delete": True})
     assert response.status_code == 200
     assert response.get_json() == {}
@@ -1063,7 +1026,7 @@ def test_soft_delete_obfuscates_and_keeps_the_row(app, api, rt):
     counts = _counts(app, user_id)
     assert counts == {"users": 1, "identities": 2, "sessions": 0, "refresh_tokens": 0,
                       "factors": 0, "amr_claims": 0}
-    for identity in identity_rows(app, user_id):
+    for identity in identities(app, user_id):
         assert identity.identity_data == {}
         assert identity.email is None
         assert identity.provider_id != user_id
@@ -1082,12 +1045,12 @@ def test_soft_delete_obfuscates_and_keeps_the_row(app, api, rt):
     assert create_ok(api, phone="+15550001357")["phone"] == "15550001357"
 
 
-def test_soft_delete_twice_changes_nothing(app, api, rt):
-    set_clock(rt, T0)
+def test_soft_delete_twice_changes_nothing(app, api):
+    freeze_clock(app, T0)
     user = create_ok(api, email=unique_email())
     api.admin("DELETE", f"/admin/users/{user['id']}", json={"should_soft_delete": True})
     first = user_row(app, user["id"])
-    set_clock(rt, T0 + timedelta(days=1))
+    freeze_clock(app, T0 + timedelta(days=1))
     response = api.admin("DELETE", f"/admin/users/{user['id']}",
                          json={"should_soft_delete": True})
     assert response.status_code == 200
@@ -1099,7 +1062,7 @@ def test_delete_writes_a_user_deleted_audit_entry(app, api):
     email = unique_email()
     user = create_ok(api, email=email)
     api.admin("DELETE", f"/admin/users/{user['id']}")
-    entry = audit_actions(app)[-1]
+    entry = audit_entries(app)[-1]
     assert entry["action"] == "user_deleted"
     assert entry["actor_username"] == "service_role"
     assert entry["traits"] == {"user_id": user["id"], "user_email": email, "user_phone": ""}
@@ -1121,11 +1084,11 @@ def test_delete_with_a_malformed_body_is_400_and_deletes_nothing(app, api, data)
 def test_list_factors(app, api):
     user = create_ok(api, email=unique_email())
     assert api.admin("GET", f"/admin/users/{user['id']}/factors").get_json() == []
-    totp = insert_factor(app, user["id"])
-    phone = insert_factor(app, user["id"], factor_type=FactorType.phone,
-                          status=FactorStatus.unverified, name=None, phone="15550001111")
+    totp = add_factor(app, user["id"], created_at=T0)
+    phone = add_factor(app, user["id"], factor_type=FactorType.phone, created_at=T0,
+                       status=FactorStatus.unverified, name=None, phone="15550001111")
     other_user = create_ok(api, email=unique_email())
-    insert_factor(app, other_user["id"])
+    add_factor(app, other_user["id"])
     response = api.admin("GET", f"/admin/users/{user['id']}/factors")
     assert response.status_code == 200
     factors = sorted(response.get_json(), key=lambda f: f["factor_type"])
@@ -1139,10 +1102,10 @@ def test_list_factors(app, api):
 def test_delete_factor_drops_linked_sessions_to_aal1(app, api):
     email = unique_email()
     mfa_session = api.session(email)
-    plain_session = login_ok(api, email, "password-123")
+    plain_session = sign_in(api, email, "password-123")
     user_id = mfa_session["user"]["id"]
-    factor_id = insert_factor(app, user_id)
-    mfa_session_id = uuid.UUID(claims_of(mfa_session["access_token"])["session_id"])
+    factor_id = add_factor(app, user_id)
+    mfa_session_id = uuid.UUID(claims(mfa_session["access_token"])["session_id"])
     with app.app_context():
         db.session.execute(sa.update(Session).where(Session.id == mfa_session_id)
                            .values(aal=AAL.aal2, factor_id=factor_id))
@@ -1150,7 +1113,7 @@ def test_delete_factor_drops_linked_sessions_to_aal1(app, api):
                                 updated_at=T0, authentication_method="totp"))
         db.session.commit()
     refreshed = api.refresh(mfa_session["refresh_token"]).get_json()
-    assert claims_of(refreshed["access_token"])["aal"] == "aal2"
+    assert claims(refreshed["access_token"])["aal"] == "aal2"
 
     response = api.admin("DELETE", f"/admin/users/{user_id}/factors/{factor_id}")
     assert response.status_code == 200
@@ -1168,11 +1131,11 @@ def test_delete_factor_drops_linked_sessions_to_aal1(app, api):
         app, sa.select(AMRClaim.authentication_method).where(
             AMRClaim.session_id == mfa_session_id))]
     assert methods == ["password"]
-    claims = claims_of(api.refresh(refreshed["refresh_token"]).get_json()["access_token"])
-    assert claims["aal"] == "aal1"
-    assert [entry["method"] for entry in claims["amr"]] == ["password"]
+    token_claims = claims(api.refresh(refreshed["refresh_token"]).get_json()["access_token"])
+    assert token_claims["aal"] == "aal1"
+    assert [entry["method"] for entry in token_claims["amr"]] == ["password"]
     assert api.get("/user", token=plain_session["access_token"]).status_code == 200
-    deleted = [e for e in audit_actions(app) if e["action"] == "factor_deleted"]
+    deleted = audit_entries(app, "factor_deleted")
     assert [e["traits"]["factor_id"] for e in deleted] == [str(factor_id)]
     assert deleted[0]["actor_username"] == "service_role"
 
@@ -1180,7 +1143,7 @@ def test_delete_factor_drops_linked_sessions_to_aal1(app, api):
 def test_delete_factor_errors(app, api):
     user = create_ok(api, email=unique_email())
     other = create_ok(api, email=unique_email())
-    others_factor = insert_factor(app, other["id"])
+    others_factor = add_factor(app, other["id"])
     base = f"/admin/users/{user['id']}/factors"
     assert_error(api.admin("DELETE", f"{base}/not-a-uuid"), 404, "validation_failed",
                  "factor_id must be an UUID")

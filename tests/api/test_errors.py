@@ -50,15 +50,15 @@ def test_new_shape_from_2024_01_01_echoes_the_version(client, version):
     assert response.headers["x-sb-error-code"] == "invalid_credentials"
 
 
-def _failing_smtp_app(make_app, smtp_server):
+@pytest.fixture
+def failing_mail_app(make_mail_app, smtp_server):
+    """An app whose SMTP server refuses every message."""
     smtp_server.reject_with = "554 Transaction failed: mailbox unavailable"
-    return make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-                       "smtp.admin_email": "admin@example.com"})
+    return make_mail_app()
 
 
-def test_server_error_legacy_carries_error_id(make_app, smtp_server):
-    app = _failing_smtp_app(make_app, smtp_server)
-    response = app.test_client().post(
+def test_server_error_legacy_carries_error_id(failing_mail_app):
+    response = failing_mail_app.test_client().post(
         "/auth/v1/signup", json={"email": "fail@example.com", "password": "password-123"})
     assert response.status_code == 500
     body = response.get_json()
@@ -69,9 +69,8 @@ def test_server_error_legacy_carries_error_id(make_app, smtp_server):
     assert response.headers["x-sb-error-code"] == "unexpected_failure"
 
 
-def test_server_error_new_shape_has_no_error_id(make_app, smtp_server):
-    app = _failing_smtp_app(make_app, smtp_server)
-    response = app.test_client().post(
+def test_server_error_new_shape_has_no_error_id(failing_mail_app):
+    response = failing_mail_app.test_client().post(
         "/auth/v1/signup", json={"email": "fail@example.com", "password": "password-123"},
         headers={"X-Supabase-Api-Version": "2024-01-01"})
     assert response.status_code == 500

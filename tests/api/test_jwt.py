@@ -18,7 +18,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from gotrue_web import create_app
 from gotrue_web.settings import SettingsError
 
-from ..conftest import JWT_SECRET, ApiClient, make_jwt
+from ..conftest import JWT_SECRET, api_for, make_jwt
+from ..factories import claims
 
 CLAIM_KEYS = {"sub", "aud", "exp", "iat", "email", "phone", "app_metadata", "user_metadata",
               "role", "aal", "amr", "session_id", "is_anonymous"}
@@ -27,14 +28,6 @@ OCT_SECRET = "b2N0LWtleS1zZWNyZXQtdGhhdC1pcy1sb25nLWVub3VnaC1mb3ItaHMyNTY"
 
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _client(app) -> ApiClient:
-    return ApiClient(app.test_client(), "")
-
-
-def _unverified(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
 
 
 def _jwk(algorithm, private_key, kid: str, ops: list[str]) -> dict:
@@ -69,7 +62,7 @@ def _key_set(signer: str):
 
 def test_access_token_claims(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "jwt.exp": 600})
-    session = _client(app).session("claims@example.com")
+    session = api_for(app).session("claims@example.com")
     token = session["access_token"]
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"],
@@ -98,21 +91,21 @@ def test_access_token_claims(make_app):
 def test_issuer_and_key_id_when_configured(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "jwt.issuer": "http://localhost:9999/auth/v1",
                       "jwt.key_id": "legacy-hs"})
-    client = _client(app)
+    client = api_for(app)
     token = client.session("iss@example.com")["access_token"]
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT",
                                                 "kid": "legacy-hs"}
-    assert _unverified(token)["iss"] == "http://localhost:9999/auth/v1"
+    assert claims(token)["iss"] == "http://localhost:9999/auth/v1"
     assert client.get("/user", token=token).status_code == 200
 
 
 def test_empty_default_audience_is_an_empty_string(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "jwt.aud": "",
                       "jwt.default_group_name": ""})
-    session = _client(app).session("noaud@example.com")
-    claims = _unverified(session["access_token"])
-    assert claims["aud"] == ""
-    assert claims["role"] == ""
+    session = api_for(app).session("noaud@example.com")
+    token_claims = claims(session["access_token"])
+    assert token_claims["aud"] == ""
+    assert token_claims["role"] == ""
     assert session["user"]["role"] == ""
 
 
@@ -124,7 +117,7 @@ def test_empty_default_audience_is_an_empty_string(make_app):
 def test_jwt_keys_sign_and_verify(make_app, signer, algorithm):
     jwks, _ = _key_set(signer)
     app = make_app(**{"mailer.autoconfirm": True, "jwt.keys": tuple(jwks)})
-    client = _client(app)
+    client = api_for(app)
     session = client.session(f"{signer}@example.com")
     header = jwt.get_unverified_header(session["access_token"])
     assert header == {"alg": algorithm, "typ": "JWT", "kid": f"{signer}-key"}
@@ -134,7 +127,7 @@ def test_jwt_keys_sign_and_verify(make_app, signer, algorithm):
 def test_jwks_publishes_only_public_asymmetric_keys(make_app):
     jwks, private = _key_set("rsa")
     app = make_app(**{"mailer.autoconfirm": True, "jwt.keys": tuple(jwks)})
-    client = _client(app)
+    client = api_for(app)
     response = client.get("/.well-known/jwks.json")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "public, max-age=600"
@@ -169,12 +162,12 @@ def test_jwks_is_empty_with_hs256_only(client):
 def test_tokens_signed_with_any_configured_key_verify(make_app, kid, algorithm):
     jwks, private = _key_set("rsa")
     app = make_app(**{"mailer.autoconfirm": True, "jwt.keys": tuple(jwks)})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("multi@example.com")
-    claims = _unverified(session["access_token"])
+    token_claims = claims(session["access_token"])
     key = {"ec-key": private["ec"], "okp-key": private["okp"],
            "oct-key": jwt.PyJWK(jwks[3], algorithm="HS256").key}[kid]
-    token = jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
+    token = jwt.encode(token_claims, key, algorithm=algorithm, headers={"kid": kid})
     response = client.get("/user", token=token)
     assert response.status_code == 200
     assert response.get_json()["id"] == session["user"]["id"]
@@ -184,9 +177,9 @@ def test_tokens_signed_with_any_configured_key_verify(make_app, kid, algorithm):
 def test_hs256_falls_back_to_the_secret(make_app, headers):
     jwks, _ = _key_set("rsa")
     app = make_app(**{"mailer.autoconfirm": True, "jwt.keys": tuple(jwks)})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("fallback@example.com")
-    token = make_jwt(_unverified(session["access_token"]), headers=headers)
+    token = make_jwt(claims(session["access_token"]), headers=headers)
     assert client.get("/user", token=token).status_code == 200
 
 
@@ -194,12 +187,12 @@ def test_key_confusion_is_refused(make_app):
     """An HS256 token naming the RSA key by kid, keyed with its public PEM, must not verify."""
     jwks, private = _key_set("rsa")
     app = make_app(**{"mailer.autoconfirm": True, "jwt.keys": tuple(jwks)})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("confusion@example.com")
     pem = private["rsa"].public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-key"}).encode())
-    payload = _b64url(json.dumps(_unverified(session["access_token"])).encode())
+    payload = _b64url(json.dumps(claims(session["access_token"])).encode())
     signature = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
     token = f"{header}.{payload}.{_b64url(signature)}"
     response = client.get("/user", token=token)
@@ -211,10 +204,10 @@ def test_valid_methods_restrict_algorithms(make_app):
     jwks, _ = _key_set("rsa")
     app = make_app(**{"mailer.autoconfirm": True, "jwt.keys": tuple(jwks),
                       "jwt.valid_methods": ("RS256",)})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("methods@example.com")
     assert client.get("/user", token=session["access_token"]).status_code == 200
-    hs = make_jwt(_unverified(session["access_token"]))
+    hs = make_jwt(claims(session["access_token"]))
     response = client.get("/user", token=hs)
     assert response.status_code == 403
     assert response.get_json()["code"] == "bad_jwt"
@@ -234,7 +227,7 @@ def test_exactly_one_signing_key(settings, signers):
 
 
 def test_service_role_token_without_exp_is_an_admin(api, service_role_token):
-    assert "exp" not in _unverified(service_role_token)
+    assert "exp" not in claims(service_role_token)
     response = api.admin("GET", "/admin/users")
     assert response.status_code == 200
     assert "users" in response.get_json()

@@ -5,19 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-import jwt
 import pytest
 import sqlalchemy as sa
 
-from gotrue_web.models import AMRClaim, AuditLogEntry, RefreshToken, Session
+from gotrue_web.models import AMRClaim, AuditLogEntry, RefreshToken
 
-from ..conftest import JWT_SECRET, make_jwt, table_rows
+from ..conftest import make_jwt, table_rows
+from ..factories import session_ids, verified_claims
 
 
 def _session_id(session: dict) -> uuid.UUID:
-    claims = jwt.decode(session["access_token"], JWT_SECRET, algorithms=["HS256"],
-                        options={"verify_aud": False, "verify_iat": False})
-    return uuid.UUID(claims["session_id"])
+    return uuid.UUID(verified_claims(session["access_token"])["session_id"])
 
 
 @pytest.fixture
@@ -28,10 +26,6 @@ def three_sessions(api):
     third = api.login("logout@example.com").get_json()
     bystander = api.session("bystander@example.com")
     return [first, second, third], bystander
-
-
-def _session_ids(app) -> set[uuid.UUID]:
-    return {row.id for row in table_rows(app, sa.select(Session.id))}
 
 
 def _token_sessions(app) -> set[uuid.UUID]:
@@ -56,7 +50,7 @@ def test_logout_scopes(app, api, three_sessions, scope, survivors):
     assert response.status_code == 204
     assert response.get_data() == b""
     expected = {_session_id(sessions[i]) for i in survivors} | {_session_id(bystander)}
-    assert _session_ids(app) == expected
+    assert session_ids(app) == expected
     assert _token_sessions(app) == expected
     assert _amr_sessions(app) == expected
     for index, session in enumerate(sessions):
@@ -87,7 +81,7 @@ def test_unknown_scope_is_400_and_ends_nothing(app, api):
     response = api.post("/logout?scope=everything", token=session["access_token"])
     assert response.status_code == 400
     assert response.get_json()["code"] == "validation_failed"
-    assert _session_ids(app) == {_session_id(session)}
+    assert session_ids(app) == {_session_id(session)}
 
 
 @pytest.mark.parametrize("scope", ["local", "others"])
@@ -99,7 +93,7 @@ def test_token_without_a_session_logs_out_everywhere(app, api, scope):
                       "exp": int(datetime.now(timezone.utc).timestamp()) + 60})
     response = api.post(f"/logout?scope={scope}", token=token)
     assert response.status_code == 204
-    assert _session_ids(app) == set()
+    assert session_ids(app) == set()
 
 
 def test_logout_requires_a_bearer(api):

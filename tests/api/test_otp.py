@@ -2,16 +2,13 @@
 a real SMTP server: who gets a confirmation and who a magic link, the rows each one writes, the
 shared 60 s rule, PKCE, and signing in with the link and the code from the email.
 
-The helpers at the top are shared with the other passwordless test modules.
+The PKCE pair and the checks of the neutral and 429 answers are shared with the other
+passwordless test modules.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import re
-import uuid
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,14 +18,28 @@ from gotrue_web.models import (
     AuditLogEntry,
     FlowState,
     Identity,
-    MailLogEntry,
     OneTimeToken,
     RefreshToken,
     Session,
     User,
 )
 
-from ..conftest import ApiClient, table_rows
+from ..conftest import api_for, email_provider, table_rows
+from ..factories import (
+    PASSWORD,
+    audit_actions,
+    count,
+    create_user,
+    fragment,
+    later,
+    mail_log,
+    one_time_tokens,
+    path_of,
+    query,
+    token_hash,
+    user_row,
+    verify_link,
+)
 from ..support import smtp as smtp_support
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -37,89 +48,7 @@ WAIT_MESSAGE = re.compile(
     r"For security purposes, you can only request this after (\d+) seconds\.")
 
 
-# --- helpers shared by test_otp, test_recover, test_resend and test_reauthenticate --------------
-
-
-def mail_app(make_app, smtp_server, **overrides):
-    """An app mailing through the test SMTP server, autoconfirm off unless overridden."""
-    return make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-                       "smtp.admin_email": "auth@example.com", "mailer.autoconfirm": False,
-                       **overrides})
-
-
-def client_for(app, service_role_token: str = "") -> ApiClient:
-    return ApiClient(app.test_client(), service_role_token)
-
-
-def email_off(settings, **changes):
-    """The external.email override with ``changes`` (enabled / magic_link_enabled)."""
-    return {"external.email": dataclasses.replace(settings.external.email, **changes)}
-
-
-def token_hash(address: str, code: str) -> str:
-    return hashlib.sha224((address + code).encode()).hexdigest()
-
-
-def user_row(app, email: str) -> User | None:
-    rows = table_rows(app, sa.select(User).where(User.email == email))
-    return rows[0][0] if rows else None
-
-
-def count(app, model) -> int:
-    return len(table_rows(app, sa.select(model)))
-
-
-def one_time_tokens(app, user_id) -> dict[str, OneTimeToken]:
-    user_id = uuid.UUID(str(user_id))
-    rows = table_rows(app, sa.select(OneTimeToken).where(OneTimeToken.user_id == user_id))
-    return {row[0].token_type.value: row[0] for row in rows}
-
-
-def actions(app, user_id) -> list[str]:
-    rows = table_rows(app, sa.select(AuditLogEntry.payload).order_by(AuditLogEntry.created_at))
-    return [row.payload["action"] for row in rows if row.payload["actor_id"] == str(user_id)]
-
-
-def mail_log(app) -> list[MailLogEntry]:
-    return [row[0] for row in table_rows(app, sa.select(MailLogEntry)
-                                         .order_by(MailLogEntry.created_at))]
-
-
-def verify_link(message) -> str:
-    [link] = [link for link in smtp_support.links(message) if "/verify?" in link]
-    return link
-
-
-def link_params(link: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(link).query).items()}
-
-
-def follow(client: ApiClient, link: str):
-    """GET the emailed link against the test app (the link names API_EXTERNAL_URL)."""
-    parts = urlsplit(link)
-    return client.get(f"{parts.path}?{parts.query}")
-
-
-def fragment(location: str) -> dict[str, str]:
-    return {key: values[0] for key, values in
-            parse_qs(urlsplit(location).fragment, keep_blank_values=True).items()}
-
-
-def confirmed_user(app, service_role_token: str, email: str,
-                   password: str = "password-123") -> dict:
-    response = client_for(app, service_role_token).admin(
-        "POST", "/admin/users", json={"email": email, "password": password,
-                                      "email_confirm": True})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def later(app, seconds: float):
-    """Move the app's clock ``seconds`` ahead of now (for the 60 s rule and expiry)."""
-    rt = app.extensions["gotrue"]
-    moved = rt.now() + timedelta(seconds=seconds)
-    rt.clock = lambda: moved
-    return moved
+# --- checks shared by test_otp, test_recover, test_resend and test_reauthenticate ---------------
 
 
 def comparable(response) -> tuple:
@@ -145,9 +74,9 @@ def assert_wait_error(response) -> int:
 
 
 @pytest.mark.parametrize("path", ["/otp", "/magiclink"])
-def test_new_address_is_signed_up_and_gets_a_confirmation(make_app, smtp_server, path):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_new_address_is_signed_up_and_gets_a_confirmation(make_mail_app, smtp_server, path):
+    app = make_mail_app()
+    client = api_for(app)
     response = client.post(path + "?redirect_to=http://localhost:3000/welcome",
                            json={"email": "New.Person@Example.com", "data": {"plan": "pro"}})
     assert response.status_code == 200
@@ -159,8 +88,8 @@ def test_new_address_is_signed_up_and_gets_a_confirmation(make_app, smtp_server,
     expected = token_hash("new.person@example.com", code)
     link = verify_link(message)
     assert link.startswith("http://localhost:9999/verify?")
-    assert link_params(link) == {"token": expected, "type": "signup",
-                                 "redirect_to": "http://localhost:3000/welcome"}
+    assert query(link) == {"token": expected, "type": "signup",
+                           "redirect_to": "http://localhost:3000/welcome"}
 
     user = user_row(app, "new.person@example.com")
     assert user.encrypted_password.startswith("$2")  # a random password nobody knows
@@ -178,7 +107,7 @@ def test_new_address_is_signed_up_and_gets_a_confirmation(make_app, smtp_server,
     [identity] = [row[0] for row in table_rows(app, sa.select(Identity))]
     assert identity.provider == "email" and identity.provider_id == str(user.id)
     assert count(app, Session) == 0
-    assert actions(app, user.id) == ["user_signedup"]
+    assert audit_actions(app, user.id) == ["user_signedup"]
     [entry] = mail_log(app)
     assert (entry.template, entry.recipient, entry.status) == (
         "confirmation", "new.person@example.com", "sent")
@@ -195,13 +124,13 @@ def test_new_address_is_signed_up_and_gets_a_confirmation(make_app, smtp_server,
     assert one_time_tokens(app, user.id) == {}
 
 
-def test_new_address_confirmation_link_signs_in(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_new_address_confirmation_link_signs_in(make_mail_app, smtp_server):
+    app = make_mail_app()
+    client = api_for(app)
     assert client.post("/magiclink", json={"email": "linky@example.com"}).status_code == 200
     link = verify_link(smtp_server.wait_for("linky@example.com")[0])
 
-    response = follow(client, link)
+    response = client.get(path_of(link))
     assert response.status_code == 303
     location = response.headers["Location"]
     assert location.startswith("http://localhost:3000#")
@@ -212,15 +141,15 @@ def test_new_address_confirmation_link_signs_in(make_app, smtp_server):
     assert me.get_json()["email"] == "linky@example.com"
     assert user_row(app, "linky@example.com").email_confirmed_at is not None
     # Spent: the same link now redirects with the error.
-    again = follow(client, link)
+    again = client.get(path_of(link))
     assert again.status_code == 303
     assert fragment(again.headers["Location"])["error_code"] == "otp_expired"
 
 
 @pytest.mark.parametrize("path", ["/otp", "/magiclink"])
-def test_signups_disabled_refuses_a_new_address(make_app, smtp_server, path):
-    app = mail_app(make_app, smtp_server, disable_signup=True)
-    response = client_for(app).post(path, json={"email": "nobody@example.com"})
+def test_signups_disabled_refuses_a_new_address(make_mail_app, smtp_server, path):
+    app = make_mail_app(disable_signup=True)
+    response = api_for(app).post(path, json={"email": "nobody@example.com"})
     assert response.status_code == 422
     assert response.get_json() == {"code": "signup_disabled",
                                    "message": "Signups not allowed for this instance"}
@@ -228,10 +157,10 @@ def test_signups_disabled_refuses_a_new_address(make_app, smtp_server, path):
     assert smtp_server.messages == []
 
 
-def test_create_user_false_for_an_unknown_address_is_otp_disabled(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).post("/otp", json={"email": "ghost@example.com",
-                                                  "create_user": False})
+def test_create_user_false_for_an_unknown_address_is_otp_disabled(make_mail_app, smtp_server):
+    app = make_mail_app()
+    response = api_for(app).post("/otp", json={"email": "ghost@example.com",
+                                               "create_user": False})
     assert response.status_code == 422
     assert response.get_json() == {"code": "otp_disabled",
                                    "message": "Signups not allowed for otp"}
@@ -240,16 +169,16 @@ def test_create_user_false_for_an_unknown_address_is_otp_disabled(make_app, smtp
     assert smtp_server.messages == []
 
 
-def test_autoconfirm_signs_a_new_address_up_and_mails_a_magic_link(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server, **{"mailer.autoconfirm": True})
-    client = client_for(app)
+def test_autoconfirm_signs_a_new_address_up_and_mails_a_magic_link(make_mail_app, smtp_server):
+    app = make_mail_app(**{"mailer.autoconfirm": True})
+    client = api_for(app)
     response = client.post("/otp", json={"email": "auto@example.com"})
     assert response.status_code == 200 and response.get_json() == {}
 
     [message] = smtp_server.wait_for("auto@example.com")
     assert message["Subject"] == "Your sign-in link"
     code = smtp_support.code(message)
-    assert link_params(verify_link(message))["type"] == "magiclink"
+    assert query(verify_link(message))["type"] == "magiclink"
     user = user_row(app, "auto@example.com")
     assert user.email_confirmed_at is not None
     assert user.confirmation_token == ""
@@ -257,7 +186,7 @@ def test_autoconfirm_signs_a_new_address_up_and_mails_a_magic_link(make_app, smt
     assert set(one_time_tokens(app, user.id)) == {"recovery_token"}
     # Signing up for a magic link starts no session.
     assert count(app, Session) == 0 and count(app, RefreshToken) == 0
-    assert actions(app, user.id) == ["user_signedup", "user_recovery_requested"]
+    assert audit_actions(app, user.id) == ["user_signedup", "user_recovery_requested"]
 
     verified = client.post("/verify", json={"type": "magiclink", "token": code,
                                             "email": "auto@example.com"})
@@ -270,11 +199,11 @@ def test_autoconfirm_signs_a_new_address_up_and_mails_a_magic_link(make_app, smt
 
 @pytest.mark.parametrize("path, body", [
     ("/otp", {"create_user": False}), ("/otp", {}), ("/magiclink", {})])
-def test_confirmed_user_gets_a_magic_link(make_app, smtp_server, service_role_token, path,
+def test_confirmed_user_gets_a_magic_link(make_mail_app, smtp_server, service_role_token, path,
                                           body):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "known@example.com")
+    app = make_mail_app()
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "known@example.com", password=PASSWORD)
     before = user_row(app, "known@example.com")
     response = client.post(path, json={"email": "Known@Example.com", "data": {"x": 1}, **body})
     assert response.status_code == 200
@@ -285,7 +214,7 @@ def test_confirmed_user_gets_a_magic_link(make_app, smtp_server, service_role_to
     assert "auth@example.com" in message["From"]
     code = smtp_support.code(message)
     expected = token_hash("known@example.com", code)
-    assert link_params(verify_link(message)) == {
+    assert query(verify_link(message)) == {
         "token": expected, "type": "magiclink", "redirect_to": "http://localhost:3000"}
     user = user_row(app, "known@example.com")
     assert user.recovery_token == expected
@@ -296,7 +225,7 @@ def test_confirmed_user_gets_a_magic_link(make_app, smtp_server, service_role_to
     [ott] = one_time_tokens(app, user.id).values()
     assert (ott.token_type.value, ott.token_hash, ott.relates_to) == (
         "recovery_token", expected, "known@example.com")
-    assert actions(app, created["id"]).count("user_recovery_requested") == 1
+    assert audit_actions(app, created["id"]).count("user_recovery_requested") == 1
     assert count(app, Session) == 0
 
     verified = client.post("/verify", json={"type": "magiclink", "token": code,
@@ -313,17 +242,17 @@ def test_confirmed_user_gets_a_magic_link(make_app, smtp_server, service_role_to
     assert reused.get_json()["code"] == "otp_expired"
 
 
-def test_magic_link_from_the_email_signs_in(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server, uri_allow_list=("https://app.example.org/**",))
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "link@example.com")
+def test_magic_link_from_the_email_signs_in(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app(uri_allow_list=("https://app.example.org/**",))
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "link@example.com", password=PASSWORD)
     response = client.post("/magiclink?redirect_to=https://app.example.org/after",
                            json={"email": "link@example.com"})
     assert response.status_code == 200
     link = verify_link(smtp_server.wait_for("link@example.com")[0])
-    assert link_params(link)["redirect_to"] == "https://app.example.org/after"
+    assert query(link)["redirect_to"] == "https://app.example.org/after"
 
-    followed = follow(client, link)
+    followed = client.get(path_of(link))
     assert followed.status_code == 303
     location = followed.headers["Location"]
     assert location.startswith("https://app.example.org/after#")
@@ -333,11 +262,11 @@ def test_magic_link_from_the_email_signs_in(make_app, smtp_server, service_role_
     assert me.get_json()["id"] == created["id"]
 
 
-def test_the_email_verify_type_takes_a_magic_link_code(make_app, smtp_server,
+def test_the_email_verify_type_takes_a_magic_link_code(make_mail_app, smtp_server,
                                                        service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    confirmed_user(app, service_role_token, "either@example.com")
+    app = make_mail_app()
+    client = api_for(app)
+    create_user(api_for(app, service_role_token), "either@example.com", password=PASSWORD)
     client.post("/otp", json={"email": "either@example.com"})
     code = smtp_support.code(smtp_server.wait_for("either@example.com")[0])
     wrong = client.post("/verify", json={"type": "email", "token": "000000" if code != "000000"
@@ -349,9 +278,9 @@ def test_the_email_verify_type_takes_a_magic_link_code(make_app, smtp_server,
     assert verified.get_json()["user"]["email"] == "either@example.com"
 
 
-def test_unconfirmed_user_gets_the_confirmation_again(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_unconfirmed_user_gets_the_confirmation_again(make_mail_app, smtp_server):
+    app = make_mail_app()
+    client = api_for(app)
     signed_up = client.signup("pending@example.com", "first-password")
     assert signed_up.status_code == 200
     first_code = smtp_support.code(smtp_server.wait_for("pending@example.com")[0])
@@ -374,7 +303,7 @@ def test_unconfirmed_user_gets_the_confirmation_again(make_app, smtp_server):
     assert user.encrypted_password == before.encrypted_password
     assert user.raw_user_meta_data == before.raw_user_meta_data
     assert count(app, User) == 1
-    assert actions(app, user.id) == ["user_signedup", "user_confirmation_requested"]
+    assert audit_actions(app, user.id) == ["user_signedup", "user_confirmation_requested"]
     # The new code replaced the first one.
     if first_code != code:
         stale = client.post("/verify", json={"type": "signup", "token": first_code,
@@ -386,37 +315,35 @@ def test_unconfirmed_user_gets_the_confirmation_again(make_app, smtp_server):
     assert client.login("pending@example.com", "first-password").status_code == 200
 
 
-def test_signups_disabled_also_refuses_an_unconfirmed_address(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    assert client_for(app).signup("waiting@example.com").status_code == 200
+def test_signups_disabled_also_refuses_an_unconfirmed_address(make_mail_app, smtp_server):
+    app = make_mail_app()
+    assert api_for(app).signup("waiting@example.com").status_code == 200
     smtp_server.wait_for("waiting@example.com")
-    closed = make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-                         "smtp.admin_email": "auth@example.com", "mailer.autoconfirm": False,
-                         "disable_signup": True})
+    closed = make_mail_app(disable_signup=True)
     later(closed, 120)
-    response = client_for(closed).post("/otp", json={"email": "waiting@example.com"})
+    response = api_for(closed).post("/otp", json={"email": "waiting@example.com"})
     assert response.status_code == 422
     assert response.get_json()["code"] == "signup_disabled"
     assert len(smtp_server.to("waiting@example.com")) == 1
 
 
-def test_signups_disabled_still_mails_a_confirmed_user(make_app, smtp_server,
+def test_signups_disabled_still_mails_a_confirmed_user(make_mail_app, smtp_server,
                                                        service_role_token):
-    app = mail_app(make_app, smtp_server, disable_signup=True)
-    confirmed_user(app, service_role_token, "member@example.com")
-    response = client_for(app).post("/otp", json={"email": "member@example.com"})
+    app = make_mail_app(disable_signup=True)
+    create_user(api_for(app, service_role_token), "member@example.com", password=PASSWORD)
+    response = api_for(app).post("/otp", json={"email": "member@example.com"})
     assert response.status_code == 200
     [message] = smtp_server.wait_for("member@example.com")
     assert message["Subject"] == "Your sign-in link"
 
 
 def test_autoconfirm_mails_an_unconfirmed_user_a_link_that_confirms_on_use(
-        make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server, **{"mailer.autoconfirm": True})
-    created = client_for(app, service_role_token).admin(
+        make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app(**{"mailer.autoconfirm": True})
+    created = api_for(app, service_role_token).admin(
         "POST", "/admin/users", json={"email": "unsure@example.com", "password": "pw-123456"})
     assert created.status_code == 200
-    client = client_for(app)
+    client = api_for(app)
     assert client.post("/otp", json={"email": "unsure@example.com"}).status_code == 200
     [message] = smtp_server.wait_for("unsure@example.com")
     assert message["Subject"] == "Your sign-in link"
@@ -432,11 +359,11 @@ def test_autoconfirm_mails_an_unconfirmed_user_a_link_that_confirms_on_use(
 # --- the 60 s rule, shared with /recover -------------------------------------------------------
 
 
-def test_magic_link_and_recovery_share_the_60_second_rule(make_app, smtp_server,
+def test_magic_link_and_recovery_share_the_60_second_rule(make_mail_app, smtp_server,
                                                           service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    confirmed_user(app, service_role_token, "often@example.com")
+    app = make_mail_app()
+    client = api_for(app)
+    create_user(api_for(app, service_role_token), "often@example.com", password=PASSWORD)
     assert client.post("/magiclink", json={"email": "often@example.com"}).status_code == 200
     first = user_row(app, "often@example.com")
 
@@ -467,11 +394,11 @@ def test_magic_link_and_recovery_share_the_60_second_rule(make_app, smtp_server,
 # --- PKCE --------------------------------------------------------------------------------------
 
 
-def test_pkce_magic_link_redirects_with_a_code_for_the_token_grant(make_app, smtp_server,
-                                                                    service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "pkce@example.com")
+def test_pkce_magic_link_redirects_with_a_code_for_the_token_grant(make_mail_app, smtp_server,
+                                                                   service_role_token):
+    app = make_mail_app()
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "pkce@example.com", password=PASSWORD)
     response = client.post("/otp?redirect_to=http://localhost:3000/cb", json={
         "email": "pkce@example.com", "code_challenge": CHALLENGE,
         "code_challenge_method": "s256"})
@@ -488,14 +415,13 @@ def test_pkce_magic_link_redirects_with_a_code_for_the_token_grant(make_app, smt
     code = smtp_support.code(message)
     assert user.recovery_token == "pkce_" + token_hash("pkce@example.com", code)
     link = verify_link(message)
-    assert link_params(link)["token"] == user.recovery_token
+    assert query(link)["token"] == user.recovery_token
 
-    followed = follow(client, link)
+    followed = client.get(path_of(link))
     assert followed.status_code == 303
     location = followed.headers["Location"]
-    query = parse_qs(urlsplit(location).query)
     assert location.startswith("http://localhost:3000/cb?code=")
-    assert query["code"] == [flow.auth_code]
+    assert parse_qs(urlsplit(location).query)["code"] == [flow.auth_code]
 
     wrong = client.post("/token?grant_type=pkce",
                         json={"auth_code": flow.auth_code, "code_verifier": "x" * 43})
@@ -512,9 +438,9 @@ def test_pkce_magic_link_redirects_with_a_code_for_the_token_grant(make_app, smt
     assert reused.get_json()["code"] == "flow_state_not_found"
 
 
-def test_pkce_for_a_new_address_makes_a_signup_flow(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).post("/magiclink", json={
+def test_pkce_for_a_new_address_makes_a_signup_flow(make_mail_app, smtp_server):
+    app = make_mail_app()
+    response = api_for(app).post("/magiclink", json={
         "email": "fresh.pkce@example.com", "code_challenge": CHALLENGE,
         "code_challenge_method": "S256"})
     assert response.status_code == 200
@@ -533,12 +459,12 @@ def test_pkce_for_a_new_address_makes_a_signup_flow(make_app, smtp_server):
     ({"enabled": False}, "Email logins are disabled"),
     ({"magic_link_enabled": False}, "Login with magic link is disabled"),
 ])
-def test_email_or_magic_link_provider_off_is_422(make_app, smtp_server, settings,
+def test_email_or_magic_link_provider_off_is_422(make_mail_app, smtp_server, settings,
                                                  service_role_token, path, change, message):
-    app = mail_app(make_app, smtp_server, **email_off(settings, **change))
-    confirmed_user(app, service_role_token, "off@example.com")
+    app = make_mail_app(**email_provider(settings, **change))
+    create_user(api_for(app, service_role_token), "off@example.com", password=PASSWORD)
     for email in ("off@example.com", "unknown@example.com"):
-        response = client_for(app).post(path, json={"email": email})
+        response = api_for(app).post(path, json={"email": email})
         assert response.status_code == 422
         assert response.get_json() == {"code": "email_provider_disabled", "message": message}
     assert count(app, User) == 1
@@ -565,9 +491,9 @@ OTP_SHAPE_ERRORS = [
 
 @pytest.mark.parametrize("body, status, code, message", [case[1:] for case in OTP_SHAPE_ERRORS],
                          ids=[case[0] for case in OTP_SHAPE_ERRORS])
-def test_otp_refuses_malformed_requests(make_app, smtp_server, body, status, code, message):
-    app = mail_app(make_app, smtp_server, **{"external.phone_enabled": True})
-    response = client_for(app).post("/otp", json=body)
+def test_otp_refuses_malformed_requests(make_mail_app, smtp_server, body, status, code, message):
+    app = make_mail_app(**{"external.phone_enabled": True})
+    response = api_for(app).post("/otp", json=body)
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.get_json()["code"] == code
     if message:
@@ -582,18 +508,18 @@ def test_otp_refuses_malformed_requests(make_app, smtp_server, body, status, cod
     ({"email": "not-an-email"}, 400, "validation_failed"),
     ({"email": "a@example.com", "code_challenge_method": "s256"}, 400, "validation_failed"),
 ])
-def test_magiclink_refuses_malformed_requests(make_app, smtp_server, body, status, code):
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).post("/magiclink", json=body)
+def test_magiclink_refuses_malformed_requests(make_mail_app, smtp_server, body, status, code):
+    app = make_mail_app()
+    response = api_for(app).post("/magiclink", json=body)
     assert response.status_code == status
     assert response.get_json()["code"] == code
     assert count(app, User) == 0
     assert smtp_server.messages == []
 
 
-def test_empty_or_invalid_body_is_bad_json(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_empty_or_invalid_body_is_bad_json(make_mail_app):
+    app = make_mail_app()
+    client = api_for(app)
     for path in ("/otp", "/magiclink"):
         for data in ("", "{not json", "[]"):
             response = client.post(path, data=data)
@@ -601,26 +527,26 @@ def test_empty_or_invalid_body_is_bad_json(make_app, smtp_server):
             assert response.get_json()["code"] == "bad_json"
 
 
-def test_phone_path(make_app, smtp_server):
-    off = mail_app(make_app, smtp_server)
-    response = client_for(off).post("/otp", json={"phone": "+15555550100"})
+def test_phone_path(make_mail_app):
+    off = make_mail_app()
+    response = api_for(off).post("/otp", json={"phone": "+15555550100"})
     assert response.status_code == 400
     assert response.get_json() == {"code": "phone_provider_disabled",
                                    "message": "Unsupported phone provider"}
     # create_user:false is judged first, as GoTrue does.
-    response = client_for(off).post("/otp", json={"phone": "+15555550100",
-                                                  "create_user": False})
+    response = api_for(off).post("/otp", json={"phone": "+15555550100",
+                                               "create_user": False})
     assert response.status_code == 422
     assert response.get_json()["code"] == "otp_disabled"
 
-    on = mail_app(make_app, smtp_server, **{"external.phone_enabled": True})
-    bad = client_for(on).post("/otp", json={"phone": "12ab"})
+    on = make_mail_app(**{"external.phone_enabled": True})
+    bad = api_for(on).post("/otp", json={"phone": "12ab"})
     assert bad.status_code == 400
     assert bad.get_json()["message"] == "Invalid phone number format (E.164 required)"
-    channel = client_for(on).post("/otp", json={"phone": "+15555550100", "channel": "pigeon"})
+    channel = api_for(on).post("/otp", json={"phone": "+15555550100", "channel": "pigeon"})
     assert channel.status_code == 400
     # No SMS provider is configured: refused before anything is written.
-    unsent = client_for(on).post("/otp", json={"phone": "+15555550100"})
+    unsent = api_for(on).post("/otp", json={"phone": "+15555550100"})
     assert unsent.status_code == 422
     assert unsent.get_json()["code"] == "sms_send_failed"
     assert count(app=on, model=User) == 0
@@ -629,10 +555,10 @@ def test_phone_path(make_app, smtp_server):
 # --- SMTP failures -----------------------------------------------------------------------------
 
 
-def test_smtp_refusal_leaves_no_user_and_is_logged(make_app, smtp_server):
+def test_smtp_refusal_leaves_no_user_and_is_logged(make_mail_app, smtp_server):
     smtp_server.reject_with = "554 5.7.1 Message rejected"
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).post("/otp", json={"email": "refused@example.com"})
+    app = make_mail_app()
+    response = api_for(app).post("/otp", json={"email": "refused@example.com"})
     assert response.status_code == 500
     assert response.get_json() == {"code": "unexpected_failure",
                                    "message": "Error sending confirmation email"}
@@ -644,12 +570,12 @@ def test_smtp_refusal_leaves_no_user_and_is_logged(make_app, smtp_server):
     assert "554" in entry.error
 
 
-def test_smtp_failure_on_a_magic_link_keeps_the_user_as_it_was(make_app, smtp_server,
+def test_smtp_failure_on_a_magic_link_keeps_the_user_as_it_was(make_mail_app, smtp_server,
                                                                service_role_token):
-    app = mail_app(make_app, smtp_server)
-    confirmed_user(app, service_role_token, "stays@example.com")
+    app = make_mail_app()
+    create_user(api_for(app, service_role_token), "stays@example.com", password=PASSWORD)
     smtp_server.reject_with = "451 4.3.0 Try again later"
-    response = client_for(app).post("/magiclink", json={
+    response = api_for(app).post("/magiclink", json={
         "email": "stays@example.com", "code_challenge": CHALLENGE,
         "code_challenge_method": "s256"})
     assert response.status_code == 500
@@ -658,21 +584,21 @@ def test_smtp_failure_on_a_magic_link_keeps_the_user_as_it_was(make_app, smtp_se
     assert user.recovery_token == "" and user.recovery_sent_at is None
     assert one_time_tokens(app, user.id) == {}
     assert count(app, FlowState) == 0
-    assert "user_recovery_requested" not in actions(app, user.id)
+    assert "user_recovery_requested" not in audit_actions(app, user.id)
     assert [(e.template, e.status) for e in mail_log(app)] == [("magic_link", "failed")]
     # Nothing was stamped, so the 60 s rule does not hold the retry back.
     smtp_server.reject_with = None
-    retry = client_for(app).post("/magiclink", json={"email": "stays@example.com"})
+    retry = api_for(app).post("/magiclink", json={"email": "stays@example.com"})
     assert retry.status_code == 200
     smtp_server.wait_for("stays@example.com")
 
 
-def test_address_held_in_another_audience_is_answered_without_a_new_user(
-        make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    confirmed_user(app, service_role_token, "elsewhere@example.com")
-    response = client_for(app).post("/otp", json={"email": "elsewhere@example.com"},
-                                    headers={"X-JWT-AUD": "another-audience"})
+def test_address_held_in_another_audience_is_answered_without_a_new_user(make_mail_app, smtp_server,
+                                                                         service_role_token):
+    app = make_mail_app()
+    create_user(api_for(app, service_role_token), "elsewhere@example.com", password=PASSWORD)
+    response = api_for(app).post("/otp", json={"email": "elsewhere@example.com"},
+                                 headers={"X-JWT-AUD": "another-audience"})
     assert response.status_code == 200 and response.get_json() == {}
     assert count(app, User) == 1
     assert smtp_server.messages == [] and mail_log(app) == []

@@ -8,29 +8,26 @@ import uuid
 
 import pytest
 
-from ..conftest import make_jwt
-from ..support import smtp as smtp_support
-from .test_otp import (
-    actions,
-    assert_wait_error,
-    client_for,
-    confirmed_user,
+from ..conftest import api_for, make_jwt
+from ..factories import (
+    audit_actions,
+    create_user,
     later,
-    mail_app,
     mail_log,
     one_time_tokens,
+    sign_in,
     token_hash,
     user_row,
 )
+from ..support import smtp as smtp_support
+from .test_otp import assert_wait_error
 
 REQUIRE_REAUTHENTICATION = {"security.update_password_require_reauthentication": True}
 
 
 def _signed_in(app, service_role_token, email="me@example.com", password="password-123"):
-    created = confirmed_user(app, service_role_token, email, password)
-    response = client_for(app).login(email, password)
-    assert response.status_code == 200
-    return created, response.get_json()
+    created = create_user(api_for(app, service_role_token), email, password=password)
+    return created, sign_in(api_for(app), email, password)
 
 
 def _token_for(user_id: str) -> str:
@@ -40,10 +37,10 @@ def _token_for(user_id: str) -> str:
                      "iat": now, "exp": now + 600})
 
 
-def test_sends_the_reauthentication_code(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
+def test_sends_the_reauthentication_code(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
     created, session = _signed_in(app, service_role_token)
-    response = client_for(app).get("/reauthenticate", token=session["access_token"])
+    response = api_for(app).get("/reauthenticate", token=session["access_token"])
     assert response.status_code == 200
     assert response.get_json() == {}
 
@@ -57,16 +54,16 @@ def test_sends_the_reauthentication_code(make_app, smtp_server, service_role_tok
     [ott] = one_time_tokens(app, user.id).values()
     assert (ott.token_type.value, ott.token_hash, ott.relates_to) == (
         "reauthentication_token", user.reauthentication_token, "me@example.com")
-    assert actions(app, created["id"])[-1] == "user_reauthenticate_requested"
+    assert audit_actions(app, created["id"])[-1] == "user_reauthenticate_requested"
     [entry] = mail_log(app)
     assert (entry.template, entry.recipient, entry.status, entry.subject) == (
         "reauthentication", "me@example.com", "sent", f"{code} is your verification code")
 
 
-def test_second_request_inside_the_window_is_429(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
+def test_second_request_inside_the_window_is_429(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
     _, session = _signed_in(app, service_role_token)
-    client = client_for(app)
+    client = api_for(app)
     assert client.get("/reauthenticate", token=session["access_token"]).status_code == 200
     first = user_row(app, "me@example.com").reauthentication_token
     assert_wait_error(client.get("/reauthenticate", token=session["access_token"]))
@@ -80,9 +77,9 @@ def test_second_request_inside_the_window_is_429(make_app, smtp_server, service_
         "me@example.com", smtp_support.code(mails[1]))
 
 
-def test_user_without_email_or_phone_is_400(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server, **{"external.anonymous_users_enabled": True})
-    client = client_for(app)
+def test_user_without_email_or_phone_is_400(make_mail_app, smtp_server):
+    app = make_mail_app(**{"external.anonymous_users_enabled": True})
+    client = api_for(app)
     anonymous = client.post("/signup", json={})
     assert anonymous.status_code == 200
     response = client.get("/reauthenticate", token=anonymous.get_json()["access_token"])
@@ -93,13 +90,13 @@ def test_user_without_email_or_phone_is_400(make_app, smtp_server):
     assert smtp_server.messages == []
 
 
-def test_unconfirmed_email_is_422(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    created = client_for(app, service_role_token).admin(
+def test_unconfirmed_email_is_422(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
+    created = api_for(app, service_role_token).admin(
         "POST", "/admin/users", json={"email": "unconfirmed@example.com"})
     assert created.status_code == 200
-    response = client_for(app).get("/reauthenticate",
-                                   token=_token_for(created.get_json()["id"]))
+    response = api_for(app).get("/reauthenticate",
+                                token=_token_for(created.get_json()["id"]))
     assert response.status_code == 422
     assert response.get_json() == {"code": "email_not_confirmed",
                                    "message": "Please verify your email first."}
@@ -109,33 +106,33 @@ def test_unconfirmed_email_is_422(make_app, smtp_server, service_role_token):
 
 @pytest.mark.parametrize("phone_confirm, code", [(False, "phone_not_confirmed"),
                                                  (True, "sms_send_failed")])
-def test_phone_only_users(make_app, smtp_server, service_role_token, phone_confirm, code):
-    app = mail_app(make_app, smtp_server, **{"external.phone_enabled": True})
-    created = client_for(app, service_role_token).admin(
+def test_phone_only_users(make_mail_app, service_role_token, phone_confirm, code):
+    app = make_mail_app(**{"external.phone_enabled": True})
+    created = api_for(app, service_role_token).admin(
         "POST", "/admin/users", json={"phone": "+15555550123", "phone_confirm": phone_confirm})
     assert created.status_code == 200
-    response = client_for(app).get("/reauthenticate",
-                                   token=_token_for(created.get_json()["id"]))
+    response = api_for(app).get("/reauthenticate",
+                                token=_token_for(created.get_json()["id"]))
     assert response.status_code == 422
     assert response.get_json()["code"] == code
     assert one_time_tokens(app, created.get_json()["id"]) == {}
 
 
-def test_requires_a_signed_in_user(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).get("/reauthenticate")
+def test_requires_a_signed_in_user(make_mail_app):
+    app = make_mail_app()
+    response = api_for(app).get("/reauthenticate")
     assert response.status_code == 401
     assert response.get_json()["code"] == "no_authorization"
-    gone = client_for(app).get("/reauthenticate", token=_token_for(str(uuid.uuid4())))
+    gone = api_for(app).get("/reauthenticate", token=_token_for(str(uuid.uuid4())))
     assert gone.status_code == 403
     assert gone.get_json()["code"] == "user_not_found"
 
 
-def test_smtp_failure_stores_no_code(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
+def test_smtp_failure_stores_no_code(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
     created, session = _signed_in(app, service_role_token)
     smtp_server.reject_with = "554 5.7.1 Message rejected"
-    response = client_for(app).get("/reauthenticate", token=session["access_token"])
+    response = api_for(app).get("/reauthenticate", token=session["access_token"])
     assert response.status_code == 500
     assert response.get_json()["message"] == "Error sending reauthentication email"
     user = user_row(app, "me@example.com")
@@ -147,20 +144,19 @@ def test_smtp_failure_stores_no_code(make_app, smtp_server, service_role_token):
 # --- the nonce in PUT /user --------------------------------------------------------------------
 
 
-def test_recent_session_changes_the_password_without_a_nonce(make_app, smtp_server,
-                                                            service_role_token):
-    app = mail_app(make_app, smtp_server, **REQUIRE_REAUTHENTICATION)
+def test_recent_session_changes_the_password_without_a_nonce(make_mail_app, service_role_token):
+    app = make_mail_app(**REQUIRE_REAUTHENTICATION)
     _, session = _signed_in(app, service_role_token)
-    response = client_for(app).put("/user", token=session["access_token"],
-                                   json={"password": "fresh-password-1"})
+    response = api_for(app).put("/user", token=session["access_token"],
+                                json={"password": "fresh-password-1"})
     assert response.status_code == 200
-    assert client_for(app).login("me@example.com", "fresh-password-1").status_code == 200
+    assert api_for(app).login("me@example.com", "fresh-password-1").status_code == 200
 
 
-def test_old_session_needs_the_nonce_from_the_email(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server, **REQUIRE_REAUTHENTICATION)
+def test_old_session_needs_the_nonce_from_the_email(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app(**REQUIRE_REAUTHENTICATION)
     created, session = _signed_in(app, service_role_token, password="old-password-1")
-    client = client_for(app)
+    client = api_for(app)
     token = session["access_token"]
     later(app, 25 * 3600)  # the session is now over 24 h old
 
@@ -199,11 +195,10 @@ def test_old_session_needs_the_nonce_from_the_email(make_app, smtp_server, servi
     assert reused.get_json()["code"] == "reauthentication_not_valid"
 
 
-def test_expired_nonce_is_refused(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server, **REQUIRE_REAUTHENTICATION,
-                   **{"mailer.otp_exp": 3600})
+def test_expired_nonce_is_refused(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app(**REQUIRE_REAUTHENTICATION, **{"mailer.otp_exp": 3600})
     _, session = _signed_in(app, service_role_token, password="old-password-1")
-    client = client_for(app)
+    client = api_for(app)
     later(app, 25 * 3600)
     assert client.get("/reauthenticate", token=session["access_token"]).status_code == 200
     nonce = smtp_support.code(smtp_server.wait_for("me@example.com")[0])

@@ -11,36 +11,31 @@ import sqlalchemy as sa
 
 from gotrue_web.models import AMRClaim, AuditLogEntry, FlowState, OneTimeToken, Session, User
 
-from ..conftest import table_rows
-from ..support import smtp as smtp_support
-from .test_otp import (
-    CHALLENGE,
-    VERIFIER,
-    actions,
-    assert_wait_error,
-    client_for,
-    comparable,
-    confirmed_user,
+from ..conftest import api_for, email_provider, smtp_settings, table_rows
+from ..factories import (
+    PASSWORD,
+    audit_actions,
     count,
-    email_off,
-    follow,
+    create_user,
     fragment,
     later,
-    link_params,
-    mail_app,
     mail_log,
     one_time_tokens,
+    path_of,
+    query,
     token_hash,
     user_row,
     verify_link,
 )
+from ..support import smtp as smtp_support
+from .test_otp import CHALLENGE, VERIFIER, assert_wait_error, comparable
 
 
-def test_known_address_gets_a_recovery_email(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    created = confirmed_user(app, service_role_token, "lost@example.com")
-    response = client_for(app).post("/recover?redirect_to=http://localhost:3000/reset",
-                                    json={"email": "LOST@example.com"})
+def test_known_address_gets_a_recovery_email(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
+    created = create_user(api_for(app, service_role_token), "lost@example.com", password=PASSWORD)
+    response = api_for(app).post("/recover?redirect_to=http://localhost:3000/reset",
+                                 json={"email": "LOST@example.com"})
     assert response.status_code == 200
     assert response.get_json() == {}
 
@@ -50,25 +45,25 @@ def test_known_address_gets_a_recovery_email(make_app, smtp_server, service_role
     expected = token_hash("lost@example.com", code)
     link = verify_link(message)
     assert link.startswith("http://localhost:9999/verify?")
-    assert link_params(link) == {"token": expected, "type": "recovery",
-                                 "redirect_to": "http://localhost:3000/reset"}
+    assert query(link) == {"token": expected, "type": "recovery",
+                           "redirect_to": "http://localhost:3000/reset"}
     user = user_row(app, "lost@example.com")
     assert user.recovery_token == expected
     assert user.recovery_sent_at is not None
     [ott] = one_time_tokens(app, user.id).values()
     assert (ott.token_type.value, ott.token_hash, ott.relates_to) == (
         "recovery_token", expected, "lost@example.com")
-    assert actions(app, created["id"])[-1] == "user_recovery_requested"
+    assert audit_actions(app, created["id"])[-1] == "user_recovery_requested"
     assert [(e.template, e.recipient, e.status) for e in mail_log(app)] == [
         ("recovery", "lost@example.com", "sent")]
     assert count(app, Session) == 0
 
 
-def test_unknown_address_gets_the_same_answer_and_nothing_happens(make_app, smtp_server,
+def test_unknown_address_gets_the_same_answer_and_nothing_happens(make_mail_app, smtp_server,
                                                                   service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    confirmed_user(app, service_role_token, "real@example.com")
+    app = make_mail_app()
+    client = api_for(app)
+    create_user(api_for(app, service_role_token), "real@example.com", password=PASSWORD)
     audit_before = count(app, AuditLogEntry)
 
     unknown = client.post("/recover", json={"email": "nobody@example.com"})
@@ -85,20 +80,20 @@ def test_unknown_address_gets_the_same_answer_and_nothing_happens(make_app, smtp
 
 
 @pytest.mark.parametrize("failure", ["stopped", "refused"])
-def test_smtp_down_still_answers_empty_and_writes_nothing(make_app, smtp_server,
+def test_smtp_down_still_answers_empty_and_writes_nothing(make_app, make_mail_app, smtp_server,
                                                           service_role_token, failure):
     if failure == "stopped":
         # A sink that ran and was stopped: its port refuses connections now.
         sink = smtp_support.SMTPSink()
         sink.start()
         sink.stop()
-        app = mail_app(make_app, sink)
+        app = make_app(**smtp_settings(sink.port))
     else:
         smtp_server.reject_with = "554 5.7.1 Message rejected"
-        app = mail_app(make_app, smtp_server)
-    created = confirmed_user(app, service_role_token, "down@example.com")
-    audit_before = actions(app, created["id"])
-    client = client_for(app)
+        app = make_mail_app()
+    created = create_user(api_for(app, service_role_token), "down@example.com", password=PASSWORD)
+    audit_before = audit_actions(app, created["id"])
+    client = api_for(app)
 
     response = client.post("/recover", json={
         "email": "down@example.com", "code_challenge": CHALLENGE,
@@ -113,28 +108,27 @@ def test_smtp_down_still_answers_empty_and_writes_nothing(make_app, smtp_server,
     assert user.recovery_token == "" and user.recovery_sent_at is None
     assert one_time_tokens(app, user.id) == {}
     assert count(app, FlowState) == 0
-    assert actions(app, created["id"]) == audit_before
+    assert audit_actions(app, created["id"]) == audit_before
     [entry] = mail_log(app)
     assert (entry.template, entry.recipient, entry.status) == (
         "recovery", "down@example.com", "failed")
     assert entry.error
 
 
-def test_unreachable_smtp_port_is_neutral_too(make_app, service_role_token):
-    app = make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_support.free_port(),
-                      "smtp.admin_email": "auth@example.com", "mailer.autoconfirm": False})
-    confirmed_user(app, service_role_token, "closed@example.com")
-    response = client_for(app).post("/recover", json={"email": "closed@example.com"})
+def test_unreachable_smtp_port_is_neutral_too(make_app, service_role_token, closed_port):
+    app = make_app(**smtp_settings(closed_port))
+    create_user(api_for(app, service_role_token), "closed@example.com", password=PASSWORD)
+    response = api_for(app).post("/recover", json={"email": "closed@example.com"})
     assert response.status_code == 200 and response.get_json() == {}
     assert user_row(app, "closed@example.com").recovery_token == ""
     assert [e.status for e in mail_log(app)] == ["failed"]
 
 
-def test_second_request_inside_the_window_is_429_until_the_clock_moves(
-        make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    confirmed_user(app, service_role_token, "again@example.com")
+def test_second_request_inside_the_window_is_429_until_the_clock_moves(make_mail_app, smtp_server,
+                                                                       service_role_token):
+    app = make_mail_app()
+    client = api_for(app)
+    create_user(api_for(app, service_role_token), "again@example.com", password=PASSWORD)
     assert client.post("/recover", json={"email": "again@example.com"}).status_code == 200
     first = user_row(app, "again@example.com")
     assert_wait_error(client.post("/recover", json={"email": "again@example.com"}))
@@ -149,11 +143,11 @@ def test_second_request_inside_the_window_is_429_until_the_clock_moves(
         "again@example.com", smtp_support.code(mails[1]))
 
 
-def test_email_provider_off_is_400_before_the_body_is_read(make_app, smtp_server, settings,
-                                                          service_role_token):
-    app = mail_app(make_app, smtp_server, **email_off(settings, enabled=False))
-    confirmed_user(app, service_role_token, "off@example.com")
-    client = client_for(app)
+def test_email_provider_off_is_400_before_the_body_is_read(make_mail_app, smtp_server, settings,
+                                                           service_role_token):
+    app = make_mail_app(**email_provider(settings, enabled=False))
+    create_user(api_for(app, service_role_token), "off@example.com", password=PASSWORD)
+    client = api_for(app)
     for data in ('{"email": "off@example.com"}', "not json"):
         response = client.post("/recover", data=data)
         assert response.status_code == 400
@@ -171,9 +165,9 @@ def test_email_provider_off_is_400_before_the_body_is_read(make_app, smtp_server
     ({"email": "a@example.com", "code_challenge": "short", "code_challenge_method": "s256"},
      "validation_failed", None),
 ])
-def test_malformed_requests_are_400(make_app, smtp_server, body, code, message):
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).post("/recover", json=body)
+def test_malformed_requests_are_400(make_mail_app, smtp_server, body, code, message):
+    app = make_mail_app()
+    response = api_for(app).post("/recover", json=body)
     assert response.status_code == 400
     assert response.get_json()["code"] == code
     if message:
@@ -188,27 +182,28 @@ def test_malformed_requests_are_400(make_app, smtp_server, body, code, message):
     ("https://app.example.org.evil.example.net/", "http://localhost:3000"),
     ("//evil.example.net", "http://localhost:3000"),
 ])
-def test_redirect_to_is_validated(make_app, smtp_server, service_role_token, redirect_to,
+def test_redirect_to_is_validated(make_mail_app, smtp_server, service_role_token, redirect_to,
                                   expected):
-    app = mail_app(make_app, smtp_server, uri_allow_list=("https://app.example.org/**",))
-    confirmed_user(app, service_role_token, "where@example.com")
-    client = client_for(app)
+    app = make_mail_app(uri_allow_list=("https://app.example.org/**",))
+    create_user(api_for(app, service_role_token), "where@example.com", password=PASSWORD)
+    client = api_for(app)
     response = client.post("/recover", query_string={"redirect_to": redirect_to},
                            json={"email": "where@example.com"})
     assert response.status_code == 200
     link = verify_link(smtp_server.wait_for("where@example.com")[0])
-    assert link_params(link)["redirect_to"] == expected
-    followed = follow(client, link)
+    assert query(link)["redirect_to"] == expected
+    followed = client.get(path_of(link))
     assert followed.status_code == 303
     assert followed.headers["Location"].startswith(expected + "#access_token=")
 
 
-def test_recovery_link_signs_in_and_the_password_can_be_changed(make_app, smtp_server,
+def test_recovery_link_signs_in_and_the_password_can_be_changed(make_mail_app, smtp_server,
                                                                 service_role_token):
-    app = mail_app(make_app, smtp_server, **{
+    app = make_mail_app(**{
         "security.update_password_require_current_password": True})
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "forgot@example.com", "old-password-1")
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "forgot@example.com",
+                          password="old-password-1")
     other = client.login("forgot@example.com", "old-password-1")
     assert other.status_code == 200
     # A password session does need the current password.
@@ -219,7 +214,7 @@ def test_recovery_link_signs_in_and_the_password_can_be_changed(make_app, smtp_s
 
     assert client.post("/recover", json={"email": "forgot@example.com"}).status_code == 200
     link = verify_link(smtp_server.wait_for("forgot@example.com")[0])
-    followed = follow(client, link)
+    followed = client.get(path_of(link))
     assert followed.status_code == 303
     values = fragment(followed.headers["Location"])
     assert values["type"] == "recovery"
@@ -234,13 +229,13 @@ def test_recovery_link_signs_in_and_the_password_can_be_changed(make_app, smtp_s
     # The password change ended the older session, not the recovery one.
     assert client.refresh(other.get_json()["refresh_token"]).status_code == 400
     assert client.get("/user", token=values["access_token"]).status_code == 200
-    assert "user_updated_password" in actions(app, created["id"])
+    assert "user_updated_password" in audit_actions(app, created["id"])
 
 
-def test_recovery_code_signs_in_once(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    confirmed_user(app, service_role_token, "code@example.com")
+def test_recovery_code_signs_in_once(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
+    client = api_for(app)
+    create_user(api_for(app, service_role_token), "code@example.com", password=PASSWORD)
     client.post("/recover", json={"email": "code@example.com"})
     code = smtp_support.code(smtp_server.wait_for("code@example.com")[0])
     verified = client.post("/verify", json={"type": "recovery", "token": code,
@@ -256,22 +251,22 @@ def test_recovery_code_signs_in_once(make_app, smtp_server, service_role_token):
     assert again.get_json()["code"] == "otp_expired"
 
 
-def test_unconfirmed_user_is_confirmed_by_the_recovery_link(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_unconfirmed_user_is_confirmed_by_the_recovery_link(make_mail_app, smtp_server):
+    app = make_mail_app()
+    client = api_for(app)
     assert client.signup("half@example.com").status_code == 200
     later(app, 61)  # recovery has its own timer, but keep clear of the signup mail anyway
     assert client.post("/recover", json={"email": "half@example.com"}).status_code == 200
     mails = smtp_server.wait_for("half@example.com", count=2)
     assert mails[1]["Subject"] == "Reset your password"
-    assert follow(client, verify_link(mails[1])).status_code == 303
+    assert client.get(path_of(verify_link(mails[1]))).status_code == 303
     assert user_row(app, "half@example.com").email_confirmed_at is not None
 
 
-def test_pkce_recovery_creates_a_recovery_flow(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "pkce@example.com")
+def test_pkce_recovery_creates_a_recovery_flow(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "pkce@example.com", password=PASSWORD)
     response = client.post("/recover", json={"email": "pkce@example.com",
                                              "code_challenge": CHALLENGE,
                                              "code_challenge_method": "S256"})
@@ -290,16 +285,17 @@ def test_pkce_recovery_creates_a_recovery_flow(make_app, smtp_server, service_ro
     assert verified.get_json()["user"]["id"] == created["id"]
 
 
-def test_pkce_recovery_link_redirects_with_a_code(make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "pkcelink@example.com")
+def test_pkce_recovery_link_redirects_with_a_code(make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app()
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "pkcelink@example.com",
+                          password=PASSWORD)
     client.post("/recover?redirect_to=http://localhost:3000/reset", json={
         "email": "pkcelink@example.com", "code_challenge": CHALLENGE,
         "code_challenge_method": "s256"})
     [flow] = [row[0] for row in table_rows(app, sa.select(FlowState))]
     link = verify_link(smtp_server.wait_for("pkcelink@example.com")[0])
-    followed = follow(client, link)
+    followed = client.get(path_of(link))
     assert followed.status_code == 303
     location = followed.headers["Location"]
     assert location.startswith("http://localhost:3000/reset?code=")

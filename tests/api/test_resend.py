@@ -9,33 +9,30 @@ import sqlalchemy as sa
 
 from gotrue_web.models import AuditLogEntry, FlowState, OneTimeToken
 
-from ..conftest import table_rows
-from ..support import smtp as smtp_support
-from .test_otp import (
-    CHALLENGE,
-    actions,
-    assert_wait_error,
-    client_for,
-    comparable,
-    confirmed_user,
+from ..conftest import api_for, email_provider, table_rows
+from ..factories import (
+    PASSWORD,
+    audit_actions,
     count,
-    email_off,
-    follow,
+    create_user,
     fragment,
     later,
-    link_params,
-    mail_app,
     mail_log,
     one_time_tokens,
+    path_of,
+    query,
     token_hash,
     user_row,
     verify_link,
 )
+from ..support import smtp as smtp_support
+from .test_otp import CHALLENGE, assert_wait_error, comparable
 
 
-def test_signup_confirmation_is_resent_and_the_new_code_replaces_the_old(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_signup_confirmation_is_resent_and_the_new_code_replaces_the_old(make_mail_app,
+                                                                         smtp_server):
+    app = make_mail_app()
+    client = api_for(app)
     assert client.signup("resend@example.com").status_code == 200
     [first] = smtp_server.wait_for("resend@example.com")
     first_code = smtp_support.code(first)
@@ -55,13 +52,13 @@ def test_signup_confirmation_is_resent_and_the_new_code_replaces_the_old(make_ap
     code = smtp_support.code(second)
     expected = token_hash("resend@example.com", code)
     link = verify_link(second)
-    assert link_params(link) == {"token": expected, "type": "signup",
-                                 "redirect_to": "http://localhost:3000/confirmed"}
+    assert query(link) == {"token": expected, "type": "signup",
+                           "redirect_to": "http://localhost:3000/confirmed"}
     user = user_row(app, "resend@example.com")
     assert user.confirmation_token == expected
     [ott] = one_time_tokens(app, user.id).values()
     assert (ott.token_type.value, ott.token_hash) == ("confirmation_token", expected)
-    assert actions(app, user.id) == ["user_signedup", "user_confirmation_requested"]
+    assert audit_actions(app, user.id) == ["user_signedup", "user_confirmation_requested"]
 
     # The first link and code are dead; the new link confirms and signs in.
     if first_code != code:
@@ -69,9 +66,9 @@ def test_signup_confirmation_is_resent_and_the_new_code_replaces_the_old(make_ap
                                              "email": "resend@example.com"})
         assert stale.status_code == 403
         assert stale.get_json()["code"] == "otp_expired"
-        dead = follow(client, first_link)
+        dead = client.get(path_of(first_link))
         assert fragment(dead.headers["Location"])["error_code"] == "otp_expired"
-    followed = follow(client, link)
+    followed = client.get(path_of(link))
     assert followed.status_code == 303
     location = followed.headers["Location"]
     assert location.startswith("http://localhost:3000/confirmed#")
@@ -79,11 +76,11 @@ def test_signup_confirmation_is_resent_and_the_new_code_replaces_the_old(make_ap
     assert user_row(app, "resend@example.com").email_confirmed_at is not None
 
 
-def test_nothing_pending_gets_the_same_empty_answer_and_nothing_is_sent(
-        make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
-    created = confirmed_user(app, service_role_token, "done@example.com")
+def test_nothing_pending_gets_the_same_empty_answer_and_nothing_is_sent(make_mail_app, smtp_server,
+                                                                        service_role_token):
+    app = make_mail_app()
+    client = api_for(app)
+    created = create_user(api_for(app, service_role_token), "done@example.com", password=PASSWORD)
     audit_before = count(app, AuditLogEntry)
     answers = [
         client.post("/resend", json={"type": "signup", "email": "done@example.com"}),
@@ -102,8 +99,8 @@ def test_nothing_pending_gets_the_same_empty_answer_and_nothing_is_sent(
 
 def _pending_email_change(app, smtp_server, service_role_token) -> str:
     """A confirmed user who asked to move from old@ to new@; returns the access token."""
-    confirmed_user(app, service_role_token, "old@example.com")
-    client = client_for(app)
+    create_user(api_for(app, service_role_token), "old@example.com", password=PASSWORD)
+    client = api_for(app)
     session = client.login("old@example.com").get_json()
     response = client.put("/user", token=session["access_token"],
                           json={"email": "new@example.com"})
@@ -111,10 +108,10 @@ def _pending_email_change(app, smtp_server, service_role_token) -> str:
     return session["access_token"]
 
 
-def test_email_change_is_resent_to_both_addresses_in_secure_mode(make_app, smtp_server,
+def test_email_change_is_resent_to_both_addresses_in_secure_mode(make_mail_app, smtp_server,
                                                                  service_role_token):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+    app = make_mail_app()
+    client = api_for(app)
     _pending_email_change(app, smtp_server, service_role_token)
     assert len(smtp_server.wait_for("old@example.com")) == 1
     assert len(smtp_server.wait_for("new@example.com")) == 1
@@ -143,7 +140,7 @@ def test_email_change_is_resent_to_both_addresses_in_secure_mode(make_app, smtp_
         "email_change_token_current": (user.email_change_token_current, "old@example.com"),
         "email_change_token_new": (user.email_change_token_new, "new@example.com"),
     }
-    assert link_params(verify_link(to_new))["type"] == "email_change"
+    assert query(verify_link(to_new))["type"] == "email_change"
 
     # Both resent codes complete the change.
     half = client.post("/verify", json={"type": "email_change", "token": current_code,
@@ -158,9 +155,9 @@ def test_email_change_is_resent_to_both_addresses_in_secure_mode(make_app, smtp_
 
 
 def test_email_change_without_secure_mode_is_resent_to_the_new_address_only(
-        make_app, smtp_server, service_role_token):
-    app = mail_app(make_app, smtp_server, **{"mailer.secure_email_change_enabled": False})
-    client = client_for(app)
+        make_mail_app, smtp_server, service_role_token):
+    app = make_mail_app(**{"mailer.secure_email_change_enabled": False})
+    client = api_for(app)
     _pending_email_change(app, smtp_server, service_role_token)
     smtp_server.wait_for("new@example.com")
     later(app, 61)
@@ -176,9 +173,9 @@ def test_email_change_without_secure_mode_is_resent_to_the_new_address_only(
     assert set(one_time_tokens(app, user.id)) == {"email_change_token_new"}
 
 
-def test_pkce_resend_marks_the_token_and_creates_a_signup_flow(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_pkce_resend_marks_the_token_and_creates_a_signup_flow(make_mail_app, smtp_server):
+    app = make_mail_app()
+    client = api_for(app)
     client.signup("flow@example.com")
     later(app, 61)
     response = client.post("/resend", json={"type": "signup", "email": "flow@example.com",
@@ -192,9 +189,9 @@ def test_pkce_resend_marks_the_token_and_creates_a_signup_flow(make_app, smtp_se
     assert (flow.user_id, flow.authentication_method) == (user.id, "email/signup")
 
 
-def test_smtp_failure_keeps_the_previous_code(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server)
-    client = client_for(app)
+def test_smtp_failure_keeps_the_previous_code(make_mail_app, smtp_server):
+    app = make_mail_app()
+    client = api_for(app)
     client.signup("keep@example.com")
     first_code = smtp_support.code(smtp_server.wait_for("keep@example.com")[0])
     before = user_row(app, "keep@example.com")
@@ -231,9 +228,9 @@ def test_smtp_failure_keeps_the_previous_code(make_app, smtp_server):
      "validation_failed", "PKCE flow requires code_challenge_method and code_challenge"),
     ({"type": 1, "email": "a@example.com"}, "bad_json", None),
 ])
-def test_malformed_requests_are_400(make_app, smtp_server, body, code, message):
-    app = mail_app(make_app, smtp_server)
-    response = client_for(app).post("/resend", json=body)
+def test_malformed_requests_are_400(make_mail_app, smtp_server, body, code, message):
+    app = make_mail_app()
+    response = api_for(app).post("/resend", json=body)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["code"] == code
     if message:
@@ -241,9 +238,9 @@ def test_malformed_requests_are_400(make_app, smtp_server, body, code, message):
     assert smtp_server.messages == []
 
 
-def test_provider_off_is_400(make_app, smtp_server, settings):
-    app = mail_app(make_app, smtp_server, **email_off(settings, enabled=False))
-    client = client_for(app)
+def test_provider_off_is_400(make_mail_app, settings):
+    app = make_mail_app(**email_provider(settings, enabled=False))
+    client = api_for(app)
     assert client.signup("x@example.com").status_code == 400  # signups are refused too
     for resend_type in ("signup", "email_change"):
         response = client.post("/resend", json={"type": resend_type, "email": "x@example.com"})
@@ -256,9 +253,9 @@ def test_provider_off_is_400(make_app, smtp_server, settings):
         assert response.get_json()["code"] == "phone_provider_disabled"
 
 
-def test_phone_types_with_nothing_pending_are_empty(make_app, smtp_server):
-    app = mail_app(make_app, smtp_server, **{"external.phone_enabled": True})
-    response = client_for(app).post("/resend", json={"type": "sms", "phone": "+15555550100"})
+def test_phone_types_with_nothing_pending_are_empty(make_mail_app):
+    app = make_mail_app(**{"external.phone_enabled": True})
+    response = api_for(app).post("/resend", json={"type": "sms", "phone": "+15555550100"})
     assert response.status_code == 200 and response.get_json() == {}
-    bad = client_for(app).post("/resend", json={"type": "sms", "phone": "12ab"})
+    bad = api_for(app).post("/resend", json={"type": "sms", "phone": "12ab"})
     assert bad.status_code == 400

@@ -3,14 +3,11 @@ confirmation mail through a real SMTP server, repeated signups and anonymous sig
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
 import pytest
 import sqlalchemy as sa
 
@@ -25,7 +22,8 @@ from gotrue_web.models import (
     User,
 )
 
-from ..conftest import JWT_SECRET, ApiClient, table_rows
+from ..conftest import api_for, email_provider, smtp_settings, table_rows
+from ..factories import audit_actions, count, token_hash, user_row, verified_claims
 from ..support import smtp as smtp_support
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -35,33 +33,6 @@ SESSION_KEYS = ["access_token", "token_type", "expires_in", "expires_at", "refre
 NEW_UNCONFIRMED_USER_KEYS = ["id", "aud", "role", "email", "phone", "confirmation_sent_at",
                              "app_metadata", "user_metadata", "identities", "created_at",
                              "updated_at", "is_anonymous"]
-
-
-def _client(app) -> ApiClient:
-    return ApiClient(app.test_client(), "")
-
-
-def _mail_app(make_app, smtp_server, **overrides):
-    return make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-                       "smtp.admin_email": "admin@example.com", **overrides})
-
-
-def _actions(app, user_id=None) -> list[str]:
-    rows = table_rows(app, sa.select(AuditLogEntry.payload).order_by(AuditLogEntry.created_at))
-    return [row.payload["action"] for row in rows
-            if user_id is None or row.payload["actor_id"] == str(user_id)]
-
-
-def _user_row(app, email: str) -> User:
-    return table_rows(app, sa.select(User).where(User.email == email))[0][0]
-
-
-def _count(app, model) -> int:
-    return len(table_rows(app, sa.select(model)))
-
-
-def _email_settings(settings, **changes):
-    return dataclasses.replace(settings.external.email, **changes)
 
 
 # --- order of checks --------------------------------------------------------------------------
@@ -125,15 +96,15 @@ CHECKS = [
                          [case[1:] for case in CHECKS], ids=[case[0] for case in CHECKS])
 def test_signup_checks_in_order(make_app, settings, overrides, body, status, code, message):
     if overrides == "email-off":
-        overrides = {"external.email": _email_settings(settings, enabled=False)}
+        overrides = email_provider(settings, enabled=False)
     app = make_app(**overrides)
-    response = _client(app).post("/signup", json=body)
+    response = api_for(app).post("/signup", json=body)
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.get_json()["code"] == code
     assert response.headers["x-sb-error-code"] == code
     if message is not None:
         assert response.get_json()["message"] == message
-    assert _count(app, User) == 0
+    assert count(app, User) == 0
 
 
 @pytest.mark.parametrize("overrides, password, reasons, message", [
@@ -147,7 +118,7 @@ def test_signup_checks_in_order(make_app, settings, overrides, body, status, cod
 ])
 def test_weak_password_reasons(make_app, overrides, password, reasons, message):
     app = make_app(**overrides)
-    response = _client(app).post("/signup", json={"email": "w@example.com",
+    response = api_for(app).post("/signup", json={"email": "w@example.com",
                                                   "password": password})
     assert response.status_code == 422
     body = response.get_json()
@@ -155,13 +126,13 @@ def test_weak_password_reasons(make_app, overrides, password, reasons, message):
     assert body["weak_password"] == {"reasons": reasons}
     if message:
         assert body["message"] == message
-    assert _count(app, User) == 0
+    assert count(app, User) == 0
 
 
 def test_strong_enough_password_passes_the_configured_rules(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "password.min_length": 10,
                       "password.required_characters": (LOWER, UPPER, DIGITS)})
-    response = _client(app).post("/signup", json={"email": "s@example.com",
+    response = api_for(app).post("/signup", json={"email": "s@example.com",
                                                   "password": "Abcdefghij1"})
     assert response.status_code == 200
 
@@ -220,12 +191,11 @@ def test_autoconfirm_signup_returns_a_session_with_the_user(app, api):
     assert identity["identity_data"]["phone_verified"] is False
     assert identity["identity_data"]["name"] == "Ada"
 
-    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"],
-                        options={"verify_aud": False})
+    claims = verified_claims(body["access_token"])
     assert claims["sub"] == user_id
     assert [entry["method"] for entry in claims["amr"]] == ["password"]
 
-    row = _user_row(app, "mixed.case@example.com")
+    row = user_row(app, "mixed.case@example.com")
     assert str(row.id) == user_id
     assert row.email_confirmed_at is not None
     assert row.encrypted_password.startswith("$2a$")
@@ -238,7 +208,7 @@ def test_autoconfirm_signup_returns_a_session_with_the_user(app, api):
     assert token_row.token == body["refresh_token"] and token_row.revoked is False
     assert [r.authentication_method for r in
             table_rows(app, sa.select(AMRClaim.authentication_method))] == ["password"]
-    assert _actions(app, user_id) == ["user_signedup", "login"]
+    assert audit_actions(app, user_id) == ["user_signedup", "login"]
 
 
 def test_autoconfirm_signup_with_a_confirmed_email_is_422_and_audited(app, api):
@@ -247,13 +217,13 @@ def test_autoconfirm_signup_with_a_confirmed_email_is_422_and_audited(app, api):
     assert response.status_code == 422
     assert response.get_json() == {"code": "user_already_exists",
                                    "message": "User already registered"}
-    assert _count(app, User) == 1
-    assert _actions(app, first["user"]["id"])[-1] == "user_repeated_signup"
+    assert count(app, User) == 1
+    assert audit_actions(app, first["user"]["id"])[-1] == "user_repeated_signup"
 
 
 def test_sms_autoconfirm_also_makes_a_repeated_email_signup_422(make_app, api):
     app = make_app(**{"sms.autoconfirm": True})
-    client = _client(app)
+    client = api_for(app)
     created = api.admin("POST", "/admin/users", json={
         "email": "both@example.com", "password": "password-123", "email_confirm": True})
     assert created.status_code == 200
@@ -266,9 +236,9 @@ def test_sms_autoconfirm_also_makes_a_repeated_email_signup_422(make_app, api):
 # --- confirmation by email --------------------------------------------------------------------
 
 
-def test_signup_sends_a_confirmation_email_and_stores_the_token_hash(make_app, smtp_server):
-    app = _mail_app(make_app, smtp_server)
-    response = _client(app).post("/signup?redirect_to=http://localhost:3000/welcome",
+def test_signup_sends_a_confirmation_email_and_stores_the_token_hash(make_mail_app, smtp_server):
+    app = make_mail_app()
+    response = api_for(app).post("/signup?redirect_to=http://localhost:3000/welcome",
                                  json={"email": "New.User@Example.com",
                                        "password": "password-123", "data": {"plan": "pro"}})
     assert response.status_code == 200
@@ -284,16 +254,16 @@ def test_signup_sends_a_confirmation_email_and_stores_the_token_hash(make_app, s
 
     [message] = smtp_server.wait_for("new.user@example.com")
     assert message["Subject"] == "Confirm your email address"
-    assert "admin@example.com" in message["From"]
+    assert "auth@example.com" in message["From"]
     code = smtp_support.code(message)
-    expected_hash = hashlib.sha224(("new.user@example.com" + code).encode()).hexdigest()
+    expected_hash = token_hash("new.user@example.com", code)
     [link] = [link for link in smtp_support.links(message) if "/verify" in link]
     parts = urlsplit(link)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "http://localhost:9999/verify"
     assert parse_qs(parts.query) == {"token": [expected_hash], "type": ["signup"],
                                      "redirect_to": ["http://localhost:3000/welcome"]}
 
-    row = _user_row(app, "new.user@example.com")
+    row = user_row(app, "new.user@example.com")
     assert row.confirmation_token == expected_hash
     assert row.confirmation_sent_at is not None
     assert row.email_confirmed_at is None
@@ -302,17 +272,17 @@ def test_signup_sends_a_confirmation_email_and_stores_the_token_hash(make_app, s
     assert ott.token_type.value == "confirmation_token"
     assert ott.token_hash == expected_hash
     assert ott.relates_to == "new.user@example.com"
-    assert _count(app, Session) == 0
-    assert _actions(app, user["id"]) == ["user_signedup"]
+    assert count(app, Session) == 0
+    assert audit_actions(app, user["id"]) == ["user_signedup"]
 
 
-def test_pkce_signup_marks_the_token_and_creates_a_flow(make_app, smtp_server):
-    app = _mail_app(make_app, smtp_server)
-    response = _client(app).post("/signup", json={
+def test_pkce_signup_marks_the_token_and_creates_a_flow(make_mail_app, smtp_server):
+    app = make_mail_app()
+    response = api_for(app).post("/signup", json={
         "email": "pkce@example.com", "password": "password-123",
         "code_challenge": CHALLENGE, "code_challenge_method": "S256"})
     assert response.status_code == 200
-    row = _user_row(app, "pkce@example.com")
+    row = user_row(app, "pkce@example.com")
     assert row.confirmation_token.startswith("pkce_")
     [flow] = [r[0] for r in table_rows(app, sa.select(FlowState))]
     assert flow.user_id == row.id
@@ -322,9 +292,9 @@ def test_pkce_signup_marks_the_token_and_creates_a_flow(make_app, smtp_server):
     assert row.confirmation_token in " ".join(smtp_support.links(message))
 
 
-def test_unlisted_redirect_becomes_the_site_url(make_app, smtp_server):
-    app = _mail_app(make_app, smtp_server)
-    response = _client(app).post("/signup?redirect_to=https://evil.example.net/",
+def test_unlisted_redirect_becomes_the_site_url(make_mail_app, smtp_server):
+    app = make_mail_app()
+    response = api_for(app).post("/signup?redirect_to=https://evil.example.net/",
                                  json={"email": "r@example.com", "password": "password-123"})
     assert response.status_code == 200
     [message] = smtp_server.wait_for("r@example.com")
@@ -334,49 +304,48 @@ def test_unlisted_redirect_becomes_the_site_url(make_app, smtp_server):
 
 def test_without_smtp_host_the_user_is_created_and_nothing_is_sent(make_app, smtp_server):
     app = make_app()
-    response = _client(app).post("/signup", json={"email": "quiet@example.com",
+    response = api_for(app).post("/signup", json={"email": "quiet@example.com",
                                                   "password": "password-123"})
     assert response.status_code == 200
     assert "access_token" not in response.get_json()
-    row = _user_row(app, "quiet@example.com")
+    row = user_row(app, "quiet@example.com")
     assert row.confirmation_token and row.email_confirmed_at is None
     assert smtp_server.messages == []
 
 
-def test_smtp_refusal_fails_cleanly_and_leaves_no_user(make_app, smtp_server):
+def test_smtp_refusal_fails_cleanly_and_leaves_no_user(make_mail_app, smtp_server):
     smtp_server.reject_with = "554 5.7.1 Message rejected"
-    app = _mail_app(make_app, smtp_server)
-    response = _client(app).post("/signup", json={"email": "refused@example.com",
+    app = make_mail_app()
+    response = api_for(app).post("/signup", json={"email": "refused@example.com",
                                                   "password": "password-123"})
     assert response.status_code == 500
     assert response.get_json() == {"code": "unexpected_failure",
                                    "message": "Error sending confirmation email"}
     for model in (User, Identity, OneTimeToken, Session, AuditLogEntry):
-        assert _count(app, model) == 0, model
+        assert count(app, model) == 0, model
 
 
-def test_unreachable_smtp_fails_cleanly_and_leaves_no_user(make_app):
+def test_unreachable_smtp_fails_cleanly_and_leaves_no_user(make_app, closed_port):
     # A free port with nothing listening: the connection is refused.
-    app = make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_support.free_port(),
-                      "smtp.admin_email": "admin@example.com"})
-    response = _client(app).post("/signup", json={"email": "down@example.com",
+    app = make_app(**smtp_settings(closed_port))
+    response = api_for(app).post("/signup", json={"email": "down@example.com",
                                                   "password": "password-123"})
     assert response.status_code == 500
     assert response.get_json()["code"] == "unexpected_failure"
-    assert _count(app, User) == 0
+    assert count(app, User) == 0
 
 
 # --- repeated signups -------------------------------------------------------------------------
 
 
-def test_confirmed_email_gets_a_fake_user_and_no_mail(make_app, smtp_server, api):
-    app = _mail_app(make_app, smtp_server)
-    client = _client(app)
+def test_confirmed_email_gets_a_fake_user_and_no_mail(make_mail_app, smtp_server, api):
+    app = make_mail_app()
+    client = api_for(app)
     created = api.admin("POST", "/admin/users", json={
         "email": "known@example.com", "password": "original-pw", "email_confirm": True})
     assert created.status_code == 200
     real = created.get_json()
-    stored_hash = _user_row(app, "known@example.com").encrypted_password
+    stored_hash = user_row(app, "known@example.com").encrypted_password
     genuine = client.post("/signup", json={"email": "fresh@example.com",
                                            "password": "password-123"}).get_json()
 
@@ -397,20 +366,20 @@ def test_confirmed_email_gets_a_fake_user_and_no_mail(make_app, smtp_server, api
 
     smtp_server.wait_for("fresh@example.com")
     assert smtp_server.to("known@example.com") == []
-    assert _count(app, User) == 2
-    assert _user_row(app, "known@example.com").encrypted_password == stored_hash
-    assert "user_repeated_signup" in _actions(app, real["id"])
+    assert count(app, User) == 2
+    assert user_row(app, "known@example.com").encrypted_password == stored_hash
+    assert "user_repeated_signup" in audit_actions(app, real["id"])
 
 
-def test_unconfirmed_email_is_resent_after_the_window_and_keeps_the_password(
-        make_app, smtp_server):
-    app = _mail_app(make_app, smtp_server)
+def test_unconfirmed_email_is_resent_after_the_window_and_keeps_the_password(make_mail_app,
+                                                                             smtp_server):
+    app = make_mail_app()
     rt = app.extensions["gotrue"]
-    client = _client(app)
+    client = api_for(app)
     first = client.post("/signup", json={"email": "again@example.com",
                                          "password": "first-password"})
     assert first.status_code == 200
-    before = _user_row(app, "again@example.com")
+    before = user_row(app, "again@example.com")
     [first_mail] = smtp_server.wait_for("again@example.com")
 
     too_soon = client.post("/signup", json={"email": "again@example.com",
@@ -433,20 +402,19 @@ def test_unconfirmed_email_is_resent_after_the_window_and_keeps_the_password(
     mails = smtp_server.wait_for("again@example.com", count=2)
     assert len(mails) == 2
     code = smtp_support.code(mails[1])
-    after = _user_row(app, "again@example.com")
+    after = user_row(app, "again@example.com")
     assert after.encrypted_password == before.encrypted_password
-    assert after.confirmation_token == hashlib.sha224(
-        ("again@example.com" + code).encode()).hexdigest()
+    assert after.confirmation_token == token_hash("again@example.com", code)
     assert after.confirmation_token != before.confirmation_token
     [ott] = [r[0] for r in table_rows(app, sa.select(OneTimeToken))]
     assert ott.token_hash == after.confirmation_token
-    assert _actions(app, before.id) == ["user_signedup", "user_confirmation_requested"]
+    assert audit_actions(app, before.id) == ["user_signedup", "user_confirmation_requested"]
     assert smtp_support.code(first_mail) != code
 
 
-def test_unconfirmed_invitee_is_returned_without_metadata_or_identities(make_app, smtp_server,
+def test_unconfirmed_invitee_is_returned_without_metadata_or_identities(make_mail_app, smtp_server,
                                                                         api):
-    app = _mail_app(make_app, smtp_server)
+    app = make_mail_app()
     created = api.admin("POST", "/admin/users", json={
         "email": "invitee@example.com", "user_metadata": {"team": "red"}})
     assert created.status_code == 200
@@ -455,7 +423,7 @@ def test_unconfirmed_invitee_is_returned_without_metadata_or_identities(make_app
 
         db.session.execute(sa.update(User).values(invited_at=datetime.now(timezone.utc)))
         db.session.commit()
-    response = _client(app).post("/signup", json={"email": "invitee@example.com",
+    response = api_for(app).post("/signup", json={"email": "invitee@example.com",
                                                   "password": "password-123"})
     assert response.status_code == 200
     body = response.get_json()
@@ -472,18 +440,18 @@ def test_autoconfirm_confirms_an_unconfirmed_account_only_with_its_password(app,
     wrong = api.signup("pending@example.com", "an-attackers-password")
     assert wrong.status_code == 422
     assert wrong.get_json()["code"] == "user_already_exists"
-    assert _user_row(app, "pending@example.com").email_confirmed_at is None
-    assert _count(app, Session) == 0
+    assert user_row(app, "pending@example.com").email_confirmed_at is None
+    assert count(app, Session) == 0
 
     right = api.signup("pending@example.com", "the-real-password")
     assert right.status_code == 200
     assert right.get_json()["user"]["id"] == created.get_json()["id"]
-    assert _user_row(app, "pending@example.com").email_confirmed_at is not None
+    assert user_row(app, "pending@example.com").email_confirmed_at is not None
 
 
 def test_email_held_in_another_audience_is_not_a_server_error(make_app, api):
     app = make_app()
-    client = _client(app)
+    client = api_for(app)
     other = client.post("/signup", json={"email": "aud@example.com", "password": "password-1"},
                         headers={"X-JWT-AUD": "other-audience"})
     assert other.status_code == 200
@@ -493,7 +461,7 @@ def test_email_held_in_another_audience_is_not_a_server_error(make_app, api):
     assert response.status_code == 200
     assert response.get_json()["id"] != other.get_json()["id"]
     assert response.get_json()["identities"] == []
-    assert _count(app, User) == 1
+    assert count(app, User) == 1
 
 
 # --- phone ------------------------------------------------------------------------------------
@@ -501,7 +469,7 @@ def test_email_held_in_another_audience_is_not_a_server_error(make_app, api):
 
 def test_phone_signup_with_sms_autoconfirm(make_app):
     app = make_app(**{"external.phone_enabled": True, "sms.autoconfirm": True})
-    response = _client(app).post("/signup", json={"phone": "+1 555 555 0100",
+    response = api_for(app).post("/signup", json={"phone": "+1 555 555 0100",
                                                   "password": "password-123"})
     assert response.status_code == 200
     user = response.get_json()["user"]
@@ -518,16 +486,16 @@ def test_phone_signup_with_sms_autoconfirm(make_app):
 
 def test_phone_signup_without_an_sms_provider_writes_nothing(make_app):
     app = make_app(**{"external.phone_enabled": True})
-    response = _client(app).post("/signup", json={"phone": "+15555550100",
+    response = api_for(app).post("/signup", json={"phone": "+15555550100",
                                                   "password": "password-123"})
     assert response.status_code == 422
     assert response.get_json()["code"] == "sms_send_failed"
-    assert _count(app, User) == 0
+    assert count(app, User) == 0
 
 
 def test_confirmed_phone_gets_a_fake_user(make_app):
     app = make_app(**{"external.phone_enabled": True, "sms.autoconfirm": True})
-    client = _client(app)
+    client = api_for(app)
     real = client.post("/signup", json={"phone": "+15555550101", "password": "password-123"})
     assert real.status_code == 200
     again = client.post("/signup", json={"phone": "+15555550101", "password": "password-123"})
@@ -541,7 +509,7 @@ def test_confirmed_phone_gets_a_fake_user(make_app):
 @pytest.mark.parametrize("body", [{}, {"data": {"nickname": "guest"}}, {"email": "", "phone": ""}])
 def test_anonymous_sign_in(make_app, body):
     app = make_app(**{"external.anonymous_users_enabled": True})
-    response = _client(app).post("/signup", json=body)
+    response = api_for(app).post("/signup", json=body)
     assert response.status_code == 200
     session = response.get_json()
     assert list(session) == SESSION_KEYS
@@ -552,28 +520,27 @@ def test_anonymous_sign_in(make_app, body):
     assert user["identities"] == []
     assert user["user_metadata"] == body.get("data", {})
     assert user["role"] == "authenticated"
-    claims = jwt.decode(session["access_token"], JWT_SECRET, algorithms=["HS256"],
-                        options={"verify_aud": False})
+    claims = verified_claims(session["access_token"])
     assert claims["is_anonymous"] is True
     assert [entry["method"] for entry in claims["amr"]] == ["anonymous"]
     [row] = [r[0] for r in table_rows(app, sa.select(User))]
     assert row.is_anonymous is True and row.email is None and row.phone is None
-    assert _count(app, Identity) == 0
-    assert _actions(app, user["id"]) == ["user_signedup", "login"]
+    assert count(app, Identity) == 0
+    assert audit_actions(app, user["id"]) == ["user_signedup", "login"]
 
 
 def test_anonymous_sign_in_disabled(make_app):
     app = make_app()
-    response = _client(app).post("/signup", json={})
+    response = api_for(app).post("/signup", json={})
     assert response.status_code == 422
     assert response.get_json() == {"code": "anonymous_provider_disabled",
                                    "message": "Anonymous sign-ins are disabled"}
-    assert _count(app, User) == 0
+    assert count(app, User) == 0
 
 
 def test_anonymous_sign_in_with_signups_disabled(make_app):
     app = make_app(**{"external.anonymous_users_enabled": True, "disable_signup": True})
-    response = _client(app).post("/signup", json={})
+    response = api_for(app).post("/signup", json={})
     assert response.status_code == 422
     assert response.get_json()["code"] == "signup_disabled"
-    assert _count(app, User) == 0
+    assert count(app, User) == 0

@@ -11,34 +11,19 @@ from datetime import datetime, timezone
 
 import argon2
 import bcrypt
-import jwt
 import pytest
 import sqlalchemy as sa
 from argon2.low_level import Type, hash_secret
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from gotrue_web.extensions import db
-from gotrue_web.models import AuditLogEntry, Session, User
+from gotrue_web.models import AuditLogEntry, Session
 
-from ..conftest import JWT_SECRET, ApiClient, table_rows
+from ..conftest import api_for, table_rows
+from ..factories import update_user, user_row, verified_claims
 
 SESSION_KEYS = ["access_token", "token_type", "expires_in", "expires_at", "refresh_token",
                 "user", "weak_password"]
 INVALID = {"code": "invalid_credentials", "message": "Invalid login credentials"}
-
-
-def _client(app) -> ApiClient:
-    return ApiClient(app.test_client(), "")
-
-
-def _set_user_column(app, email: str, **values) -> None:
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.email == email).values(**values))
-        db.session.commit()
-
-
-def _stored_hash(app, email: str) -> str:
-    return table_rows(app, sa.select(User.encrypted_password).where(User.email == email))[0][0]
 
 
 # --- success ----------------------------------------------------------------------------------
@@ -55,8 +40,7 @@ def test_login_returns_a_session_with_weak_password_null(app, api):
     assert body["expires_in"] == 3600
     assert body["user"]["id"] == user_id
     assert "last_sign_in_at" in body["user"]
-    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"],
-                        options={"verify_aud": False})
+    claims = verified_claims(body["access_token"])
     assert [entry["method"] for entry in claims["amr"]] == ["password"]
     assert abs(claims["exp"] - body["expires_at"]) <= 1
     # The signup session and the login session.
@@ -71,7 +55,7 @@ def test_weak_password_under_stricter_rules_still_logs_in(make_app, api):
     api.session("weakling@example.com", "lowercase-only")
     strict = make_app(**{"mailer.autoconfirm": True, "password.min_length": 20,
                          "password.required_characters": ("0123456789",)})
-    response = _client(strict).post("/token?grant_type=password", json={
+    response = api_for(strict).post("/token?grant_type=password", json={
         "email": "weakling@example.com", "password": "lowercase-only"})
     assert response.status_code == 200
     weak = response.get_json()["weak_password"]
@@ -87,7 +71,7 @@ def test_email_is_matched_case_insensitively(api):
 
 def test_phone_login_ignores_plus_and_spaces(make_app):
     app = make_app(**{"external.phone_enabled": True, "sms.autoconfirm": True})
-    client = _client(app)
+    client = api_for(app)
     assert client.post("/signup", json={"phone": "+15555550123",
                                         "password": "password-123"}).status_code == 200
     for phone in ("+15555550123", "1 555 555 0123", "15555550123"):
@@ -103,7 +87,7 @@ def test_phone_login_ignores_plus_and_spaces(make_app):
 def test_invalid_credentials_are_byte_identical(app, api):
     api.session("exists@example.com")
     api.session("nopassword@example.com")
-    _set_user_column(app, "nopassword@example.com", encrypted_password="")
+    update_user(app, "nopassword@example.com", encrypted_password="")
     for headers in ({}, {"X-Supabase-Api-Version": "2024-01-01"}):
         responses = [
             api.client.post("/token?grant_type=password", headers=headers,
@@ -119,7 +103,7 @@ def test_invalid_credentials_are_byte_identical(app, api):
 
 def test_unconfirmed_email_is_disclosed_only_to_the_right_password(make_app):
     app = make_app()
-    client = _client(app)
+    client = api_for(app)
     assert client.post("/signup", json={"email": "unconfirmed@example.com",
                                         "password": "password-123"}).status_code == 200
     wrong = client.post("/token?grant_type=password", json={
@@ -147,8 +131,8 @@ def test_ban_is_disclosed_only_to_the_right_password(app, api):
 
 def test_expired_ban_no_longer_blocks(app, api, rt):
     api.session("paroled@example.com")
-    _set_user_column(app, "paroled@example.com",
-                     banned_until=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    update_user(app, "paroled@example.com",
+                banned_until=datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert api.login("paroled@example.com").status_code == 200
 
 
@@ -158,7 +142,7 @@ def test_provider_off_is_422(make_app, settings, field, code):
     email_off = dataclasses.replace(settings.external.email, enabled=False)
     app = make_app(**{"external.email": email_off})
     value = "a@example.com" if field == "email" else "+15555550100"
-    response = _client(app).post("/token?grant_type=password",
+    response = api_for(app).post("/token?grant_type=password",
                                  json={field: value, "password": "password-123"})
     assert response.status_code == 422
     assert response.get_json()["code"] == code
@@ -229,7 +213,7 @@ def test_login_with_an_imported_hash(app, api, kind):
     wrong = api.login(f"{kind}@example.com", password + "!")
     assert wrong.status_code == 400 and wrong.get_json() == INVALID
     # Imported hashes are kept as they are, not re-hashed to bcrypt.
-    assert _stored_hash(app, f"{kind}@example.com") == encoded
+    assert user_row(app, f"{kind}@example.com").encrypted_password == encoded
 
 
 def test_argon2_library_default_hash_logs_in(app, api):
@@ -259,7 +243,7 @@ class _Counter:
 def test_unknown_email_costs_one_bcrypt_check_like_a_wrong_password(app, api, rt, monkeypatch):
     api.session("real@example.com")
     api.session("hashless@example.com")
-    _set_user_column(app, "hashless@example.com", encrypted_password="")
+    update_user(app, "hashless@example.com", encrypted_password="")
     checks = _Counter(bcrypt.checkpw)
     monkeypatch.setattr(bcrypt, "checkpw", checks)
     burns = _Counter(rt.hasher.burn)

@@ -3,14 +3,14 @@
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import jwt
 import pytest
 import sqlalchemy as sa
 
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
 
-from ..conftest import JWT_SECRET, ApiClient, table_rows
+from ..conftest import api_for, table_rows
+from ..factories import verified_claims
 
 
 def test_refresh_rotates_and_links_parent(app, api):
@@ -60,11 +60,6 @@ REFRESH_KEYS = ["access_token", "token_type", "expires_in", "expires_at", "refre
 NOT_VALID = {"code": "validation_failed", "message": "Refresh token is not valid"}
 
 
-def _claims(token: str) -> dict:
-    return jwt.decode(token, JWT_SECRET, algorithms=["HS256"],
-                      options={"verify_aud": False, "verify_iat": False})
-
-
 def _live_tokens(app, session_id) -> list[str]:
     return [row.token for row in table_rows(
         app, sa.select(RefreshToken.token).where(RefreshToken.session_id == session_id,
@@ -73,7 +68,7 @@ def _live_tokens(app, session_id) -> list[str]:
 
 def test_refresh_response_keeps_amr_and_updates_the_session(app, api, rt):
     first = api.session()
-    session_id = uuid.UUID(_claims(first["access_token"])["session_id"])
+    session_id = uuid.UUID(verified_claims(first["access_token"])["session_id"])
     later = datetime.now(timezone.utc) + timedelta(minutes=5)
     rt.clock = lambda: later
     response = api.post("/token?grant_type=refresh_token",
@@ -82,9 +77,9 @@ def test_refresh_response_keeps_amr_and_updates_the_session(app, api, rt):
     assert response.status_code == 200
     body = response.get_json()
     assert list(body) == REFRESH_KEYS
-    claims = _claims(body["access_token"])
+    claims = verified_claims(body["access_token"], clock_moved=True)
     assert claims["session_id"] == str(session_id)
-    assert claims["amr"] == _claims(first["access_token"])["amr"]
+    assert claims["amr"] == verified_claims(first["access_token"])["amr"]
     assert claims["iat"] == int(later.timestamp())
     [session] = [row[0] for row in table_rows(app, sa.select(Session))]
     assert session.user_agent == "refreshing-agent/2.0"
@@ -128,7 +123,7 @@ def test_refresh_of_a_banned_user(app, api):
     assert response.get_json() == {"code": "user_banned",
                                    "message": "Invalid Refresh Token: User Banned"}
     # Nothing was rotated.
-    assert _live_tokens(app, uuid.UUID(_claims(first["access_token"])["session_id"])) == [
+    assert _live_tokens(app, uuid.UUID(verified_claims(first["access_token"])["session_id"])) == [
         first["refresh_token"]]
 
 
@@ -164,14 +159,10 @@ def test_token_without_a_session_is_session_not_found(app, api):
                                    "message": "Invalid Refresh Token: No Valid Session Found"}
 
 
-def _client_for(app) -> ApiClient:
-    return ApiClient(app.test_client(), "")
-
-
 def test_timebox_expires_the_session(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "sessions.timebox": timedelta(hours=1)})
     rt = app.extensions["gotrue"]
-    client = _client_for(app)
+    client = api_for(app)
     start = datetime.now(timezone.utc)
     rt.clock = lambda: start
     first = client.session()
@@ -189,7 +180,7 @@ def test_inactivity_timeout_counts_from_the_last_refresh(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "sessions.inactivity_timeout": timedelta(minutes=30)})
     rt = app.extensions["gotrue"]
-    client = _client_for(app)
+    client = api_for(app)
     start = datetime.now(timezone.utc)
     rt.clock = lambda: start
     token = client.session()["refresh_token"]
@@ -220,11 +211,11 @@ def test_reuse_interval(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "security.refresh_token_reuse_interval": 10})
     rt = app.extensions["gotrue"]
-    client = _client_for(app)
+    client = api_for(app)
     start = datetime.now(timezone.utc)
     rt.clock = lambda: start
     first = client.session()
-    session_id = uuid.UUID(_claims(first["access_token"])["session_id"])
+    session_id = uuid.UUID(verified_claims(first["access_token"])["session_id"])
     second = client.refresh(first["refresh_token"]).get_json()
     third = client.refresh(second["refresh_token"]).get_json()
 
@@ -266,9 +257,9 @@ def test_reuse_after_the_interval_is_audited(app, api):
 def test_rotation_disabled_still_rotates_but_does_not_revoke_on_reuse(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "security.refresh_token_rotation_enabled": False})
-    client = _client_for(app)
+    client = api_for(app)
     first = client.session()
-    session_id = uuid.UUID(_claims(first["access_token"])["session_id"])
+    session_id = uuid.UUID(verified_claims(first["access_token"])["session_id"])
     second = client.refresh(first["refresh_token"]).get_json()
     assert second["refresh_token"] != first["refresh_token"]
     third = client.refresh(second["refresh_token"]).get_json()
@@ -283,9 +274,9 @@ def test_rotation_disabled_still_rotates_but_does_not_revoke_on_reuse(make_app):
 def test_rotation_disabled_repeated_refresh_keeps_one_live_token(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "security.refresh_token_rotation_enabled": False})
-    client = _client_for(app)
+    client = api_for(app)
     first = client.session()
-    session_id = uuid.UUID(_claims(first["access_token"])["session_id"])
+    session_id = uuid.UUID(verified_claims(first["access_token"])["session_id"])
     live_before = _live_tokens(app, session_id)
     for _ in range(2):
         assert client.refresh(first["refresh_token"]).status_code == 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import uuid
 import warnings
@@ -20,10 +19,7 @@ from gotrue_web.extensions import db
 from gotrue_web.models import (
     AAL,
     AMRClaim,
-    AuditLogEntry,
-    Factor,
     FactorStatus,
-    FactorType,
     OneTimeToken,
     OneTimeTokenType,
     RefreshToken,
@@ -31,41 +27,15 @@ from gotrue_web.models import (
     User,
 )
 
-from ..conftest import JWT_SECRET, ApiClient, make_jwt, table_rows
+from ..conftest import api_for, make_jwt, table_rows
+from ..factories import add_factor, audit_actions, token_hash, user_row, verified_claims
 from ..support import smtp as smtp_support
-
-
-def _client(app) -> ApiClient:
-    return ApiClient(app.test_client(), "")
-
-
-def _claims(token: str) -> dict:
-    return jwt.decode(token, JWT_SECRET, algorithms=["HS256"],
-                      options={"verify_aud": False, "verify_iat": False})
 
 
 def _execute(app, statement) -> None:
     with app.app_context():
         db.session.execute(statement)
         db.session.commit()
-
-
-def _add_factor(app, user_id: str, status=FactorStatus.verified) -> None:
-    now = datetime.now(timezone.utc)
-    with app.app_context():
-        db.session.add(Factor(id=uuid.uuid4(), user_id=uuid.UUID(user_id), friendly_name="phone",
-                              factor_type=FactorType.totp, status=status, created_at=now,
-                              updated_at=now, secret="JBSWY3DPEHPK3PXP"))
-        db.session.commit()
-
-
-def _user(app, user_id: str) -> User:
-    return table_rows(app, sa.select(User).where(User.id == uuid.UUID(user_id)))[0][0]
-
-
-def _actions(app) -> list[str]:
-    return [row.payload["action"] for row in table_rows(
-        app, sa.select(AuditLogEntry.payload).order_by(AuditLogEntry.created_at))]
 
 
 # --- GET /user --------------------------------------------------------------------------------
@@ -81,7 +51,7 @@ def test_get_user_returns_the_user_json(api):
 
 def test_get_user_is_one_query(app, api):
     session = api.session("onequery@example.com")
-    _add_factor(app, session["user"]["id"], FactorStatus.unverified)
+    add_factor(app, session["user"]["id"], status=FactorStatus.unverified)
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -156,7 +126,7 @@ def _bad_tokens(claims: dict) -> dict[str, str]:
 @pytest.mark.parametrize("name", BAD_TOKEN_NAMES)
 def test_bad_jwt_is_403(api, name):
     session = api.session("jwt@example.com")
-    claims = _claims(session["access_token"])
+    claims = verified_claims(session["access_token"])
     tokens = _bad_tokens(claims)
     assert sorted(tokens) == sorted(BAD_TOKEN_NAMES)
     token = tokens[name]
@@ -271,8 +241,8 @@ def test_data_is_merged_and_null_deletes(app, api):
     assert metadata["a"] == 1 and metadata["c"] == 3 and "b" not in metadata
     assert metadata["nested"] == {"y": 2}
     assert metadata["sub"] == session["user"]["id"]
-    assert _user(app, session["user"]["id"]).raw_user_meta_data == metadata
-    assert _actions(app).count("user_modified") == 2
+    assert user_row(app, session["user"]["id"]).raw_user_meta_data == metadata
+    assert audit_actions(app).count("user_modified") == 2
 
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"data": [1]}', b'{"password": 5}'])
@@ -289,7 +259,7 @@ def test_app_metadata_from_a_normal_user_is_403(app, api):
                        json={"app_metadata": {"role": "superuser"}, "data": {"x": 1}})
     assert response.status_code == 403
     assert response.get_json()["code"] == "not_admin"
-    row = _user(app, session["user"]["id"])
+    row = user_row(app, session["user"]["id"])
     assert row.raw_app_meta_data == {"provider": "email", "providers": ["email"]}
     assert "x" not in row.raw_user_meta_data
 
@@ -326,18 +296,18 @@ def test_password_change_kills_other_sessions_and_pending_tokens(app, api):
     response = api.put("/user", token=current["access_token"], json={"password": "new-password"})
     assert response.status_code == 200
 
-    current_session = uuid.UUID(_claims(current["access_token"])["session_id"])
+    current_session = uuid.UUID(verified_claims(current["access_token"])["session_id"])
     assert [row.id for row in table_rows(app, sa.select(Session.id))] == [current_session]
     assert api.get("/user", token=other["access_token"]).get_json()["code"] == \
         "session_not_found"
     assert api.refresh(other["refresh_token"]).get_json()["code"] == "refresh_token_not_found"
     assert api.refresh(current["refresh_token"]).status_code == 200
-    row = _user(app, user_id)
+    row = user_row(app, user_id)
     assert row.recovery_token == ""
     assert table_rows(app, sa.select(OneTimeToken.id)) == []
     assert api.login("pw@example.com", "old-password").status_code == 400
     assert api.login("pw@example.com", "new-password").status_code == 200
-    assert "user_updated_password" in _actions(app)
+    assert "user_updated_password" in audit_actions(app)
 
 
 @pytest.mark.parametrize("password, status, code", [
@@ -347,11 +317,11 @@ def test_password_change_kills_other_sessions_and_pending_tokens(app, api):
 ])
 def test_password_strength_on_update(app, api, password, status, code):
     session = api.session("strength@example.com", "old-password")
-    before = _user(app, session["user"]["id"]).encrypted_password
+    before = user_row(app, session["user"]["id"]).encrypted_password
     response = api.put("/user", token=session["access_token"], json={"password": password})
     assert response.status_code == status
     assert response.get_json()["code"] == code
-    assert _user(app, session["user"]["id"]).encrypted_password == before
+    assert user_row(app, session["user"]["id"]).encrypted_password == before
 
 
 def test_same_password_is_422(api):
@@ -365,7 +335,7 @@ def test_same_password_is_422(api):
 def test_current_password_required(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "security.update_password_require_current_password": True})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("current@example.com", "old-password")
     token = session["access_token"]
     missing = client.put("/user", token=token, json={"password": "new-password"})
@@ -384,7 +354,7 @@ def test_current_password_required(make_app):
 def test_current_password_not_required_in_a_recovery_session(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "security.update_password_require_current_password": True})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("recovering@example.com", "forgotten-password")
     _execute(app, sa.update(AMRClaim).values(authentication_method="otp"))
     response = client.put("/user", token=session["access_token"],
@@ -396,7 +366,7 @@ def test_reauthentication_nonce_for_old_sessions(make_app):
     app = make_app(**{"mailer.autoconfirm": True,
                       "security.update_password_require_reauthentication": True})
     rt = app.extensions["gotrue"]
-    client = _client(app)
+    client = api_for(app)
     start = datetime.now(timezone.utc)
     rt.clock = lambda: start
     session = client.session("reauth@example.com", "old-password")
@@ -414,7 +384,7 @@ def test_reauthentication_nonce_for_old_sessions(make_app):
     assert no_code_sent.status_code == 422
     assert no_code_sent.get_json()["code"] == "reauthentication_not_valid"
 
-    stored = hashlib.sha224(b"reauth@example.com" + b"123456").hexdigest()
+    stored = token_hash("reauth@example.com", "123456")
     _execute(app, sa.update(User).values(reauthentication_token=stored,
                                          reauthentication_sent_at=later))
     wrong = client.put("/user", token=token, json={"password": "newer-password",
@@ -430,7 +400,7 @@ def test_reauthentication_nonce_for_old_sessions(make_app):
 
 def test_password_change_needs_aal2_when_mfa_is_verified(app, api):
     session = api.session("mfa@example.com", "old-password")
-    _add_factor(app, session["user"]["id"])
+    add_factor(app, session["user"]["id"])
     response = api.put("/user", token=session["access_token"], json={"password": "new-password"})
     assert response.status_code == 401
     assert response.get_json()["code"] == "insufficient_aal"
@@ -443,7 +413,7 @@ def test_password_change_needs_aal2_when_mfa_is_verified(app, api):
 
 def test_anonymous_user_cannot_set_only_a_password(make_app):
     app = make_app(**{"external.anonymous_users_enabled": True})
-    client = _client(app)
+    client = api_for(app)
     session = client.post("/signup", json={}).get_json()
     response = client.put("/user", token=session["access_token"],
                           json={"password": "password-123"})
@@ -454,10 +424,9 @@ def test_anonymous_user_cannot_set_only_a_password(make_app):
 # --- PUT /user: email and phone ---------------------------------------------------------------
 
 
-def test_email_change_is_mailed_and_pending(make_app, smtp_server):
-    app = make_app(**{"mailer.autoconfirm": True, "smtp.host": "127.0.0.1",
-                      "smtp.port": smtp_server.port, "smtp.admin_email": "admin@example.com"})
-    client = _client(app)
+def test_email_change_is_mailed_and_pending(make_mail_app, smtp_server):
+    app = make_mail_app(**{"mailer.autoconfirm": True})
+    client = api_for(app)
     session = client.session("before@example.com")
     response = client.put("/user", token=session["access_token"],
                           json={"email": "After@Example.com"})
@@ -468,10 +437,9 @@ def test_email_change_is_mailed_and_pending(make_app, smtp_server):
     assert "email_change_sent_at" in body
     [mail] = smtp_server.wait_for("after@example.com")
     code = smtp_support.code(mail)
-    row = _user(app, session["user"]["id"])
+    row = user_row(app, session["user"]["id"])
     assert row.email_change == "after@example.com"
-    assert row.email_change_token_new == hashlib.sha224(
-        ("after@example.com" + code).encode()).hexdigest()
+    assert row.email_change_token_new == token_hash("after@example.com", code)
 
 
 def test_email_change_to_a_taken_address_is_422(app, api):
@@ -494,7 +462,7 @@ def test_bad_address_on_update_is_400(api, body):
 
 def test_anonymous_user_adds_an_email_under_autoconfirm(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "external.anonymous_users_enabled": True})
-    client = _client(app)
+    client = api_for(app)
     session = client.post("/signup", json={}).get_json()
     response = client.put("/user", token=session["access_token"],
                           json={"email": "upgraded@example.com"})
@@ -514,7 +482,7 @@ def test_anonymous_user_adds_an_email_under_autoconfirm(make_app):
 def test_phone_change_with_sms_autoconfirm(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "sms.autoconfirm": True,
                       "external.phone_enabled": True})
-    client = _client(app)
+    client = api_for(app)
     session = client.session("phoneuser@example.com")
     response = client.put("/user", token=session["access_token"],
                           json={"phone": "+1 555 555 0199"})
@@ -531,7 +499,7 @@ def test_phone_change_without_an_sms_provider_changes_nothing(app, api):
                        json={"phone": "+15555550198", "data": {"x": 1}})
     assert response.status_code == 422
     assert response.get_json()["code"] == "sms_send_failed"
-    row = _user(app, session["user"]["id"])
+    row = user_row(app, session["user"]["id"])
     assert row.phone is None and "x" not in row.raw_user_meta_data
 
 

@@ -9,6 +9,8 @@ import pytest
 from gotrue_web.console.operations import operators
 from gotrue_web.extensions import db
 
+from ..factories import Clock, freeze_clock
+
 OPERATOR_EMAIL = "operator@example.com"
 OPERATOR_PASSWORD = "operator-password-1"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -95,3 +97,15 @@ def console(app, make_operator):
 @pytest.fixture
 def anonymous_console(app):
     return ConsoleClient(app.test_client())
+
+
+@pytest.fixture
+def mail_console(mail_app) -> ConsoleClient:
+    """A console client signed in on ``mail_app`` (mail goes to the SMTP sink)."""
+    return signed_in(mail_app)
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    """The app's clock, stopped at the current second; tests move it with clock.advance()."""
+    return freeze_clock(app)

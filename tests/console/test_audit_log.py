@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from gotrue_web.models import AuditLogEntry
 
 from ..conftest import table_rows
+from ..factories import freeze_clock
 from . import log_pages
 from .conftest import OPERATOR_EMAIL
-from .support_users import Clock
 
 USER_ACTIONS = {"user_signedup", "login", "token_refreshed", "logout",
                 "user_recovery_requested"}
@@ -63,9 +63,9 @@ class History:
 
 
 @pytest.fixture
-def history(app, api, console, rt) -> History:
+def history(app, api, console) -> History:
     """A morning of activity: two users through the API, then an operator through the console."""
-    clock = rt.clock = Clock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = freeze_clock(app)
     times = {}
 
     def step(name):
@@ -331,8 +331,8 @@ def test_keyset_pages_cover_every_entry_once_both_ways(history, console):
     assert [entry for ids in reversed(back) for entry in ids] == every[:-len(pages[-1])]
 
 
-def test_entries_with_the_same_time_are_neither_skipped_nor_repeated(app, api, console, rt):
-    rt.clock = Clock(datetime.now(timezone.utc).replace(microsecond=0))
+def test_entries_with_the_same_time_are_neither_skipped_nor_repeated(app, api, console):
+    freeze_clock(app)
     session = api.session("same@example.com")
     for _ in range(4):
         assert api.login("same@example.com").status_code == 200

@@ -15,20 +15,11 @@ import sqlalchemy as sa
 
 from gotrue_web.models import Identity, MailLogEntry, OneTimeToken, User
 
-from ..conftest import table_rows
+from ..conftest import smtp_settings, table_rows
+from ..factories import audit_entries, create_user, fragment, unique_email, user_row
 from ..support import smtp as smtp_support
 from .conftest import ConsoleClient
-from .support_users import (
-    Clock,
-    assert_operator_entry,
-    audit_entries,
-    create_user,
-    operator_entries,
-    smtp_settings,
-    unique_email,
-    user_by_email,
-    user_row,
-)
+from .support_users import assert_operator_entry, operator_entries, unescape
 
 SITE = "http://localhost:3000"
 DUPLICATE_EMAIL = "A user with this email address has already been registered"
@@ -65,17 +56,9 @@ def smtp_server():
 
 
 @pytest.fixture
-def app(make_app, smtp_server):
+def app(make_mail_app):
     # Real mail, no autoconfirm: an invitation or a signup really waits for its link.
-    return make_app(**smtp_settings(smtp_server, **{
-        "mailer.autoconfirm": False, "external.phone_enabled": True,
-        "rate_limit.email_sent": "1000"}))
-
-
-@pytest.fixture
-def clock(rt):
-    rt.clock = Clock()
-    return rt.clock
+    return make_mail_app(**{"external.phone_enabled": True, "rate_limit.email_sent": "1000"})
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -85,18 +68,8 @@ def _html(response) -> str:
     return response.get_data(as_text=True)
 
 
-def _unescape(text: str) -> str:
-    return (text.replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'")
-            .replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
-
-
 def _toast(response) -> dict:
     return json.loads(response.headers["HX-Trigger"])["toast"]
-
-
-def _fragment(location: str) -> dict:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment,
-                                          keep_blank_values=True).items()}
 
 
 def _invite_link(message) -> str:
@@ -111,7 +84,7 @@ def _follow(app, link: str) -> dict:
     """GET the mailed link as a browser would; the redirect's fragment."""
     response = app.test_client().get(link)
     assert response.status_code == 303, _html(response)
-    return _fragment(response.headers["Location"])
+    return fragment(response.headers["Location"])
 
 
 def _accepts(app, link: str, user_id) -> None:
@@ -119,19 +92,19 @@ def _accepts(app, link: str, user_id) -> None:
     response = app.test_client().get(link)
     assert response.status_code == 303
     assert response.headers["Location"].startswith(SITE + "#")
-    fragment = _fragment(response.headers["Location"])
-    assert fragment.get("type") == "invite", fragment
-    assert fragment["access_token"] and fragment["refresh_token"]
+    values = fragment(response.headers["Location"])
+    assert values.get("type") == "invite", values
+    assert values["access_token"] and values["refresh_token"]
     me = app.test_client().get("/user", headers={
-        "Authorization": f"Bearer {fragment['access_token']}"})
+        "Authorization": f"Bearer {values['access_token']}"})
     assert me.status_code == 200
     assert me.get_json()["id"] == str(user_id)
 
 
 def _refused_link(app, link: str) -> None:
-    fragment = _follow(app, link)
-    assert "access_token" not in fragment
-    assert fragment["error_code"] == "otp_expired", fragment
+    values = _follow(app, link)
+    assert "access_token" not in values
+    assert values["error_code"] == "otp_expired", values
 
 
 def _users(app) -> list[User]:
@@ -179,13 +152,12 @@ def test_new_user_page_and_its_fragment(console):
     assert "<html" not in _html(fragment) and 'id="new-user-form"' in _html(fragment)
 
 
-def test_create_with_email_password_and_auto_confirm_can_sign_in(console, app, api,
-                                                                  smtp_server):
+def test_create_with_email_password_and_auto_confirm_can_sign_in(console, app, api, smtp_server):
     email = unique_email("ada")
     response = _create(console, email=email.upper(), password="Correct-horse-9",
                        auto_confirm="on", user_metadata='{"full_name": "Ada Lovelace"}')
     assert response.status_code == 303, _html(response)
-    user = user_by_email(app, email)
+    user = user_row(app, email)
     assert user is not None, "the address is stored lower-case"
     assert response.headers["Location"] == f"/console/users/{user.id}"
     assert user.email_confirmed_at is not None
@@ -195,7 +167,7 @@ def test_create_with_email_password_and_auto_confirm_can_sign_in(console, app, a
     [identity] = table_rows(app, sa.select(Identity.provider).where(Identity.user_id == user.id))
     assert identity.provider == "email"
     # The page it leads to says so.
-    assert f"{email} was created." in _unescape(_flashes(console, response.headers["Location"]))
+    assert f"{email} was created." in unescape(_flashes(console, response.headers["Location"]))
 
     login = api.login(email, "Correct-horse-9")
     assert login.status_code == 200, _html(login)
@@ -214,9 +186,9 @@ def test_create_answers_htmx_with_a_redirect_to_the_user(console, app):
     email = unique_email("htmx")
     response = _create(console, htmx=True, email=email, auto_confirm="on")
     assert response.status_code == 204, _html(response)
-    user = user_by_email(app, email)
+    user = user_row(app, email)
     assert response.headers["HX-Redirect"] == f"/console/users/{user.id}"
-    assert f"{email} was created." in _unescape(_flashes(console, f"/console/users/{user.id}"))
+    assert f"{email} was created." in unescape(_flashes(console, f"/console/users/{user.id}"))
 
 
 def test_create_with_email_and_no_password_stays_unconfirmed_and_sends_nothing(
@@ -226,7 +198,7 @@ def test_create_with_email_and_no_password_stays_unconfirmed_and_sends_nothing(
     email = unique_email("quiet")
     response = _create(console, email=email, password="", user_metadata="")
     assert response.status_code == 303, _html(response)
-    user = user_by_email(app, email)
+    user = user_row(app, email)
     assert user.email_confirmed_at is None and user.confirmation_sent_at is None
     assert user.invited_at is None
     assert user.encrypted_password, "a random password, so no empty-password sign-in"
@@ -274,7 +246,7 @@ def test_create_with_email_and_phone(console, app):
     email = unique_email("both")
     assert _create(console, email=email, phone="+15550107777",
                    auto_confirm="on").status_code == 303
-    user = user_by_email(app, email)
+    user = user_row(app, email)
     assert user.phone == "15550107777"
     assert user.email_confirmed_at is not None and user.phone_confirmed_at is not None
     assert user.raw_app_meta_data["providers"] == ["email", "phone"]
@@ -289,7 +261,7 @@ def test_invalid_metadata_is_422_with_the_values_kept(console, app):
     assert "<html" in html
     assert "This is not valid JSON" in html
     assert f'value="{email}"' in html and 'value="+15550101234"' in html
-    assert '{"full_name": "Ada",}' in _unescape(html)
+    assert '{"full_name": "Ada",}' in unescape(html)
     assert re.search(r'name="auto_confirm" checked', html)
     # The password is never echoed back into the page.
     assert "Secret-pass-77" not in html
@@ -366,7 +338,7 @@ def test_duplicate_phone_is_422(console, app, api):
 def test_bad_input_is_422_and_creates_nothing(console, app, form, message):
     response = _create(console, **form)
     assert response.status_code == 422, _html(response)
-    assert message in _unescape(_html(response))
+    assert message in unescape(_html(response))
     assert _users(app) == []
     assert audit_entries(app, "user_signedup") == []
 
@@ -391,7 +363,7 @@ def test_invite_one_address(console, app, smtp_server):
     assert "Invitation sent to new.person@example.com." in page
     assert _pending_emails(page) == ["new.person@example.com"]
 
-    user = user_by_email(app, "new.person@example.com")
+    user = user_row(app, "new.person@example.com")
     assert user.invited_at is not None and user.email_confirmed_at is None
     assert user.encrypted_password == ""
     assert user.aud == "authenticated"
@@ -451,7 +423,7 @@ def test_invite_a_pasted_list(console, app, api, smtp_server):
     # One mail per invited address, however often it was pasted.
     for email in ("ann@example.com", "bob@example.com", "carol@example.com"):
         [mail] = smtp_server.wait_for(email)
-        _accepts(app, _invite_link(mail), user_by_email(app, email).id)
+        _accepts(app, _invite_link(mail), user_row(app, email).id)
     assert smtp_server.to(member["email"]) == []
     # The unconfirmed signup keeps its account and gets an invitation after its confirmation.
     [_, invitation] = smtp_server.wait_for("signed.up@example.com", count=2)
@@ -489,7 +461,7 @@ def test_a_plain_list_post_flashes_the_problems(console, app, api, smtp_server):
     member = create_user(api, unique_email("member"))
     response = _invite(console, f"dora@example.com {member['email']} @nope")
     assert response.status_code == 303
-    page = _unescape(_html(console.get("/console/invites")))
+    page = unescape(_html(console.get("/console/invites")))
     assert "1 of 3 invitations sent." in page
     assert f"{member['email']}: already a user" in page
     assert "@nope: not a valid address" in page
@@ -528,7 +500,7 @@ def test_a_refused_address_is_reported_and_leaves_no_user(console, app, smtp_ser
     assert "Error sending invite email" in html
     assert _toast(response)["message"] == "2 of 3 invitations sent."
 
-    assert user_by_email(app, "bounce@example.com") is None
+    assert user_row(app, "bounce@example.com") is None
     assert {u.email for u in _users(app)} == {"first@example.com", "last@example.com"}
     assert table_rows(app, sa.select(Identity.id).where(
         Identity.email == "bounce@example.com")) == []
@@ -541,18 +513,18 @@ def test_a_refused_address_is_reported_and_leaves_no_user(console, app, smtp_ser
     assert failed[0].status == "failed" and "550" in failed[0].error
     # The others' links work.
     _accepts(app, _invite_link(smtp_server.wait_for("last@example.com")[0]),
-             user_by_email(app, "last@example.com").id)
+             user_row(app, "last@example.com").id)
 
 
-def test_smtp_down_sends_nothing_and_keeps_nothing(make_app, make_operator, smtp_server):
-    app = make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_support.free_port(),
-                      "smtp.admin_email": "auth@example.com", "mailer.autoconfirm": False})
+def test_smtp_down_sends_nothing_and_keeps_nothing(make_app, make_operator, smtp_server,
+                                                   closed_port):
+    app = make_app(**smtp_settings(closed_port))
     make_operator()
     console = ConsoleClient(app.test_client())
     console.login()
     response = _invite(console, "one@example.com, two@example.com")
     assert response.status_code == 303
-    page = _unescape(_html(console.get("/console/invites")))
+    page = unescape(_html(console.get("/console/invites")))
     assert "0 of 2 invitations sent." in page
     assert "one@example.com: not sent (Error sending invite email)" in page
     assert table_rows(app, sa.select(User.id)) == []
@@ -578,17 +550,16 @@ def test_with_mail_switched_off_nothing_is_invited(make_app, make_operator, serv
         "/invite", json={"email": "api@example.com"},
         headers={"Authorization": f"Bearer {service_role_token}"})
     assert through_api.status_code == 200
-    invited_at = user_by_email(app, "api@example.com").invited_at
+    invited_at = user_row(app, "api@example.com").invited_at
     resend = console.post(f"/console/invites/{through_api.get_json()['id']}/resend", htmx=True)
     assert resend.status_code == 422
     assert "Mail is switched off" in _html(resend)
-    assert user_by_email(app, "api@example.com").invited_at == invited_at
+    assert user_row(app, "api@example.com").invited_at == invited_at
     assert operator_entries(app, "user_invited") == []
 
 
-def test_over_the_email_budget_the_rest_is_not_sent(make_app, make_operator, smtp_server):
-    app = make_app(**smtp_settings(smtp_server, **{"mailer.autoconfirm": False,
-                                                    "rate_limit.email_sent": "2"}))
+def test_over_the_email_budget_the_rest_is_not_sent(make_mail_app, make_operator):
+    app = make_mail_app(**{"rate_limit.email_sent": "2"})
     make_operator()
     console = ConsoleClient(app.test_client())
     console.login()
@@ -596,7 +567,7 @@ def test_over_the_email_budget_the_rest_is_not_sent(make_app, make_operator, smt
     assert _report(_html(response)) == {"r1@example.com": "invited", "r2@example.com": "invited",
                                         "r3@example.com": "not sent"}
     assert "email rate limit exceeded" in _html(response)
-    assert user_by_email(app, "r3@example.com") is None
+    assert user_row(app, "r3@example.com") is None
 
 
 def test_invite_needs_the_csrf_token(console, app, smtp_server):
@@ -618,7 +589,7 @@ def test_pending_lists_only_invited_unconfirmed_users(console, app, api, clock, 
     _invite(console, "newer@example.com")
     clock.advance(minutes=5)
     _invite(console, "accepted@example.com")
-    accepted = user_by_email(app, "accepted@example.com")
+    accepted = user_row(app, "accepted@example.com")
     _accepts(app, _invite_link(smtp_server.wait_for("accepted@example.com")[0]), accepted.id)
 
     html = _html(console.get("/console/invites"))
@@ -641,7 +612,7 @@ def test_pending_list_pages(console, app, clock):
     # The newest batch first.
     assert set(first_page[:13]) == set(batch[40:])
     more = re.search(r'href="(/console/invites\?after=[^"]+)">More \(older\)', first).group(1)
-    second = console.get(_unescape(more))
+    second = console.get(unescape(more))
     assert second.status_code == 200
     second_page = _pending_emails(_html(second))
     assert len(second_page) == 3
@@ -649,7 +620,7 @@ def test_pending_list_pages(console, app, clock):
     assert "More (older)" not in _html(second) and "Newest" in _html(second)
 
     # The same page as a fragment for htmx.
-    fragment = console.get(_unescape(more) + "&part=pending", htmx=True)
+    fragment = console.get(unescape(more) + "&part=pending", htmx=True)
     assert "<html" not in _html(fragment)
     assert _pending_emails(_html(fragment)) == second_page
 
@@ -668,7 +639,7 @@ def test_a_bad_cursor_shows_the_first_page(console, app, cursor):
 def _invited(console, app, smtp_server, email: str | None = None):
     email = email or unique_email("invitee")
     _invite(console, email)
-    user = user_by_email(app, email)
+    user = user_row(app, email)
     [mail] = smtp_server.wait_for(email)
     return user, _invite_link(mail)
 
@@ -757,7 +728,7 @@ def test_resend_or_revoke_of_a_non_pending_user_is_refused(console, app, api, sm
         assert _toast(htmx) == {"message": NO_PENDING_INVITE, "kind": "error"}
         plain = console.post(f"/console/invites/{target}/{action}")
         assert plain.status_code == 303
-        assert NO_PENDING_INVITE in _unescape(_flashes(console, "/console/invites"))
+        assert NO_PENDING_INVITE in unescape(_flashes(console, "/console/invites"))
     for user_id in (member["id"], accepted.id, signed["id"]):
         assert user_row(app, user_id) is not None
     assert len(smtp_server.messages) == mails_before

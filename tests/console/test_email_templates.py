@@ -10,30 +10,20 @@ import pytest
 import sqlalchemy as sa
 
 from gotrue_web.console.operations import template_editor
-from gotrue_web.models import AuditLogEntry, EmailTemplate, MailLogEntry, User
+from gotrue_web.models import User
 from gotrue_web.services.mail.templates import DEFAULT_BODIES, KINDS
 from gotrue_web.settings import DEFAULT_SUBJECTS
 
-from ..conftest import ApiClient, table_rows
+from ..conftest import api_for, table_rows
+from ..factories import audit_entries, email_templates, mail_log
 from ..support import smtp as smtp_support
 from ..support.mail_servers import TemplateServer
-from .conftest import OPERATOR_EMAIL, ConsoleClient, signed_in
+from .conftest import OPERATOR_EMAIL, signed_in
 
 BREAKOUT = '<p>Hello</p></iframe><script>alert("pwned")</script><img src=x onerror="alert(2)">'
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def mail_app(make_app, smtp_server):
-    return make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-                       "smtp.admin_email": "auth@example.com", "mailer.autoconfirm": False})
-
-
-@pytest.fixture
-def mail_console(mail_app) -> ConsoleClient:
-    return signed_in(mail_app)
 
 
 class _Elements(HTMLParser):
@@ -54,23 +44,6 @@ class _Elements(HTMLParser):
 def _iframe(html: str) -> dict:
     [frame] = _Elements(html).all("iframe")
     return frame
-
-
-def _templates(app) -> list[tuple]:
-    return [(row.kind, row.locale, row.subject, row.body, row.updated_by) for (row,) in
-            table_rows(app, sa.select(EmailTemplate).order_by(EmailTemplate.kind,
-                                                              EmailTemplate.locale))]
-
-
-def _audit(app, action: str) -> list[dict]:
-    return [(payload, ip) for payload, ip in table_rows(
-        app, sa.select(AuditLogEntry.payload, AuditLogEntry.ip_address)
-        .order_by(AuditLogEntry.created_at)) if payload["action"] == action]
-
-
-def _mail_log(app) -> list[MailLogEntry]:
-    return [row for (row,) in table_rows(app, sa.select(MailLogEntry).order_by(
-        MailLogEntry.created_at))]
 
 
 def _operator_id(app) -> str:
@@ -245,14 +218,14 @@ def test_preview_without_javascript_returns_the_whole_editor(console):
 
 def test_preview_stores_nothing(app, console):
     console.post("/console/templates/invite/preview", {"subject": "Hi", "body": "<b>x</b>"})
-    assert _templates(app) == []
+    assert email_templates(app) == []
 
 
 # --- save ------------------------------------------------------------------------------------
 
 
-def test_save_stores_the_template_audits_it_and_mail_uses_it(mail_app, mail_console,
-                                                           smtp_server, service_role_token):
+def test_save_stores_the_template_audits_it_and_mail_uses_it(mail_app, mail_console, smtp_server,
+                                                             service_role_token):
     body = ("<h1>Reset</h1>\r\n<p>{{ if .Token }}Code: {{ .Token }}{{ end }}</p>\r\n"
             '<a href="{{ .ConfirmationURL }}">Reset</a>')
     response = mail_console.post("/console/templates/recovery",
@@ -260,19 +233,19 @@ def test_save_stores_the_template_audits_it_and_mail_uses_it(mail_app, mail_cons
     assert response.status_code == 303
     assert response.headers["Location"] == "/console/templates/recovery"
     stored_body = body.replace("\r\n", "\n")
-    assert _templates(mail_app) == [("recovery", "", "Reset for {{ .Email }}", stored_body,
-                                     OPERATOR_EMAIL)]
-    [(entry, ip)] = _audit(mail_app, "email_template_updated")
+    assert email_templates(mail_app) == [("recovery", "", "Reset for {{ .Email }}", stored_body,
+                                          OPERATOR_EMAIL)]
+    [entry] = audit_entries(mail_app, "email_template_updated")
     assert entry["actor_username"] == OPERATOR_EMAIL
     assert entry["actor_id"] == _operator_id(mail_app)
     assert entry["traits"] == {"template": "recovery", "locale": ""}
-    assert ip == "127.0.0.1"
+    assert entry["ip_address"] == "127.0.0.1"
     page = mail_console.get("/console/templates/recovery").get_data(as_text=True)
     assert "Template “Reset password” saved." in page
     assert "This template is stored in the database" in page and OPERATOR_EMAIL in page
 
     # The next recovery email is made from it.
-    api = ApiClient(mail_app.test_client(), service_role_token)
+    api = api_for(mail_app, service_role_token)
     assert api.admin("POST", "/admin/users", json={
         "email": "reader@example.com", "password": "password-123",
         "email_confirm": True}).status_code == 200
@@ -289,7 +262,7 @@ def test_save_with_htmx_redirects_to_the_editor(app, console):
                             htmx=True, headers={"HX-Boosted": "true"})
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == "/console/templates/invite"
-    assert [row[:3] for row in _templates(app)] == [("invite", "", "Hi")]
+    assert [row[:3] for row in email_templates(app)] == [("invite", "", "Hi")]
 
 
 def test_save_accepts_a_gotrue_template_unchanged(app, console):
@@ -301,8 +274,8 @@ def test_save_accepts_a_gotrue_template_unchanged(app, console):
     response = console.post("/console/templates/confirmation",
                             {"subject": "Confirm Your Signup", "body": body})
     assert response.status_code == 303
-    assert _templates(app) == [("confirmation", "", "Confirm Your Signup", body,
-                                OPERATOR_EMAIL)]
+    assert email_templates(app) == [("confirmation", "", "Confirm Your Signup", body,
+                                     OPERATOR_EMAIL)]
 
 
 @pytest.mark.parametrize(("subject", "body", "reason"), [
@@ -314,15 +287,14 @@ def test_save_accepts_a_gotrue_template_unchanged(app, console):
     ("Hi", "   ", "the body is empty"),
     ("Hi", "x" * (256 * 1024 + 1), "larger than 256 KiB"),
 ])
-def test_save_refuses_what_does_not_render_and_keeps_the_form(app, console, subject, body,
-                                                               reason):
+def test_save_refuses_what_does_not_render_and_keeps_the_form(app, console, subject, body, reason):
     response = console.post("/console/templates/invite", {"subject": subject, "body": body})
     page = response.get_data(as_text=True).replace("&#34;", '"').replace("&#39;", "'")
     assert response.status_code == 422
     assert "Not saved:" in page and reason in page
     assert 'id="template-form"' in page
-    assert _templates(app) == []
-    assert _audit(app, "email_template_updated") == []
+    assert email_templates(app) == []
+    assert audit_entries(app, "email_template_updated") == []
 
 
 def test_save_refused_with_htmx_swaps_the_page_with_the_error(app, console):
@@ -331,7 +303,7 @@ def test_save_refused_with_htmx_swaps_the_page_with_the_error(app, console):
                             headers={"HX-Boosted": "true"})
     assert response.status_code == 422
     assert "{{ end }} without a matching {{ if }}" in response.get_data(as_text=True)
-    assert _templates(app) == []
+    assert email_templates(app) == []
 
 
 def test_save_a_locale_variant(app, console):
@@ -339,8 +311,8 @@ def test_save_a_locale_variant(app, console):
                             {"subject": "Olá", "body": "<p>{{ .Token }}</p>", "locale": "pt_BR"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/console/templates/invite?locale=pt-br"
-    assert [row[:3] for row in _templates(app)] == [("invite", "pt-br", "Olá")]
-    [(entry, _)] = _audit(app, "email_template_updated")
+    assert [row[:3] for row in email_templates(app)] == [("invite", "pt-br", "Olá")]
+    [entry] = audit_entries(app, "email_template_updated")
     assert entry["traits"] == {"template": "invite", "locale": "pt-br"}
 
 
@@ -349,14 +321,14 @@ def test_save_refuses_a_malformed_locale(app, console):
                             {"subject": "Hi", "body": "<p>x</p>", "locale": "../etc"})
     assert response.status_code == 422
     assert "not a locale" in response.get_data(as_text=True)
-    assert _templates(app) == []
+    assert email_templates(app) == []
 
 
 def test_saving_again_updates_the_row(app, console):
     console.post("/console/templates/invite", {"subject": "One", "body": "<p>1</p>"})
     console.post("/console/templates/invite", {"subject": "Two", "body": "<p>2</p>"})
-    assert [row[:4] for row in _templates(app)] == [("invite", "", "Two", "<p>2</p>")]
-    assert len(_audit(app, "email_template_updated")) == 2
+    assert [row[:4] for row in email_templates(app)] == [("invite", "", "Two", "<p>2</p>")]
+    assert len(audit_entries(app, "email_template_updated")) == 2
 
 
 # --- reset -----------------------------------------------------------------------------------
@@ -369,8 +341,8 @@ def test_reset_deletes_the_stored_template_and_audits_it(app, console):
     response = console.post("/console/templates/recovery/reset", {})
     assert response.status_code == 303
     assert response.headers["Location"] == "/console/templates/recovery"
-    assert _templates(app) == []
-    [(entry, _)] = _audit(app, "email_template_reset")
+    assert email_templates(app) == []
+    [entry] = audit_entries(app, "email_template_reset")
     assert entry["actor_username"] == OPERATOR_EMAIL
     assert entry["traits"] == {"template": "recovery", "locale": ""}
     page = console.get("/console/templates/recovery").get_data(as_text=True)
@@ -385,22 +357,22 @@ def test_reset_of_a_locale_variant_keeps_the_general_template(app, console):
                                                "locale": "fr"})
     response = console.post("/console/templates/invite/reset", {"locale": "fr"})
     assert response.status_code == 303
-    assert [row[:3] for row in _templates(app)] == [("invite", "", "General")]
+    assert [row[:3] for row in email_templates(app)] == [("invite", "", "General")]
 
 
 def test_reset_of_a_default_template_changes_nothing(app, console):
     response = console.post("/console/templates/invite/reset", {})
     assert response.status_code == 303
     assert "nothing to reset" in console.get(response.headers["Location"]).get_data(as_text=True)
-    assert _audit(app, "email_template_reset") == []
+    assert audit_entries(app, "email_template_reset") == []
 
 
 def test_reset_refuses_a_malformed_locale_rather_than_resetting_the_general_one(app, console):
     console.post("/console/templates/invite", {"subject": "General", "body": "<p>g</p>"})
     response = console.post("/console/templates/invite/reset", {"locale": "!!"})
     assert response.status_code == 303
-    assert [row[:3] for row in _templates(app)] == [("invite", "", "General")]
-    assert _audit(app, "email_template_reset") == []
+    assert [row[:3] for row in email_templates(app)] == [("invite", "", "General")]
+    assert audit_entries(app, "email_template_reset") == []
 
 
 # --- test sends ------------------------------------------------------------------------------
@@ -419,16 +391,16 @@ def test_send_test_mails_the_edited_template_with_sample_values(mail_app, mail_c
     # Sample values, as in the preview, whoever receives the test.
     assert ("<p>ada@example.com -> ada.lovelace@example.com: 123456</p>"
             in smtp_support.html_body(message))
-    [entry] = _mail_log(mail_app)
+    [entry] = mail_log(mail_app)
     assert (entry.template, entry.recipient, entry.status, entry.error) == (
         "email_change", "qa@example.com", "sent", None)
     assert entry.subject == "[Test] Change to ada.lovelace@example.com"
-    [(audit_entry, _)] = _audit(mail_app, "email_template_test_sent")
+    [audit_entry] = audit_entries(mail_app, "email_template_test_sent")
     assert audit_entry["actor_username"] == OPERATOR_EMAIL
     assert audit_entry["traits"] == {"template": "email_change", "to": "qa@example.com",
                                      "status": "sent"}
     # Nothing was stored: a test send is not a save.
-    assert _templates(mail_app) == []
+    assert email_templates(mail_app) == []
 
 
 def test_send_test_without_javascript_uses_the_template_in_use_and_the_operator(
@@ -460,9 +432,9 @@ def test_send_test_shows_the_smtp_error_and_logs_it(mail_app, mail_console, smtp
     assert response.status_code == 422
     assert "Sending to qa@example.com failed" in fragment
     assert "554 5.7.1 Relay access denied" in fragment
-    [entry] = _mail_log(mail_app)
+    [entry] = mail_log(mail_app)
     assert entry.status == "failed" and "554 5.7.1 Relay access denied" in entry.error
-    [(audit_entry, _)] = _audit(mail_app, "email_template_test_sent")
+    [audit_entry] = audit_entries(mail_app, "email_template_test_sent")
     assert audit_entry["traits"]["status"] == "failed"
     assert "554" in audit_entry["traits"]["error"]
 
@@ -472,7 +444,7 @@ def test_send_test_of_a_broken_edit_sends_nothing(mail_app, mail_console, smtp_s
         "to": "qa@example.com", "subject": "x", "body": "{{ if .Token }}"}, htmx=True)
     assert response.status_code == 422
     assert "the template does not render" in response.get_data(as_text=True)
-    assert smtp_server.messages == [] and _mail_log(mail_app) == []
+    assert smtp_server.messages == [] and mail_log(mail_app) == []
 
 
 def test_send_test_to_a_malformed_address_sends_nothing(mail_app, mail_console, smtp_server):
@@ -480,14 +452,12 @@ def test_send_test_to_a_malformed_address_sends_nothing(mail_app, mail_console, 
                                  htmx=True)
     assert response.status_code == 422
     assert "invalid format" in response.get_data(as_text=True)
-    assert smtp_server.messages == [] and _mail_log(mail_app) == []
-    assert _audit(mail_app, "email_template_test_sent") == []
+    assert smtp_server.messages == [] and mail_log(mail_app) == []
+    assert audit_entries(mail_app, "email_template_test_sent") == []
 
 
-def test_send_test_honours_the_authorized_addresses(make_app, smtp_server):
-    app = make_app(**{"smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-                      "smtp.admin_email": "auth@example.com",
-                      "external.email": _authorized(("team@example.com",))})
+def test_send_test_honours_the_authorized_addresses(make_mail_app, smtp_server):
+    app = make_mail_app(**{"external.email": _authorized(("team@example.com",))})
     console = signed_in(app)
     response = console.post("/console/templates/invite/test", {"to": "else@example.com"},
                             htmx=True)
@@ -495,7 +465,7 @@ def test_send_test_honours_the_authorized_addresses(make_app, smtp_server):
     assert "not authorized" in response.get_data(as_text=True)
     console.post("/console/templates/invite/test", {"to": "team@example.com"})
     assert len(smtp_server.wait_for("team@example.com")) == 1
-    assert [entry.recipient for entry in _mail_log(app)] == ["team@example.com"]
+    assert [entry.recipient for entry in mail_log(app)] == ["team@example.com"]
 
 
 def _authorized(addresses):
@@ -511,7 +481,7 @@ def test_send_test_without_smtp_host_is_logged_as_not_sent(app, console):
                             htmx=True)
     assert response.status_code == 200
     assert "no SMTP server is configured" in response.headers["HX-Trigger"]
-    assert [(entry.status, entry.recipient) for entry in _mail_log(app)] == [
+    assert [(entry.status, entry.recipient) for entry in mail_log(app)] == [
         ("not_sent", "qa@example.com")]
 
 
@@ -530,16 +500,16 @@ def test_posts_without_a_csrf_token_are_refused(mail_app, mail_console, smtp_ser
                                         "to": "qa@example.com"}, csrf=False, htmx=htmx)
     assert response.status_code == 400
     assert "This form has expired" in response.get_data(as_text=True)
-    assert [row[:3] for row in _templates(mail_app)] == [("invite", "", "Kept")]
-    assert smtp_server.messages == [] and _mail_log(mail_app) == []
-    assert len(_audit(mail_app, "email_template_updated")) == 1
+    assert [row[:3] for row in email_templates(mail_app)] == [("invite", "", "Kept")]
+    assert smtp_server.messages == [] and mail_log(mail_app) == []
+    assert len(audit_entries(mail_app, "email_template_updated")) == 1
 
 
 def test_a_wrong_csrf_token_is_refused(app, console):
     console.csrf_token = "forged"
     response = console.post("/console/templates/invite", {"subject": "x", "body": "<p>y</p>"})
     assert response.status_code == 400
-    assert _templates(app) == []
+    assert email_templates(app) == []
 
 
 def test_pages_need_a_signed_in_operator(app, anonymous_console):
@@ -548,7 +518,7 @@ def test_pages_need_a_signed_in_operator(app, anonymous_console):
     response = anonymous_console.post("/console/templates/invite",
                                       {"subject": "x", "body": "<p>y</p>"})
     assert response.status_code in (303, 400)
-    assert _templates(app) == []
+    assert email_templates(app) == []
 
 
 def test_users_table_untouched_by_template_work(app, console):

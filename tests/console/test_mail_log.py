@@ -14,12 +14,13 @@ import sqlalchemy as sa
 
 from gotrue_web.console.operations import mail_checks
 from gotrue_web.extensions import db
-from gotrue_web.models import AuditLogEntry, MailLogEntry
+from gotrue_web.models import MailLogEntry
 
-from ..conftest import ApiClient, table_rows
+from ..conftest import api_for, smtp_settings, table_rows
+from ..factories import audit_entries
 from ..support import smtp as smtp_support
 from . import log_pages
-from .conftest import OPERATOR_EMAIL, ConsoleClient, signed_in
+from .conftest import OPERATOR_EMAIL, signed_in
 
 ADMIN_EMAIL = "auth@example.com"
 
@@ -31,45 +32,19 @@ pager_link = log_pages.pager_link
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def smtp_app(make_app, port: int, **overrides):
-    return make_app(**{"smtp.host": "127.0.0.1", "smtp.port": port,
-                       "smtp.admin_email": ADMIN_EMAIL, "mailer.autoconfirm": False,
-                       **overrides})
-
-
-@pytest.fixture
-def mail_app(make_app, smtp_server):
-    return smtp_app(make_app, smtp_server.port)
-
-
-@pytest.fixture
-def mail_console(mail_app) -> ConsoleClient:
-    return signed_in(mail_app)
-
-
 @pytest.fixture
 def down_app(make_app):
     """An app whose SMTP server refuses connections (a sink that ran and was stopped)."""
     sink = smtp_support.SMTPSink()
     sink.start()
     sink.stop()
-    return smtp_app(make_app, sink.port)
-
-
-def api_for(app, service_role_token: str = "") -> ApiClient:
-    return ApiClient(app.test_client(), service_role_token)
+    return make_app(**smtp_settings(sink.port))
 
 
 def mail_rows(app) -> list[MailLogEntry]:
     """The log as the database has it, newest first (the page's order)."""
     return [row for (row,) in table_rows(app, sa.select(MailLogEntry).order_by(
         MailLogEntry.created_at.desc(), MailLogEntry.id.desc()))]
-
-
-def audit_entries(app, action: str) -> list[tuple[dict, str]]:
-    return [(payload, ip) for payload, ip in table_rows(
-        app, sa.select(AuditLogEntry.payload, AuditLogEntry.ip_address)
-        .order_by(AuditLogEntry.created_at)) if payload["action"] == action]
 
 
 def seed(app, count: int, *, start: datetime, step: timedelta = timedelta(minutes=1),
@@ -369,12 +344,12 @@ def test_smtp_test_sends_through_the_configured_server_and_is_logged_and_audited
     [entry] = mail_rows(mail_app)
     assert (entry.template, entry.recipient, entry.status, entry.error) == (
         "smtp_test", "ops@example.com", "sent", None)
-    [(payload, ip)] = audit_entries(mail_app, "smtp_test_sent")
+    [payload] = audit_entries(mail_app, "smtp_test_sent")
     assert payload["actor_username"] == OPERATOR_EMAIL
     assert payload["actor_name"] == "operator"
     assert payload["traits"] == {"to": "ops@example.com", "status": "sent",
                                  "server": f"127.0.0.1:{smtp_server.port}"}
-    assert ip == "203.0.113.9"
+    assert payload["ip_address"] == "203.0.113.9"
 
     page = mail_console.get("/console/mail").get_data(as_text=True)
     assert f"SMTP test sent to ops@example.com through 127.0.0.1:{smtp_server.port}" in page
@@ -404,7 +379,7 @@ def test_smtp_test_reports_a_refusal_with_the_smtp_error(mail_app, mail_console,
     assert "554 5.7.1 Relay access denied" in page
     [entry] = mail_rows(mail_app)
     assert entry.status == "failed" and "554 5.7.1 Relay access denied" in entry.error
-    [(payload, _)] = audit_entries(mail_app, "smtp_test_sent")
+    [payload] = audit_entries(mail_app, "smtp_test_sent")
     assert payload["traits"]["status"] == "failed"
     assert "554 5.7.1 Relay access denied" in payload["traits"]["error"]
 
@@ -418,7 +393,7 @@ def test_smtp_test_reports_a_server_that_is_down(down_app):
     [entry] = mail_rows(down_app)
     assert entry.status == "failed" and entry.error
     assert f"SMTP test failed: {html.escape(entry.error)}" in page
-    [(payload, _)] = audit_entries(down_app, "smtp_test_sent")
+    [payload] = audit_entries(down_app, "smtp_test_sent")
     assert payload["traits"]["status"] == "failed" and payload["traits"]["error"] == entry.error
 
 
@@ -431,7 +406,7 @@ def test_smtp_test_without_an_smtp_host_says_nothing_was_sent(app, console):
     assert "No SMTP server is configured: the attempt is only recorded as not sent." in page
     [entry] = mail_rows(app)
     assert (entry.template, entry.status) == ("smtp_test", "not_sent")
-    [(payload, _)] = audit_entries(app, "smtp_test_sent")
+    [payload] = audit_entries(app, "smtp_test_sent")
     assert payload["traits"] == {"to": "ops@example.com", "status": "not_sent", "server": ""}
 
 

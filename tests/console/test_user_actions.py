@@ -10,8 +10,6 @@ test_user_detail.py.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import json
 import re
 import uuid
@@ -19,53 +17,50 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import sqlalchemy as sa
 
 from gotrue_web.console.operations import operators
 from gotrue_web.console.operations import user_actions as console_actions
 from gotrue_web.extensions import db
-from gotrue_web.models import Identity, MailLogEntry
 
-from ..conftest import table_rows
-from ..support.smtp import links
-from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
-from .support_users import (
-    Clock,
+from ..conftest import email_provider
+from ..factories import (
+    PASSWORD,
     add_factor,
-    assert_operator_entry,
     audit_entries,
+    claims,
     create_user,
     factor_ids,
-    operator_entries,
+    fragment,
+    identities,
+    mail_log,
+    mail_to,
+    path_of,
     session_ids,
-    smtp_settings,
+    sign_in,
     unique_email,
     user_row,
+    verify_link,
 )
+from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
+from .support_users import assert_operator_entry, operator_entries, unescape
 
-PASSWORD = "password-123"
 SITE = "http://localhost:3000"
 OPERATOR_IP = "198.51.100.23"
 
 
+# Ids no row has; fixed, so that every pytest-xdist worker collects the same tests.
+NO_USER = "6e1d0c9b-3a2f-4e8d-9c7b-5a4f3e2d1c0b"
+NO_FACTOR = "2f4e6a8c-1b3d-4f5a-8e7c-9d0b1a2c3e4f"
+NO_SESSION = "7a9c1e3f-5b7d-4a9e-b1c3-d5e7f9a1b3c5"
+
+
 @pytest.fixture
-def app(make_app, smtp_server):
+def app(mail_app):
     """Mail goes to the SMTP sink; nothing is confirmed without a link."""
-    return make_app(**smtp_settings(smtp_server, **{"mailer.autoconfirm": False}))
-
-
-@pytest.fixture
-def clock(rt):
-    rt.clock = Clock()
-    return rt.clock
+    return mail_app
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _unescape(text: str) -> str:
-    return (text.replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'")
-            .replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
 
 
 def act(console, user_id, action: str, data: dict | None = None, *, htmx: bool = False,
@@ -88,7 +83,7 @@ def assert_done(console, response, user_id, message: str, *, htmx: bool) -> str:
     page = console.get(f"/console/users/{user_id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert f'<div class="flash ok" role="status">{message}</div>' in _unescape(html)
+    assert f'<div class="flash ok" role="status">{message}</div>' in unescape(html)
     return html
 
 
@@ -116,21 +111,10 @@ def audit_count(app) -> int:
     return len(audit_entries(app))
 
 
-def sign_in(api, email: str, password: str = PASSWORD) -> dict:
-    response = api.login(email, password)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
 def user_with_sessions(api, count: int = 2) -> tuple[dict, list[dict]]:
     email = unique_email()
     user = create_user(api, email, password=PASSWORD)
     return user, [sign_in(api, email) for _ in range(count)]
-
-
-def path_of(link: str) -> str:
-    parts = urlsplit(link)
-    return f"{parts.path}?{parts.query}"
 
 
 def follow_link(api, link: str) -> dict:
@@ -139,26 +123,9 @@ def follow_link(api, link: str) -> dict:
     assert response.status_code == 303, response.get_data(as_text=True)
     location = response.headers["Location"]
     assert location.startswith(SITE + "#"), location
-    values = {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
+    values = fragment(location)
     assert values.get("access_token"), location
     return values
-
-
-def the_mail(smtp_server, email: str, count: int = 1):
-    messages = smtp_server.wait_for(email, count=count)
-    assert len(messages) == count, messages
-    return messages[-1]
-
-
-def mail_log(app) -> list[tuple[str, str, str]]:
-    rows = table_rows(app, sa.select(MailLogEntry.template, MailLogEntry.recipient,
-                                     MailLogEntry.status).order_by(MailLogEntry.created_at))
-    return [tuple(row) for row in rows]
-
-
-def identities_of(app, user_id) -> list:
-    return table_rows(app, sa.select(Identity.id).where(
-        Identity.user_id == uuid.UUID(str(user_id))))
 
 
 # --- password recovery --------------------------------------------------------------------------
@@ -178,14 +145,15 @@ def test_send_recovery_mails_a_link_that_signs_the_user_in(app, console, api, sm
     assert row.recovery_token and row.recovery_sent_at is not None
     assert_operator_entry(app, "user_recovery_requested", user["id"], user_email=email,
                           email_type="recovery")
-    message = the_mail(smtp_server, email)
+    message = mail_to(smtp_server, email)
     assert message["Subject"] == "Reset your password"
-    [link] = [link for link in links(message) if "/verify?" in link]
+    link = verify_link(message)
     assert parse_qs(urlsplit(link).query)["type"] == ["recovery"]
     session = follow_link(api, link)
     assert session["type"] == "recovery"
     assert api.get("/user", token=session["access_token"]).get_json()["id"] == user["id"]
-    assert mail_log(app) == [("recovery", email, "sent")]
+    assert [(e.template, e.recipient, e.status) for e in mail_log(app)] == [
+        ("recovery", email, "sent")]
 
 
 def test_send_recovery_twice_within_a_minute_is_refused(app, console, api, smtp_server):
@@ -209,8 +177,8 @@ def test_send_recovery_twice_within_a_minute_is_refused(app, console, api, smtp_
     ("confirmation", "confirmation", "Error sending confirmation email"),
 ])
 def test_smtp_refusal_is_reported_and_nothing_is_kept_but_the_mail_log(app, console, api,
-                                                                        smtp_server, action,
-                                                                        template, message):
+                                                                       smtp_server, action,
+                                                                       template, message):
     email = unique_email()
     user = create_user(api, email, email_confirm=action != "confirmation")
     smtp_server.reject_with = "554 5.7.1 Message rejected"
@@ -221,7 +189,8 @@ def test_smtp_refusal_is_reported_and_nothing_is_kept_but_the_mail_log(app, cons
     assert row.recovery_token == "" and row.recovery_sent_at is None
     assert row.confirmation_token == "" and row.confirmation_sent_at is None
     assert audit_count(app) == before
-    assert mail_log(app) == [(template, email, "failed")]
+    assert [(e.template, e.recipient, e.status) for e in mail_log(app)] == [
+        (template, email, "failed")]
 
 
 def test_email_actions_for_a_user_without_email_are_refused(app, console, api, smtp_server):
@@ -244,8 +213,8 @@ def test_send_magic_link_mails_a_sign_in_link(app, console, api, smtp_server, ht
     response = act(console, user["id"], "magic-link", htmx=htmx)
     assert_done(console, response, user["id"], f"Sign-in link sent to {email}.", htmx=htmx)
     assert_operator_entry(app, "user_recovery_requested", user["id"], email_type="magiclink")
-    message = the_mail(smtp_server, email)
-    [link] = [link for link in links(message) if "/verify?" in link]
+    message = mail_to(smtp_server, email)
+    link = verify_link(message)
     assert parse_qs(urlsplit(link).query)["type"] == ["magiclink"]
     session = follow_link(api, link)
     assert session["type"] == "magiclink"
@@ -257,15 +226,13 @@ def test_magic_link_to_an_unconfirmed_address_confirms_it_when_used(app, console
     email = unique_email()
     user = create_user(api, email, email_confirm=False)
     assert act(console, user["id"], "magic-link").status_code == 303
-    [link] = [link for link in links(the_mail(smtp_server, email)) if "/verify?" in link]
+    link = verify_link(mail_to(smtp_server, email))
     follow_link(api, link)
     assert user_row(app, user["id"]).email_confirmed_at is not None
 
 
-def test_magic_link_refused_when_magic_links_are_off(make_app, settings, smtp_server, api):
-    email_settings = dataclasses.replace(settings.external.email, magic_link_enabled=False)
-    app = make_app(**smtp_settings(smtp_server, **{
-        "mailer.autoconfirm": False, "external.email": email_settings}))
+def test_magic_link_refused_when_magic_links_are_off(make_mail_app, settings, api):
+    app = make_mail_app(**email_provider(settings, magic_link_enabled=False))
     console = _signed_in(app)
     user = create_user(api, unique_email())
     response = act(console, user["id"], "magic-link", htmx=True)
@@ -296,8 +263,8 @@ def test_resend_confirmation_mails_a_link_that_confirms(app, console, api, smtp_
     assert_done(console, response, user["id"], f"Confirmation email sent again to {email}.",
                 htmx=htmx)
     assert_operator_entry(app, "user_confirmation_requested", user["id"], provider="email")
-    message = the_mail(smtp_server, email)
-    [link] = [link for link in links(message) if "/verify?" in link]
+    message = mail_to(smtp_server, email)
+    link = verify_link(message)
     assert parse_qs(urlsplit(link).query)["type"] == ["signup"]
     assert user_row(app, user["id"]).email_confirmed_at is None
     follow_link(api, link)
@@ -311,7 +278,7 @@ def test_resend_confirmation_of_an_invited_user_sends_the_invitation(app, consol
     invited = api.admin("POST", "/invite", json={"email": email})
     assert invited.status_code == 200, invited.get_json()
     user_id = invited.get_json()["id"]
-    first = the_mail(smtp_server, email)
+    first = mail_to(smtp_server, email)
     response = act(console, user_id, "confirmation", htmx=htmx)
     html = assert_done(console, response, user_id, f"Invitation sent again to {email}.",
                        htmx=htmx)
@@ -319,9 +286,9 @@ def test_resend_confirmation_of_an_invited_user_sends_the_invitation(app, consol
     entries = [e for e in operator_entries(app, "user_invited")
                if e["traits"]["user_id"] == user_id]
     assert len(entries) == 1 and entries[0]["ip_address"] == "127.0.0.1"
-    second = the_mail(smtp_server, email, count=2)
-    [old_link] = [link for link in links(first) if "/verify?" in link]
-    [link] = [link for link in links(second) if "/verify?" in link]
+    second = mail_to(smtp_server, email, count=2)
+    old_link = verify_link(first)
+    link = verify_link(second)
     assert parse_qs(urlsplit(link).query)["type"] == ["invite"]
     # The new invitation replaces the old one.
     assert "access_token" not in api.get(path_of(old_link)).headers["Location"]
@@ -393,7 +360,7 @@ def test_set_password_changes_it_and_ends_the_sessions(app, console, api, htmx):
 def test_set_password_voids_a_pending_recovery_link(app, console, api, smtp_server):
     user = create_user(api, unique_email(), password=PASSWORD)
     act(console, user["id"], "recovery")
-    [link] = [link for link in links(the_mail(smtp_server, user["email"])) if "/verify?" in link]
+    link = verify_link(mail_to(smtp_server, user["email"]))
     act(console, user["id"], "password",
         {"password": "a-new-password-7", "password_confirm": "a-new-password-7"})
     assert user_row(app, user["id"]).recovery_token == ""
@@ -665,9 +632,7 @@ def test_revoke_all_sessions(app, console, api, htmx):
 
 
 def _session_id(session: dict) -> str:
-    payload = session["access_token"].split(".")[1]
-    payload += "=" * (-len(payload) % 4)
-    return json.loads(base64.urlsafe_b64decode(payload))["session_id"]
+    return claims(session["access_token"])["session_id"]
 
 
 @pytest.mark.parametrize("target", ["unknown", "malformed", "another users"])
@@ -709,7 +674,7 @@ def test_delete_after_typing_the_email(app, console, api, htmx):
     assert f'<div class="flash ok" role="status">{email} was deleted.</div>' in \
         page.get_data(as_text=True)
     assert user_row(app, user["id"]) is None
-    assert identities_of(app, user["id"]) == [] and factor_ids(app, user["id"]) == set()
+    assert identities(app, user["id"]) == [] and factor_ids(app, user["id"]) == set()
     assert_operator_entry(app, "user_deleted", user["id"], user_email=email, soft=False)
     assert api.refresh(session["refresh_token"]).status_code == 400
     assert console.get(f"/console/users/{user['id']}").status_code == 404
@@ -816,18 +781,17 @@ ACTIONS = [
     ("recovery", {}), ("magic-link", {}), ("confirmation", {}), ("confirm", {}),
     ("password", {"password": "a-new-password-7", "password_confirm": "a-new-password-7"}),
     ("ban", {"duration": "24h", "reason": "r"}), ("unban", {}),
-    (f"factors/{uuid.uuid4()}/delete", {}), ("factors/delete", {}),
+    (f"factors/{NO_FACTOR}/delete", {}), ("factors/delete", {}),
     ("delete", {"confirm": "x"}), ("soft-delete", {"confirm": "x"}),
-    (f"sessions/{uuid.uuid4()}/revoke", {}), ("sessions/revoke", {}),
+    (f"sessions/{NO_SESSION}/revoke", {}), ("sessions/revoke", {}),
 ]
 
 
 @pytest.mark.parametrize("action, data", ACTIONS, ids=[a.split("/")[0] + str(i)
                                                       for i, (a, _) in enumerate(ACTIONS)])
-@pytest.mark.parametrize("user_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("user_id", [NO_USER, "not-a-uuid"])
 @pytest.mark.parametrize("htmx", [False, True])
-def test_action_on_a_user_that_does_not_exist_is_404(app, console, action, data, user_id,
-                                                      htmx):
+def test_action_on_a_user_that_does_not_exist_is_404(app, console, action, data, user_id, htmx):
     before = audit_count(app)
     response = act(console, user_id, action, data, htmx=htmx)
     assert response.status_code == 404
@@ -846,8 +810,8 @@ def test_actions_need_a_signed_in_operator(app, anonymous_console, api, action, 
     assert audit_entries(app, "user_modified") == []
 
 
-def test_actions_are_audited_with_the_operators_ip(make_app, smtp_server, api):
-    app = make_app(**smtp_settings(smtp_server, **{"mailer.autoconfirm": False}))
+def test_actions_are_audited_with_the_operators_ip(make_mail_app, api):
+    app = make_mail_app()
     console = _signed_in(app)
     console.client.environ_base["REMOTE_ADDR"] = OPERATOR_IP
     user, _ = user_with_sessions(api, 1)

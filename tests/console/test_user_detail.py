@@ -11,22 +11,12 @@ import pytest
 
 from gotrue_web.console.operations import user_actions as console_actions
 
-from .support_users import (
-    Clock,
-    add_factor,
-    assert_operator_entry,
-    audit_entries,
-    create_user,
-    operator_entries,
-    unique_email,
-    user_row,
-)
+from ..factories import add_factor, audit_entries, create_user, unique_email, user_row
+from .support_users import assert_operator_entry, operator_entries, unescape
 
-
-@pytest.fixture
-def clock(rt):
-    rt.clock = Clock()
-    return rt.clock
+# A well-formed id that no user has; fixed, so that every pytest-xdist worker collects the same
+# tests.
+NO_USER = "9d3c2b1a-8f7e-4d6c-b5a4-0e1f2a3b4c5d"
 
 
 def _page(console, user_id, **kwargs):
@@ -45,11 +35,6 @@ def _hidden(html: str, form_field: str, name: str) -> str:
     """The value of hidden input ``name`` in the metadata form for ``form_field``."""
     block = html[html.index(f'name="field" value="{form_field}"'):]
     return re.search(rf'name="{name}" value="([^"]*)"', block).group(1)
-
-
-def _unescape(text: str) -> str:
-    return (text.replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'")
-            .replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -72,7 +57,7 @@ def test_detail_shows_the_user_fields(console, api):
     identities = html[html.index('id="identities"'):html.index('id="factors"')]
     assert identities.count("<tr>") == 3  # header + email + phone
     assert ">email<" in identities and ">phone<" in identities
-    assert json.loads(_unescape(_textarea(html, "app_metadata-value")))["plan"] == "pro"
+    assert json.loads(unescape(_textarea(html, "app_metadata-value")))["plan"] == "pro"
 
 
 def test_unconfirmed_and_invited_users_get_their_badges(console, api):
@@ -84,7 +69,7 @@ def test_unconfirmed_and_invited_users_get_their_badges(console, api):
     assert 'class="badge info">Invited' in html and "Resend invitation" in html
 
 
-@pytest.mark.parametrize("user_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("user_id", [NO_USER, "not-a-uuid"])
 def test_unknown_user_is_a_404_page(console, user_id):
     response = console.get(f"/console/users/{user_id}")
     assert response.status_code == 404
@@ -277,7 +262,7 @@ def test_metadata_save_over_htmx_returns_the_block_and_a_toast(console, api, app
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<html" not in html and 'id="user-detail"' in html
-    assert json.loads(_unescape(_textarea(html, "user_metadata-value"))) == {"y": 2}
+    assert json.loads(unescape(_textarea(html, "user_metadata-value"))) == {"y": 2}
     toast = json.loads(response.headers["HX-Trigger"])["toast"]
     assert toast == {"message": "User metadata saved.", "kind": "ok"}
     assert user_row(app, user["id"]).raw_user_meta_data == {"y": 2}
@@ -301,11 +286,11 @@ def test_bad_metadata_is_422_with_the_message_and_changes_nothing(console, api, 
     response = _save_metadata(console, user["id"], "user_metadata", value, htmx=htmx)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert message in _unescape(html)
+    assert message in unescape(html)
     assert ("<html" in html) is not htmx
     if value and len(value) < 100:
         # The operator's text comes back to be fixed.
-        assert _unescape(_textarea(html, "user_metadata-value")) == value
+        assert unescape(_textarea(html, "user_metadata-value")) == value
     assert user_row(app, user["id"]).raw_user_meta_data == {"a": 1}
     assert len(audit_entries(app)) == before
 
@@ -325,7 +310,7 @@ def test_metadata_changed_meanwhile_is_refused_and_shown(console, api, app):
     api.admin("PUT", f"/admin/users/{user['id']}", json={"user_metadata": {"b": 2}})
     response = _save_metadata(console, user["id"], "user_metadata", {"a": 5}, html=html)
     assert response.status_code == 422
-    page = _unescape(response.get_data(as_text=True))
+    page = unescape(response.get_data(as_text=True))
     assert "changed after you opened the editor" in page
     assert "Value stored now" in page and '"b": 2' in page
     assert user_row(app, user["id"]).raw_user_meta_data == {"a": 1, "b": 2}

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from gotrue_web.console.operations import user_search
-from gotrue_web.db import NIL_UUID
 from gotrue_web.extensions import db
-from gotrue_web.models import AuditLogEntry, Factor, FactorStatus, FactorType, Identity, User
+from gotrue_web.models import AuditLogEntry, User
 
+from .. import factories
 from ..conftest import table_rows
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -27,52 +27,20 @@ ROW_LINK = re.compile(r'<a class="primary" href="/console/users/([0-9a-f-]{36})"
 
 
 @pytest.fixture(autouse=True)
-def fixed_clock(rt):
-    rt.clock = lambda: NOW
+def fixed_clock(app):
+    factories.freeze_clock(app, NOW)
 
 
 @pytest.fixture
 def make_user(app):
-    """Insert a user row as the services leave it (with identities and MFA factors)."""
+    """Insert a user row as the services leave it; made 30 days before NOW unless told, and
+    deleted a day before NOW when ``deleted``."""
 
-    def create(email: str | None = None, *, phone: str | None = None, created_at=None,
-               last_sign_in_at=None, confirmed: bool = True, invited: bool = False,
-               anonymous: bool = False, banned_until=None, deleted: bool = False,
-               name=None, providers: tuple[str, ...] | None = None,
-               factors: tuple[str, ...] = (), user_id: uuid.UUID | None = None) -> uuid.UUID:
-        created_at = created_at or NOW - 30 * DAY
-        metadata = {} if name is None else {"full_name": name}
-        user = User(
-            id=user_id or uuid.uuid4(), instance_id=uuid.UUID(NIL_UUID), aud="authenticated",
-            role="authenticated", email=email, phone=phone, created_at=created_at,
-            updated_at=created_at, last_sign_in_at=last_sign_in_at,
-            raw_app_meta_data={"provider": "email"}, raw_user_meta_data=metadata,
-            is_anonymous=anonymous, banned_until=banned_until,
-            invited_at=created_at if invited else None,
-            deleted_at=NOW - DAY if deleted else None,
-        )
-        if confirmed and not (invited or anonymous):
-            if email:
-                user.email_confirmed_at = created_at
-            if phone:
-                user.phone_confirmed_at = created_at
-        if providers is None:
-            providers = tuple(p for p, value in (("email", email), ("phone", phone)) if value)
-        with app.app_context():
-            db.session.add(user)
-            db.session.flush()
-            for provider in providers:
-                identity = Identity(user_id=user.id, provider=provider,
-                                    provider_id=f"{provider}-{user.id}",
-                                    created_at=created_at, updated_at=created_at)
-                identity.set_data({"sub": str(user.id), "email": email})
-                db.session.add(identity)
-            for index, status in enumerate(factors):
-                db.session.add(Factor(
-                    user_id=user.id, friendly_name=f"app {index}", factor_type=FactorType.totp,
-                    status=FactorStatus(status), created_at=created_at, updated_at=created_at))
-            db.session.commit()
-            return user.id
+    def create(email: str | None = None, *, created_at=None, deleted: bool = False,
+               user_id: uuid.UUID | None = None, **traits) -> uuid.UUID:
+        return factories.make_user(app, email, created_at=created_at or NOW - 30 * DAY,
+                                   deleted_at=NOW - DAY if deleted else None, id=user_id,
+                                   **traits)
 
     return create
 

@@ -19,7 +19,7 @@ import pytest
 from gotrue_web.console.operations import operators
 from gotrue_web.extensions import db
 
-from ..conftest import ApiClient
+from ..conftest import ApiClient, api_for
 from ..console.conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +49,9 @@ def browser():
 
 
 @pytest.fixture
-def app(make_app, smtp_server):
+def app(make_mail_app):
     """The console app of the browser tests: mail goes to the SMTP sink."""
-    return make_app(**{"mailer.autoconfirm": True, "smtp.host": "127.0.0.1",
-                       "smtp.port": smtp_server.port, "smtp.admin_email": "auth@example.com",
-                       "site_url": "http://localhost:3000"})
+    return make_mail_app(**{"mailer.autoconfirm": True, "site_url": "http://localhost:3000"})
 
 
 @pytest.fixture
@@ -67,7 +65,7 @@ def operator(app):
 @pytest.fixture
 def admin_api(app, service_role_token) -> ApiClient:
     """The admin API, to set up users the way an application would."""
-    return ApiClient(app.test_client(), service_role_token)
+    return api_for(app, service_role_token)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -15,13 +15,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import jwt
 import pytest
 import sqlalchemy as sa
 
 from gotrue_web.models import RefreshToken, Session, User
 
-from ..conftest import JWT_SECRET, table_rows
+from ..conftest import table_rows
+from ..factories import verified_claims
 
 pytestmark = pytest.mark.live
 
@@ -60,10 +60,6 @@ def driven(request, auth_js, live_server, service_role_token) -> dict:
     return json.loads(run.stdout)
 
 
-def claims_of(access_token: str) -> dict:
-    return jwt.decode(access_token, JWT_SECRET, algorithms=["HS256"], audience="authenticated")
-
-
 def api_error(result: dict) -> tuple:
     error = result["error"]
     assert error is not None, result
@@ -99,7 +95,7 @@ def test_auth_js_user_flows(driven, live_server):
     assert signed_in["weak_password"] is None
     session = signed_in["session"]
     assert session["user_id"] == user_id and session["expires_in"] == 3600
-    claims = claims_of(session["access_token"])
+    claims = verified_claims(session["access_token"])
     assert claims["sub"] == user_id and claims["session_id"]
     assert results["get_user"]["user"]["id"] == user_id
 
@@ -116,7 +112,7 @@ def test_auth_js_user_flows(driven, live_server):
 
     refreshed = results["refresh"]["session"]
     assert refreshed["refresh_token"] != session["refresh_token"]
-    assert claims_of(refreshed["access_token"])["session_id"] == claims["session_id"]
+    assert verified_claims(refreshed["access_token"])["session_id"] == claims["session_id"]
     # The parent of the live token gets the live token again.
     assert results["refresh_parent_again"]["session"]["refresh_token"] == (
         refreshed["refresh_token"])
@@ -150,7 +146,7 @@ def test_auth_js_user_flows(driven, live_server):
         app, sa.select(Session.id).where(Session.user_id == uuid.UUID(user_id)))}
     assert remaining == {
         claims["session_id"],
-        claims_of(results["sign_in_new_password"]["session"]["access_token"])["session_id"],
+        verified_claims(results["sign_in_new_password"]["session"]["access_token"])["session_id"],
     }
 
 

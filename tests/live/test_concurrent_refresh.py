@@ -21,6 +21,7 @@ from gotrue_web.extensions import db
 from gotrue_web.models import RefreshToken, Session
 
 from ..conftest import table_rows
+from ..factories import unique_email
 
 pytestmark = pytest.mark.live
 
@@ -36,7 +37,7 @@ def app(make_app):
 
 
 def _sign_in(base_url: str) -> dict:
-    email = f"race-{uuid.uuid4().hex[:10]}@example.com"
+    email = unique_email("race")
     with httpx.Client(base_url=base_url, headers=API_HEADERS, timeout=30) as client:
         signup = client.post("/signup", json={"email": email, "password": "password-123"})
         assert signup.status_code == 200, signup.text

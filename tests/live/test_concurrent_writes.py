@@ -7,7 +7,6 @@ The servers hash at GoTrue's real cost (bcrypt 10), which makes the read-to-writ
 
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from gotrue_web.models import Session, User
 
 from ..conftest import table_rows
+from ..factories import unique_email
 
 HEADERS = {"X-Supabase-Api-Version": "2024-01-01"}
 PASSWORD = "password-123"
@@ -28,7 +28,7 @@ def _post(base_url: str, path: str, body: dict) -> httpx.Response:
 
 def test_concurrent_signups_and_logins_in_two_processes_all_succeed(app, start_gunicorn):
     servers = [start_gunicorn(threads=4).url, start_gunicorn(threads=4).url]
-    emails = [f"writer-{uuid.uuid4().hex[:10]}@example.com" for _ in range(8)]
+    emails = [unique_email("writer") for _ in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         signups = list(pool.map(
             lambda pair: _post(servers[pair[0] % 2], "/signup",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import jwt
 import pytest
 import sqlalchemy as sa
 from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
@@ -18,7 +17,8 @@ from supabase_auth.errors import AuthApiError, AuthSessionMissingError, AuthWeak
 
 from gotrue_web.models import Identity, RefreshToken, Session, User
 
-from ..conftest import JWT_SECRET, table_rows
+from ..conftest import table_rows
+from ..factories import unique_email, verified_claims
 
 pytestmark = pytest.mark.live
 
@@ -53,14 +53,6 @@ def admin(base_url, service_role_token):
         yield api
 
 
-def new_email() -> str:
-    return f"py-{uuid.uuid4().hex[:10]}@example.com"
-
-
-def claims_of(access_token: str) -> dict:
-    return jwt.decode(access_token, JWT_SECRET, algorithms=["HS256"], audience="authenticated")
-
-
 def token_rows(app, session_id: str):
     return table_rows(app, sa.select(RefreshToken.token, RefreshToken.parent,
                                      RefreshToken.revoked)
@@ -70,7 +62,7 @@ def token_rows(app, session_id: str):
 
 def test_sign_up_sign_in_and_read_the_user(live_server, make_client):
     client = make_client()
-    email = new_email()
+    email = unique_email("py")
     signed_up = client.sign_up({"email": email, "password": PASSWORD,
                                 "options": {"data": {"full_name": "Ada Lovelace"}}})
     user = signed_up.user
@@ -93,7 +85,7 @@ def test_sign_up_sign_in_and_read_the_user(live_server, make_client):
     assert session.expires_in == 3600
     assert abs(session.expires_at - (datetime.now(timezone.utc).timestamp() + 3600)) < 60
     assert session.refresh_token != signed_up.session.refresh_token
-    claims = claims_of(session.access_token)
+    claims = verified_claims(session.access_token)
     assert claims["sub"] == user.id and claims["email"] == email
     assert claims["role"] == "authenticated" and claims["aal"] == "aal1"
     assert [entry["method"] for entry in claims["amr"]] == ["password"]
@@ -111,15 +103,15 @@ def test_sign_up_sign_in_and_read_the_user(live_server, make_client):
                       .where(Identity.user_id == uuid.UUID(user.id)))[0].provider == "email"
     sessions = table_rows(app, sa.select(Session.id).where(Session.user_id == uuid.UUID(user.id)))
     assert {str(row.id) for row in sessions} == {
-        claims["session_id"], claims_of(signed_up.session.access_token)["session_id"]}
+        claims["session_id"], verified_claims(signed_up.session.access_token)["session_id"]}
 
 
 def test_wrong_password_and_unknown_user_are_invalid_credentials(make_client):
     client = make_client()
-    email = new_email()
+    email = unique_email("py")
     client.sign_up({"email": email, "password": PASSWORD})
     for credentials in ({"email": email, "password": "not-the-password"},
-                        {"email": new_email(), "password": PASSWORD}):
+                        {"email": unique_email("py"), "password": PASSWORD}):
         with pytest.raises(AuthApiError) as failure:
             client.sign_in_with_password(credentials)
         assert failure.value.code == "invalid_credentials"
@@ -129,7 +121,7 @@ def test_wrong_password_and_unknown_user_are_invalid_credentials(make_client):
 
 def test_sign_up_twice_under_autoconfirm_is_user_already_exists(make_client):
     client = make_client()
-    email = new_email()
+    email = unique_email("py")
     client.sign_up({"email": email, "password": PASSWORD})
     with pytest.raises(AuthApiError) as failure:
         make_client().sign_up({"email": email, "password": PASSWORD})
@@ -138,7 +130,7 @@ def test_sign_up_twice_under_autoconfirm_is_user_already_exists(make_client):
 
 def test_weak_passwords_raise_the_weak_password_error_with_reasons(live_server, make_client):
     client = make_client()
-    email = new_email()
+    email = unique_email("py")
     with pytest.raises(AuthWeakPasswordError) as at_signup:
         client.sign_up({"email": email, "password": "abc"})
     assert at_signup.value.status == 422
@@ -155,7 +147,7 @@ def test_weak_passwords_raise_the_weak_password_error_with_reasons(live_server, 
 def test_update_user_merges_data_and_changes_the_password(live_server, make_client):
     app = live_server.app
     client = make_client()
-    email = new_email()
+    email = unique_email("py")
     first = client.sign_up({"email": email, "password": PASSWORD,
                             "options": {"data": {"full_name": "Ada", "plan": "free"}}})
     # A second device, signed in before the password change.
@@ -186,22 +178,22 @@ def test_update_user_merges_data_and_changes_the_password(live_server, make_clie
     assert (ended.value.status, ended.value.code) == (400, "refresh_token_not_found")
     surviving = {str(row.id) for row in table_rows(
         app, sa.select(Session.id).where(Session.user_id == uuid.UUID(first.user.id)))}
-    assert claims_of(first.session.access_token)["session_id"] in surviving
-    assert claims_of(other_session.access_token)["session_id"] not in surviving
+    assert verified_claims(first.session.access_token)["session_id"] in surviving
+    assert verified_claims(other_session.access_token)["session_id"] not in surviving
     assert client.get_user().user.id == first.user.id
 
 
 def test_refresh_session_rotates_and_reuse_fails(live_server, make_client):
     client = make_client()
-    signed_up = client.sign_up({"email": new_email(), "password": PASSWORD})
+    signed_up = client.sign_up({"email": unique_email("py"), "password": PASSWORD})
     first = signed_up.session
     refreshed = client.refresh_session()
     second = refreshed.session
     assert second.refresh_token != first.refresh_token
     assert refreshed.user.id == signed_up.user.id
     assert client.get_session().refresh_token == second.refresh_token
-    session_id = claims_of(first.access_token)["session_id"]
-    assert claims_of(second.access_token)["session_id"] == session_id
+    session_id = verified_claims(first.access_token)["session_id"]
+    assert verified_claims(second.access_token)["session_id"] == session_id
     assert token_rows(live_server.app, session_id) == [
         (first.refresh_token, None, True), (second.refresh_token, first.refresh_token, False)]
 
@@ -230,7 +222,7 @@ def test_refresh_session_rotates_and_reuse_fails(live_server, make_client):
 def test_sign_out_ends_the_session_everywhere(live_server, make_client):
     app = live_server.app
     client = make_client()
-    signed_up = client.sign_up({"email": new_email(), "password": PASSWORD})
+    signed_up = client.sign_up({"email": unique_email("py"), "password": PASSWORD})
     session = signed_up.session
     user_id = uuid.UUID(signed_up.user.id)
 
@@ -256,7 +248,7 @@ def test_sign_out_ends_the_session_everywhere(live_server, make_client):
 
 
 def test_sign_out_local_keeps_other_sessions(live_server, make_client):
-    email = new_email()
+    email = unique_email("py")
     laptop = make_client()
     laptop.sign_up({"email": email, "password": PASSWORD})
     phone = make_client()
@@ -272,7 +264,7 @@ def test_sign_out_local_keeps_other_sessions(live_server, make_client):
 
 def test_admin_creates_lists_reads_bans_and_deletes_users(live_server, admin, make_client):
     app = live_server.app
-    emails = [new_email() for _ in range(3)]
+    emails = [unique_email("py") for _ in range(3)]
     created = [admin.create_user({
         "email": email, "password": PASSWORD, "email_confirm": True,
         "user_metadata": {"n": index}, "app_metadata": {"tier": "gold"},
@@ -340,14 +332,14 @@ def test_admin_creates_lists_reads_bans_and_deletes_users(live_server, admin, ma
 
 def test_client_admin_uses_the_clients_service_role_headers(make_client, service_role_token):
     client = make_client(Authorization=f"Bearer {service_role_token}")
-    user = client.admin.create_user({"email": new_email(), "password": PASSWORD,
+    user = client.admin.create_user({"email": unique_email("py"), "password": PASSWORD,
                                      "email_confirm": True}).user
     assert client.admin.get_user_by_id(user.id).user.id == user.id
 
 
 def test_admin_api_refuses_a_user_token(make_client, base_url):
     client = make_client()
-    session = client.sign_up({"email": new_email(), "password": PASSWORD}).session
+    session = client.sign_up({"email": unique_email("py"), "password": PASSWORD}).session
     with SyncGoTrueAdminAPI(url=base_url, headers={
             "Authorization": f"Bearer {session.access_token}"}) as not_admin:
         with pytest.raises(AuthApiError) as refused:

@@ -6,21 +6,20 @@ browser would (no redirects followed), and hands the result back to the client.
 from __future__ import annotations
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import jwt
 import pytest
 import sqlalchemy as sa
 from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthImplicitGrantRedirectError
 
-from gotrue_web.models import FlowState, Identity, OneTimeToken, Session, User
+from gotrue_web.models import FlowState, Identity, OneTimeToken, Session
 
-from ..conftest import JWT_SECRET, table_rows
+from ..conftest import table_rows
+from ..factories import mail_to, unique_email, user_row, verified_claims
 from ..support.smtp import code, links
 
 pytestmark = pytest.mark.live
@@ -31,13 +30,9 @@ CALLBACK = SITE + "/callback"
 
 
 @pytest.fixture
-def app(make_app, smtp_server):
+def app(make_mail_app):
     """The app ``live_server`` serves: confirmations on, mail to the SMTP sink."""
-    return make_app(**{
-        "smtp.host": "127.0.0.1", "smtp.port": smtp_server.port,
-        "smtp.admin_email": "auth@example.com", "mailer.autoconfirm": False,
-        "smtp.max_frequency": timedelta(0),
-    })
+    return make_mail_app(**{"smtp.max_frequency": timedelta(0)})
 
 
 def _http_client() -> httpx.Client:
@@ -81,18 +76,6 @@ def browser():
         yield client
 
 
-def new_email() -> str:
-    # The trailing letter keeps the address from ever holding a run of digits that could be
-    # mistaken for the code in the message.
-    return f"live-{uuid.uuid4().hex[:10]}x@example.com"
-
-
-def mail_to(smtp_server, email: str, count: int = 1):
-    messages = smtp_server.wait_for(email, count=count)
-    assert len(messages) >= count, f"no message {count} to {email}"
-    return messages[count - 1]
-
-
 def open_link(browser: httpx.Client, live_server, link: str) -> httpx.Response:
     """Open an emailed link against the live server (the link names API_EXTERNAL_URL)."""
     parts = urlsplit(link)
@@ -102,18 +85,11 @@ def open_link(browser: httpx.Client, live_server, link: str) -> httpx.Response:
 
 
 def amr_methods(access_token: str) -> list[str]:
-    claims = jwt.decode(access_token, JWT_SECRET, algorithms=["HS256"],
-                        audience="authenticated")
-    return [entry["method"] for entry in claims["amr"]]
-
-
-def db_user(app, email: str) -> User:
-    [(user,)] = table_rows(app, sa.select(User).where(User.email == email))
-    return user
+    return [entry["method"] for entry in verified_claims(access_token)["amr"]]
 
 
 def confirmed_user(admin: SyncGoTrueAdminAPI) -> str:
-    email = new_email()
+    email = unique_email("live")
     admin.create_user({"email": email, "password": PASSWORD, "email_confirm": True})
     return email
 
@@ -129,7 +105,7 @@ def record_events(client: SyncGoTrueClient) -> list[str]:
 
 def test_sign_up_then_confirm_with_the_code(app, make_client, smtp_server):
     client = make_client()
-    email = new_email()
+    email = unique_email("live")
 
     signed_up = client.sign_up({"email": email, "password": PASSWORD})
 
@@ -142,7 +118,7 @@ def test_sign_up_then_confirm_with_the_code(app, make_client, smtp_server):
     assert verified.session is not None and verified.user.email_confirmed_at is not None
     assert amr_methods(verified.session.access_token) == ["otp"]
     assert client.get_user().user.id == signed_up.user.id
-    user = db_user(app, email)
+    user = user_row(app, email)
     assert user.email_confirmed_at is not None and user.confirmation_token == ""
     assert user.raw_user_meta_data["email_verified"] is True
     assert table_rows(app, sa.select(OneTimeToken.id).where(OneTimeToken.user_id == user.id)) \
@@ -168,19 +144,19 @@ def test_magic_link_code_with_type_email(app, make_client, admin, smtp_server):
     assert verified.session is not None and verified.user.email == email
     assert client.get_session().access_token == verified.session.access_token
     assert client.get_user().user.email == email
-    assert db_user(app, email).recovery_token == ""
+    assert user_row(app, email).recovery_token == ""
 
 
 def test_sign_in_with_otp_signs_a_new_address_up(app, make_client, smtp_server):
     client = make_client()
-    email = new_email()
+    email = unique_email("live")
 
     client.sign_in_with_otp({"email": email})
     message = mail_to(smtp_server, email)
     verified = client.verify_otp({"email": email, "token": code(message), "type": "email"})
 
     assert verified.user.email_confirmed_at is not None
-    assert db_user(app, email).email_confirmed_at is not None
+    assert user_row(app, email).email_confirmed_at is not None
 
 
 def test_reset_password_with_the_code(app, make_client, admin, smtp_server):
@@ -203,7 +179,7 @@ def test_reset_password_with_the_code(app, make_client, admin, smtp_server):
 
 
 def test_reset_password_for_an_unknown_address_looks_the_same(make_client, smtp_server):
-    email = new_email()
+    email = unique_email("live")
 
     assert make_client().reset_password_for_email(email) is None
 
@@ -212,7 +188,7 @@ def test_reset_password_for_an_unknown_address_looks_the_same(make_client, smtp_
 
 def test_wrong_and_reused_codes_raise_otp_expired(app, make_client, smtp_server):
     client = make_client()
-    email = new_email()
+    email = unique_email("live")
     client.sign_up({"email": email, "password": PASSWORD})
     right = code(mail_to(smtp_server, email))
     wrong = f"{(int(right) + 1) % 1000000:06d}"
@@ -232,24 +208,24 @@ def test_wrong_and_reused_codes_raise_otp_expired(app, make_client, smtp_server)
 def test_expired_code_raises_otp_expired(app, make_client, smtp_server):
     rt = app.extensions["gotrue"]
     client = make_client()
-    email = new_email()
+    email = unique_email("live")
     client.sign_up({"email": email, "password": PASSWORD})
     message = mail_to(smtp_server, email)
-    sent_at = db_user(app, email).confirmation_sent_at
+    sent_at = user_row(app, email).confirmation_sent_at
     rt.clock = lambda: sent_at + timedelta(seconds=rt.settings.mailer.otp_exp + 1)
 
     with pytest.raises(AuthApiError) as expired:
         client.verify_otp({"email": email, "token": code(message), "type": "signup"})
 
     assert (expired.value.status, expired.value.code) == (403, "otp_expired")
-    assert db_user(app, email).email_confirmed_at is None
+    assert user_row(app, email).email_confirmed_at is None
 
 
 def test_secure_email_change_with_codes(app, make_client, admin, smtp_server):
     email = confirmed_user(admin)
     client = make_client()
     client.sign_in_with_password({"email": email, "password": PASSWORD})
-    new = new_email()
+    new = unique_email("live")
 
     client.update_user({"email": new})
     current_code = code(mail_to(smtp_server, email))
@@ -257,7 +233,7 @@ def test_secure_email_change_with_codes(app, make_client, admin, smtp_server):
 
     half = client.verify_otp({"email": email, "token": current_code, "type": "email_change"})
     assert half.session is None and half.user is None
-    assert db_user(app, email).email_change == new
+    assert user_row(app, email).email_change == new
 
     done = client.verify_otp({"email": new, "token": new_code, "type": "email_change"})
     assert done.session is not None and done.user.email == new
@@ -270,7 +246,7 @@ def test_secure_email_change_with_codes(app, make_client, admin, smtp_server):
 def test_signup_link_gives_the_session_in_the_fragment(app, make_client, smtp_server, browser,
                                                         live_server):
     client = make_client()
-    email = new_email()
+    email = unique_email("live")
     client.sign_up({"email": email, "password": PASSWORD,
                     "options": {"email_redirect_to": CALLBACK}})
 
@@ -300,7 +276,7 @@ def test_recovery_link_emits_password_recovery(app, make_client, admin, smtp_ser
 def test_spent_link_raises_implicit_grant_redirect_error(app, make_client, smtp_server, browser,
                                                          live_server):
     client = make_client()
-    email = new_email()
+    email = unique_email("live")
     client.sign_up({"email": email, "password": PASSWORD})
     link = links(mail_to(smtp_server, email))[0]
     open_link(browser, live_server, link)
@@ -332,7 +308,7 @@ def test_pkce_magic_link(app, make_client, admin, smtp_server, browser, live_ser
     client.sign_in_with_otp({"email": email, "options": {"email_redirect_to": CALLBACK}})
     link = links(mail_to(smtp_server, email))[0]
     assert parse_qs(urlsplit(link).query)["token"][0].startswith("pkce_")
-    user = db_user(app, email)
+    user = user_row(app, email)
     [(method,)] = table_rows(app, sa.select(FlowState.authentication_method).where(
         FlowState.user_id == user.id))
     assert method == "magiclink"
@@ -352,7 +328,7 @@ def test_pkce_magic_link(app, make_client, admin, smtp_server, browser, live_ser
 
 def test_pkce_sign_up(app, make_client, smtp_server, browser, live_server):
     client = make_client(flow_type="pkce")
-    email = new_email()
+    email = unique_email("live")
     signed_up = client.sign_up({"email": email, "password": PASSWORD,
                                 "options": {"email_redirect_to": CALLBACK}})
     assert signed_up.session is None
@@ -413,7 +389,7 @@ def test_pkce_code_typed_instead_of_the_link_still_signs_in(app, make_client, ad
 @pytest.mark.parametrize("how", ["link", "code"])
 def test_parallel_uses_of_one_token_give_one_session(app, make_client, smtp_server, live_server,
                                                      base_url, how):
-    email = new_email()
+    email = unique_email("live")
     make_client().sign_up({"email": email, "password": PASSWORD})
     message = mail_to(smtp_server, email)
     parts = urlsplit(links(message)[0])
@@ -440,7 +416,7 @@ def test_parallel_uses_of_one_token_give_one_session(app, make_client, smtp_serv
 
     # One winner; every other attempt is a clean refusal, never a server error.
     assert sorted(outcomes) == ["refused"] * (attempts - 1) + ["session"], outcomes
-    user = db_user(app, email)
+    user = user_row(app, email)
     assert len(table_rows(app, sa.select(Session.id).where(Session.user_id == user.id))) == 1
 
 
@@ -470,5 +446,5 @@ def test_parallel_exchanges_of_one_code_give_one_session(app, admin, smtp_server
         outcomes = list(pool.map(exchange_once, range(attempts)))
 
     assert sorted(outcomes) == ["refused"] * (attempts - 1) + ["session"], outcomes
-    user = db_user(app, email)
+    user = user_row(app, email)
     assert len(table_rows(app, sa.select(Session.id).where(Session.user_id == user.id))) == 1

@@ -17,7 +17,7 @@ from gotrue_web.services.mail import template_urls
 from gotrue_web.services.mail.templates import DEFAULT_BODIES, KINDS, TemplateSyntaxProblem
 from gotrue_web.settings import DEFAULT_SUBJECTS
 
-from ..support.mail_servers import TemplateServer
+from ..factories import email_templates
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 GOOD = "<p>{{ .Email }} / {{ .Token }}</p>"
@@ -30,21 +30,6 @@ def resolve_at(app, kind: str, locale: str = "", *, now):
     return store.resolve(rt, kind, locale)
 
 
-@pytest.fixture
-def template_server():
-    server = TemplateServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-def _rows(app):
-    with app.app_context():
-        return [(row.kind, row.locale, row.subject, row.body, row.updated_by) for row in
-                db.session.execute(sa.select(EmailTemplate).order_by(
-                    EmailTemplate.kind, EmailTemplate.locale)).scalars()]
-
-
 # --- the database store ------------------------------------------------------------------------
 
 
@@ -55,7 +40,7 @@ def test_save_stores_and_resolve_prefers_it(make_app):
         db.session.commit()
         source = resolve_at(app, "recovery", now=NOW)
     assert source == store.TemplateSource("Reset for {{ .Email }}", GOOD, "database")
-    assert _rows(app) == [("recovery", "", "Reset for {{ .Email }}", GOOD, "op@x.io")]
+    assert email_templates(app) == [("recovery", "", "Reset for {{ .Email }}", GOOD, "op@x.io")]
 
 
 def test_save_again_updates_the_same_row(make_app):
@@ -83,7 +68,7 @@ def test_save_refuses_a_template_that_does_not_render(make_app, subject, body, m
         with pytest.raises(TemplateSyntaxProblem, match=message):
             store.save("confirmation", subject, body, now=NOW, updated_by="op")
         db.session.commit()
-    assert _rows(app) == []
+    assert email_templates(app) == []
 
 
 def test_save_refuses_unknown_kinds_and_locales(make_app):
@@ -94,7 +79,7 @@ def test_save_refuses_unknown_kinds_and_locales(make_app):
         with pytest.raises(ValueError, match="not a locale"):
             store.save("invite", "Hi", GOOD, now=NOW, updated_by="op", locale="fr'; drop")
         db.session.commit()
-    assert _rows(app) == []
+    assert email_templates(app) == []
 
 
 def test_reset_removes_only_that_variant(make_app):
@@ -105,7 +90,7 @@ def test_reset_removes_only_that_variant(make_app):
         assert store.reset("recovery", "FR") is True
         assert store.reset("recovery", "de") is False
         db.session.commit()
-    assert [row[:3] for row in _rows(app)] == [("recovery", "", "General")]
+    assert [row[:3] for row in email_templates(app)] == [("recovery", "", "General")]
     with app.app_context():
         assert store.reset("recovery") is True
         db.session.commit()

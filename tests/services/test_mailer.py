@@ -16,16 +16,12 @@ from gotrue_web.settings import SettingsError, SMTPSettings
 from gotrue_web.transports.mail import MailDeliveryError, OutgoingMail
 from gotrue_web.transports.mail.smtp import flask_mail_config, implicit_tls, open_smtp
 
+from ..conftest import smtp_settings
 from ..support import smtp as smtp_support
 from ..support.mail_servers import SecureSMTPSink, Tarpit, make_certificates
 
 MAIL = OutgoingMail(to="ada@example.com", subject="Confirm your email address",
                     html="<p>Hello <b>Ada</b></p>", template="confirmation")
-
-
-def _smtp_app(make_app, port: int, host: str = "127.0.0.1", **overrides):
-    return make_app(**{"smtp.host": host, "smtp.port": port,
-                       "smtp.admin_email": "auth@example.com", **overrides})
 
 
 def _send(app, mail: OutgoingMail = MAIL) -> bool:
@@ -38,25 +34,11 @@ def tls_files(tmp_path):
     return make_certificates(tmp_path / "tls")
 
 
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(server):
-        server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in reversed(started):
-        server.stop()
-
-
 # --- plain SMTP --------------------------------------------------------------------------------
 
 
-def test_plain_smtp_delivers_with_the_configured_sender(make_app, smtp_server):
-    app = _smtp_app(make_app, smtp_server.port, **{"smtp.sender_name": "Acme Auth"})
+def test_plain_smtp_delivers_with_the_configured_sender(make_mail_app, smtp_server):
+    app = make_mail_app(**{"smtp.sender_name": "Acme Auth"})
     assert _send(app) is True
     [message] = smtp_server.wait_for("ada@example.com")
     assert message["From"] == "Acme Auth <auth@example.com>"
@@ -67,15 +49,15 @@ def test_plain_smtp_delivers_with_the_configured_sender(make_app, smtp_server):
     assert smtp_server.envelopes == [("auth@example.com", ["ada@example.com"])]
 
 
-def test_sender_without_a_name_is_the_admin_email(make_app, smtp_server):
-    app = _smtp_app(make_app, smtp_server.port)
+def test_sender_without_a_name_is_the_admin_email(make_mail_app, smtp_server):
+    app = make_mail_app()
     _send(app)
     [message] = smtp_server.wait_for("ada@example.com")
     assert message["From"] == "auth@example.com"
 
 
-def test_sender_name_that_needs_quoting_is_quoted(make_app, smtp_server):
-    app = _smtp_app(make_app, smtp_server.port, **{"smtp.sender_name": "Acme, Inc."})
+def test_sender_name_that_needs_quoting_is_quoted(make_mail_app, smtp_server):
+    app = make_mail_app(**{"smtp.sender_name": "Acme, Inc."})
     _send(app)
     [message] = smtp_server.wait_for("ada@example.com")
     assert message["From"] == '"Acme, Inc." <auth@example.com>'
@@ -95,27 +77,26 @@ def test_smtp_host_without_admin_email_stops_start_up(make_app, smtp_server):
     assert smtp_server.messages == []
 
 
-def test_refused_message_reports_the_smtp_reply(make_app, smtp_server):
+def test_refused_message_reports_the_smtp_reply(make_mail_app, smtp_server):
     smtp_server.reject_with = "554 5.7.1 Message rejected"
-    app = _smtp_app(make_app, smtp_server.port)
+    app = make_mail_app()
     with pytest.raises(MailDeliveryError) as caught:
         _send(app)
     assert str(caught.value) == (f"SMTP server 127.0.0.1:{smtp_server.port} replied "
                                  "554 5.7.1 Message rejected")
 
 
-def test_closed_port_is_connection_refused(make_app):
-    port = smtp_support.free_port()
-    app = _smtp_app(make_app, port)
+def test_closed_port_is_connection_refused(make_app, closed_port):
+    app = make_app(**smtp_settings(closed_port))
     with pytest.raises(MailDeliveryError) as caught:
         _send(app)
-    assert str(caught.value) == (f"could not connect to SMTP server 127.0.0.1:{port}: "
+    assert str(caught.value) == (f"could not connect to SMTP server 127.0.0.1:{closed_port}: "
                                  "connection refused")
 
 
 def test_tarpit_fails_at_the_configured_timeout(make_app, servers):
     tarpit = servers(Tarpit())
-    app = _smtp_app(make_app, tarpit.port, **{"smtp.timeout": timedelta(seconds=0.3)})
+    app = make_app(**smtp_settings(tarpit.port, **{"smtp.timeout": timedelta(seconds=0.3)}))
     started = time.monotonic()
     with pytest.raises(MailDeliveryError) as caught:
         _send(app)
@@ -137,8 +118,8 @@ def test_starttls_with_a_trusted_ca_and_auth(make_app, servers, tls_files, monke
     server = servers(SecureSMTPSink(starttls=tls_files.server_context(),
                                     credentials=("mailer", "s3cret-pass"), auth_required=True))
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_file))
-    app = _smtp_app(make_app, server.port, **{"smtp.user": "mailer",
-                                              "smtp.password": "s3cret-pass"})
+    app = make_app(**smtp_settings(server.port, **{"smtp.user": "mailer",
+                                                   "smtp.password": "s3cret-pass"}))
     assert _send(app) is True
     [message] = server.wait_for("ada@example.com")
     assert message["Subject"] == "Confirm your email address"
@@ -147,10 +128,10 @@ def test_starttls_with_a_trusted_ca_and_auth(make_app, servers, tls_files, monke
 
 
 def test_starttls_is_used_whenever_offered_even_without_auth(make_app, servers, tls_files,
-                                                            monkeypatch):
+                                                             monkeypatch):
     server = servers(SecureSMTPSink(starttls=tls_files.server_context()))
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_file))
-    _send(_smtp_app(make_app, server.port))
+    _send(make_app(**smtp_settings(server.port)))
     server.wait_for("ada@example.com")
     assert server.sessions == [{"tls": True, "authenticated": False, "login": None}]
 
@@ -163,8 +144,8 @@ def test_untrusted_certificate_is_refused(make_app, servers, tls_files, monkeypa
     empty.write_text("")
     monkeypatch.setenv("SSL_CERT_FILE", str(empty))
     monkeypatch.setenv("SSL_CERT_DIR", str(empty.parent / "no-such-dir"))
-    app = _smtp_app(make_app, server.port, **{"smtp.user": "mailer",
-                                              "smtp.password": "s3cret-pass"})
+    app = make_app(**smtp_settings(server.port, **{"smtp.user": "mailer",
+                                                   "smtp.password": "s3cret-pass"}))
     with pytest.raises(MailDeliveryError) as caught:
         _send(app)
     assert str(caught.value).startswith(
@@ -177,7 +158,7 @@ def test_certificate_for_another_host_is_refused(make_app, servers, tmp_path, mo
     server = servers(SecureSMTPSink(starttls=files.server_context()))
     monkeypatch.setenv("SSL_CERT_FILE", str(files.ca_file))
     with pytest.raises(MailDeliveryError, match="is not trusted: .*(IP address|mismatch)"):
-        _send(_smtp_app(make_app, server.port))
+        _send(make_app(**smtp_settings(server.port)))
     assert server.messages == []
 
 
@@ -185,8 +166,8 @@ def test_wrong_password_reports_the_auth_reply(make_app, servers, tls_files, mon
     server = servers(SecureSMTPSink(starttls=tls_files.server_context(),
                                     credentials=("mailer", "s3cret-pass"), auth_required=True))
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_file))
-    app = _smtp_app(make_app, server.port, **{"smtp.user": "mailer",
-                                              "smtp.password": "wrong-password"})
+    app = make_app(**smtp_settings(server.port, **{"smtp.user": "mailer",
+                                                   "smtp.password": "wrong-password"}))
     with pytest.raises(MailDeliveryError) as caught:
         _send(app)
     assert str(caught.value).startswith(f"SMTP server 127.0.0.1:{server.port} replied 535")
@@ -201,8 +182,8 @@ def test_wrong_password_reports_the_auth_reply(make_app, servers, tls_files, mon
 def test_auth_in_clear_is_allowed_to_localhost(make_app, servers):
     server = servers(SecureSMTPSink(credentials=("mailer", "s3cret-pass"),
                                     auth_require_tls=False))
-    app = _smtp_app(make_app, server.port, **{"smtp.user": "mailer",
-                                              "smtp.password": "s3cret-pass"})
+    app = make_app(**smtp_settings(server.port, **{"smtp.user": "mailer",
+                                                   "smtp.password": "s3cret-pass"}))
     assert _send(app) is True
     server.wait_for("ada@example.com")
     assert server.sessions == [{"tls": False, "authenticated": True, "login": "mailer"}]
@@ -212,8 +193,8 @@ def test_auth_in_clear_is_refused_to_other_hosts(make_app, servers):
     # 127.0.0.2 is still loopback, but not one of the names credentials may go to in clear.
     server = servers(SecureSMTPSink(host="127.0.0.2", credentials=("mailer", "s3cret-pass"),
                                     auth_require_tls=False))
-    app = _smtp_app(make_app, server.port, host="127.0.0.2",
-                    **{"smtp.user": "mailer", "smtp.password": "s3cret-pass"})
+    app = make_app(**smtp_settings(server.port, **{
+        "smtp.host": "127.0.0.2", "smtp.user": "mailer", "smtp.password": "s3cret-pass"}))
     with pytest.raises(MailDeliveryError) as caught:
         _send(app)
     assert str(caught.value) == (f"refusing to send SMTP credentials to 127.0.0.2:{server.port} "
@@ -232,7 +213,7 @@ def test_port_465_means_implicit_tls_and_other_ports_do_not():
 
 
 def test_app_on_port_465_configures_flask_mail_for_implicit_tls(make_app):
-    state = _smtp_app(make_app, 465).extensions["mail"]
+    state = make_app(**smtp_settings(465)).extensions["mail"]
     assert (state.server, state.port, state.use_ssl, state.use_tls) == ("127.0.0.1", 465,
                                                                          True, False)
 
@@ -289,8 +270,8 @@ def test_mailer_on_port_465_delivers_over_implicit_tls(make_app, servers, tmp_pa
                                     credentials=("mailer", "s3cret-pass"),
                                     auth_require_tls=False))
     monkeypatch.setenv("SSL_CERT_FILE", str(files.ca_file))
-    app = _smtp_app(make_app, 465, host=address,
-                    **{"smtp.user": "mailer", "smtp.password": "s3cret-pass"})
+    app = make_app(**smtp_settings(465, **{
+        "smtp.host": address, "smtp.user": "mailer", "smtp.password": "s3cret-pass"}))
     assert _send(app) is True
     server.wait_for("ada@example.com")
     assert server.sessions == [{"tls": True, "authenticated": True, "login": "mailer"}]
