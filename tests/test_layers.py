@@ -199,3 +199,11 @@ def test_folders_stay_small():
 
 def test_every_layer_of_the_package_is_in_the_table():
     assert {_layer(name) for name in MODULES} <= set(ALLOWED)
+
+
+def test_every_folder_is_a_regular_package():
+    # setuptools' package discovery (pyproject) skips folders without __init__.py: their
+    # modules would be missing from an installed copy.
+    folders = {path.parent for path in PACKAGE.rglob("*.py")}
+    assert sorted(str(folder) for folder in folders
+                  if not (folder / "__init__.py").exists()) == []

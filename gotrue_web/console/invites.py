@@ -1,7 +1,7 @@
 """Invitations: invite one address or a pasted list; pending invites with resend and revoke.
 
-Invitations go through services.invites.invite, as POST /invite does, with the operator as the
-audit actor and links that lead to the site URL.
+Invitations go through services.admin.invites.invite, as POST /invite does, with the operator
+as the audit actor and links that lead to the site URL.
 """
 
 from __future__ import annotations

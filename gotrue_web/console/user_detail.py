@@ -1,10 +1,10 @@
 """One user: the detail page, every action on it, and creating users.
 
-Each action is a POST that calls the service the admin API uses (services.console_actions),
-with the operator as the audit actor. htmx posts get the whole detail block (#user-detail)
-back with a toast, so badges, sessions and the timeline all show the result at once; plain
-form posts get a flash and a 303 back to the page. A refused action re-renders the page (or
-the block) with 422 and the message beside its form.
+Each action is a POST that calls console.operations.user_actions (which goes through the
+services the admin API uses) with the operator as the audit actor. htmx posts get the whole
+detail block (#user-detail) back with a toast, so badges, sessions and the timeline all show
+the result at once; plain form posts get a flash and a 303 back to the page. A refused action
+re-renders the page (or the block) with 422 and the message beside its form.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from ..services import sessions
 from ..services.admin import users as admin_users
 from .context import actor, request_info
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
-from .operations import user_actions as console_actions
-from .operations import user_timeline
+from .operations import user_actions, user_timeline
 
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"
@@ -54,7 +53,7 @@ def _metadata_editor(user: User, field: str, values: dict) -> dict:
     stored = user.user_metadata if field == "user_metadata" else user.app_metadata
     return {
         "text": values.get(field, json.dumps(stored, indent=2, ensure_ascii=False)),
-        "fingerprint": console_actions.metadata_fingerprint(stored),
+        "fingerprint": user_actions.metadata_fingerprint(stored),
         "stored": json.dumps(stored, indent=2, ensure_ascii=False),
     }
 
@@ -79,9 +78,9 @@ def _context(user: User, *, errors: dict | None = None, values: dict | None = No
                                        hide_refreshes=quiet),
         "quiet": quiet,
         "metadata": {field: _metadata_editor(user, field, values)
-                     for field in console_actions.METADATA_FIELDS},
-        "ban_choices": console_actions.BAN_CHOICES,
-        "confirmation_phrase": console_actions.confirmation_phrase(user),
+                     for field in user_actions.METADATA_FIELDS},
+        "ban_choices": user_actions.BAN_CHOICES,
+        "confirmation_phrase": user_actions.confirmation_phrase(user),
         "errors": errors or {},
         "values": values,
     }
@@ -131,21 +130,21 @@ def detail(user_id: str):
 
 def send_recovery(user_id: str):
     def act(user):
-        console_actions.send_recovery(current_runtime(), user, actor(), request_info())
+        user_actions.send_recovery(current_runtime(), user, actor(), request_info())
         return f"Password recovery email sent to {user.email}."
     return _act(user_id, "emails", act)
 
 
 def send_magic_link(user_id: str):
     def act(user):
-        console_actions.send_magic_link(current_runtime(), user, actor(), request_info())
+        user_actions.send_magic_link(current_runtime(), user, actor(), request_info())
         return f"Sign-in link sent to {user.email}."
     return _act(user_id, "emails", act)
 
 
 def resend_confirmation(user_id: str):
     def act(user):
-        kind = console_actions.resend_confirmation(current_runtime(), user, actor(),
+        kind = user_actions.resend_confirmation(current_runtime(), user, actor(),
                                                    request_info())
         what = "Invitation" if kind == "invite" else "Confirmation email"
         return f"{what} sent again to {user.email}."
@@ -157,7 +156,7 @@ def resend_confirmation(user_id: str):
 
 def confirm_email(user_id: str):
     def act(user):
-        console_actions.confirm_email(current_runtime(), user, actor(), request_info())
+        user_actions.confirm_email(current_runtime(), user, actor(), request_info())
         return f"{user.email} is now confirmed."
     return _act(user_id, "emails", act)
 
@@ -171,7 +170,7 @@ def set_password(user_id: str):
         if password != request.form.get("password_confirm", ""):
             raise unprocessable(ErrorCode.VALIDATION_FAILED,
                                 "The two passwords differ. Nothing was changed.")
-        console_actions.set_password(current_runtime(), user, password, actor(),
+        user_actions.set_password(current_runtime(), user, password, actor(),
                                      request_info())
         return "Password set. The user's sessions have ended."
     return _act(user_id, "password", act)
@@ -184,9 +183,9 @@ def ban(user_id: str):
               "reason": form.get("reason", "")}
 
     def act(user):
-        duration = console_actions.ban_duration_of(values["duration"],
+        duration = user_actions.ban_duration_of(values["duration"],
                                                    values["custom_duration"])
-        ended = console_actions.ban(current_runtime(), user, duration, values["reason"],
+        ended = user_actions.ban(current_runtime(), user, duration, values["reason"],
                                     actor(), request_info())
         return (f"{label_of(user)} is banned until "
                 f"{user.banned_until:%Y-%m-%d %H:%M} UTC; "
@@ -196,7 +195,7 @@ def ban(user_id: str):
 
 def unban(user_id: str):
     def act(user):
-        console_actions.unban(current_runtime(), user, actor(), request_info())
+        user_actions.unban(current_runtime(), user, actor(), request_info())
         return f"{label_of(user)} is no longer banned."
     return _act(user_id, "ban", act)
 
@@ -204,13 +203,13 @@ def unban(user_id: str):
 def edit_metadata(user_id: str):
     form = request.form
     field = form.get("field", "")
-    if field not in console_actions.METADATA_FIELDS:
+    if field not in user_actions.METADATA_FIELDS:
         abort(400, description="Unknown metadata field.")
     text = form.get("value", "")
 
     def act(user):
-        wanted = console_actions.parse_metadata(text)
-        console_actions.replace_metadata(current_runtime(), user, field, wanted,
+        wanted = user_actions.parse_metadata(text)
+        user_actions.replace_metadata(current_runtime(), user, field, wanted,
                                          form.get("expected", ""), actor(), request_info())
         return f"{'User' if field == 'user_metadata' else 'App'} metadata saved."
     return _act(user_id, field, act, {field: text})
@@ -221,7 +220,7 @@ def edit_metadata(user_id: str):
 
 def revoke_session(user_id: str, session_id: str):
     def act(user):
-        console_actions.revoke_session(current_runtime(), user, session_id, actor(),
+        user_actions.revoke_session(current_runtime(), user, session_id, actor(),
                                        request_info())
         return "Session revoked; its refresh token no longer works."
     return _act(user_id, "sessions", act)
@@ -229,7 +228,7 @@ def revoke_session(user_id: str, session_id: str):
 
 def revoke_sessions(user_id: str):
     def act(user):
-        ended = console_actions.revoke_sessions(current_runtime(), user, actor(),
+        ended = user_actions.revoke_sessions(current_runtime(), user, actor(),
                                                 request_info())
         return f"{_plural(ended, 'session')} revoked."
     return _act(user_id, "sessions", act)
@@ -237,7 +236,7 @@ def revoke_sessions(user_id: str):
 
 def remove_factor(user_id: str, factor_id: str):
     def act(user):
-        console_actions.remove_factor(current_runtime(), user, factor_id, actor(),
+        user_actions.remove_factor(current_runtime(), user, factor_id, actor(),
                                       request_info())
         return "MFA factor removed."
     return _act(user_id, "factors", act)
@@ -245,7 +244,7 @@ def remove_factor(user_id: str, factor_id: str):
 
 def remove_factors(user_id: str):
     def act(user):
-        removed = console_actions.remove_factors(current_runtime(), user, actor(),
+        removed = user_actions.remove_factors(current_runtime(), user, actor(),
                                                  request_info())
         return f"{_plural(removed, 'MFA factor')} removed."
     return _act(user_id, "factors", act)
@@ -258,7 +257,7 @@ def delete_user(user_id: str):
     user = _load(user_id)
     label = label_of(user)
     try:
-        console_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
+        user_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
                                     soft=False, actor=actor(), info=request_info())
     except GoTrueError as error:
         db.session.rollback()
@@ -270,7 +269,7 @@ def delete_user(user_id: str):
 def soft_delete_user(user_id: str):
     def act(user):
         label = label_of(user)
-        console_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
+        user_actions.delete_user(current_runtime(), user, request.form.get("confirm", ""),
                                     soft=True, actor=actor(), info=request_info())
         return f"{label} was soft-deleted: the address is free again and the user cannot sign in."
     return _act(user_id, "soft_delete", act)
@@ -290,12 +289,12 @@ def create_user():
               "auto_confirm": form.get("auto_confirm") == "on",
               "user_metadata": form.get("user_metadata", "")}
     try:
-        new = console_actions.NewUser(
+        new = user_actions.NewUser(
             email=values["email"], phone=values["phone"], password=form.get("password", ""),
             auto_confirm=values["auto_confirm"],
-            user_metadata=console_actions.parse_metadata(values["user_metadata"],
+            user_metadata=user_actions.parse_metadata(values["user_metadata"],
                                                          empty_means_none=True))
-        user = console_actions.create_user(current_runtime(), new, actor(), request_info())
+        user = user_actions.create_user(current_runtime(), new, actor(), request_info())
     except GoTrueError as error:
         db.session.rollback()
         template = NEW_FORM if wants_fragment() else NEW_PAGE

@@ -94,7 +94,8 @@ def _locked_user(statement) -> list[User]:
 
 
 def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType] | None:
-    candidates = [token] if token.startswith(codes.PKCE_PREFIX) else [token, codes.PKCE_PREFIX + token]
+    candidates = ([token] if token.startswith(codes.PKCE_PREFIX)
+                  else [token, codes.PKCE_PREFIX + token])
     row = db.session.execute(
         sa.select(OneTimeToken.user_id, OneTimeToken.token_type)
         .where(OneTimeToken.token_hash.in_(candidates),

@@ -1,8 +1,8 @@
 """The mail log: every email sent or attempted, and the global email budget it backs.
 
 Entries are kept aside during the request (PendingMailLog, on the Runtime) and written after
-its transaction ends, in a transaction of their own, so a failed send is recorded even though the request rolls back
-everything else (the user row an entry names may then not exist).
+its transaction ends, in a transaction of their own, so a failed send is recorded even though
+the request rolls back everything else (the user row an entry names may then not exist).
 
 Statuses: ``sent``; ``failed`` (the SMTP error is in ``error``); ``not_sent`` (no SMTP host, as
 in GoTrue, where mail is then silently dropped).
