@@ -15,7 +15,8 @@ from gotrue_web.transports.mail import OutgoingMail
 from gotrue_web.transports.mail.memory import MemoryMailer
 from gotrue_web.transports.mail.smtp import SMTPMailer
 
-from .conftest import ApiClient, table_rows
+from .conftest import ApiClient, api_for, table_rows
+from .factories import count
 
 
 def test_every_mail_transport_follows_the_protocol():
@@ -96,3 +97,32 @@ def test_http_get_text_refuses_other_schemes_and_closed_ports():
         http.get_text("file:///etc/passwd", timeout=1, max_bytes=1024)
     with pytest.raises(http.FetchError):
         http.get_text("http://127.0.0.1:1/", timeout=1, max_bytes=1024)
+
+
+class _ClaimsToSend:
+    """A sender that says it can send: the flows must still not carry on without a code."""
+
+    available = True
+    reason = ""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, to: str, body: str, channel: str = "sms") -> str:
+        self.sent.append((to, body, channel))
+        return "message-1"
+
+
+def test_phone_flows_fail_closed_whatever_the_sender_says(make_app, service_role_token):
+    app = make_app(**{"external.phone_enabled": True})
+    sender = _ClaimsToSend()
+    app.extensions["gotrue"].sms = sender
+    api = api_for(app, service_role_token)
+    response = api.post("/signup", json={"phone": "15555550100", "password": "password-123"})
+    assert response.status_code == 422
+    assert response.get_json() == {
+        "code": "sms_send_failed",
+        "message": "Error sending confirmation OTP to provider: texting codes is not available "
+                   "in this server yet"}
+    # No unverified phone account was confirmed, and nothing claims a code went out.
+    assert count(app, User) == 0 and sender.sent == []

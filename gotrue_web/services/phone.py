@@ -1,16 +1,18 @@
-"""The branch every phone flow shares: the channel, the phone provider switch, and the SMS
-sender that delivers the code.
+"""The branch every phone flow shares: the channel, and the point where a code would be texted.
 
-/otp, /signup, /resend, PUT /user and /reauthenticate all end here when they would text a
-code. No SMS provider is available yet (transports.sms), so each refuses with 422
-sms_send_failed, with GoTrue's message for its flow, before it writes anything.
+/otp, /signup, /resend, PUT /user and /reauthenticate all end in ``sms_unavailable`` when they
+would text a code. No SMS provider is available yet (transports.sms), so each refuses with 422
+sms_send_failed, with GoTrue's message for its flow, before it writes anything. The SMS
+providers replace that call with issuing the code and sending it through ``rt.sms``.
 """
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from ..errors import ErrorCode, bad_request, unprocessable
 from ..runtime import RequestInfo, Runtime
-from ..transports.sms import CHANNELS, SMSSender
+from ..transports.sms import CHANNELS
 from . import users
 from .validation import normalize_phone
 
@@ -30,13 +32,15 @@ def check_channel(channel: str) -> str:
     return channel or "sms"
 
 
-def sender_for(rt: Runtime, flow: str) -> SMSSender:
-    """The SMS sender ``flow`` (a key of _SEND_FAILURES) will text its code with; 422
-    sms_send_failed when no provider can send, checked before anything is written."""
-    sender = rt.sms
-    if not sender.available:
-        raise unprocessable(ErrorCode.SMS_SEND_FAILED, f"{_SEND_FAILURES[flow]}: {sender.reason}")
-    return sender
+def sms_unavailable(rt: Runtime, flow: str) -> NoReturn:
+    """422 sms_send_failed for ``flow`` (a key of _SEND_FAILURES): its code cannot be texted.
+
+    Always raises, even if a sender claims to be available: issuing and texting phone codes do
+    not exist yet, and a flow must never carry on as if the code had gone out (a phone signup
+    would then be confirmed unverified).
+    """
+    reason = rt.sms.reason or "texting codes is not available in this server yet"
+    raise unprocessable(ErrorCode.SMS_SEND_FAILED, f"{_SEND_FAILURES[flow]}: {reason}")
 
 
 def check_may_create(raw_phone: str, create_user: bool, info: RequestInfo) -> None:
@@ -49,16 +53,13 @@ def check_may_create(raw_phone: str, create_user: bool, info: RequestInfo) -> No
 
 
 def send_otp(rt: Runtime, phone: str, channel: str, *, create_user: bool,
-             info: RequestInfo) -> None:
+             info: RequestInfo) -> NoReturn:
     """POST /otp with a phone number: a sign-in code by SMS or WhatsApp, in GoTrue's order of
-    checks (create_user, provider enabled, number format, channel, sender).
-
-    Issuing and texting the code come with the SMS providers; until one exists sender_for
-    refuses every request here, so nothing is written and nothing is claimed to be sent.
-    """
+    checks (create_user, provider enabled, number format, channel), then the code, which
+    cannot be texted yet (sms_unavailable): nothing is written and nothing claimed sent."""
     check_may_create(phone, create_user, info)
     if not rt.settings.external.phone_enabled:
         raise bad_request(ErrorCode.PHONE_PROVIDER_DISABLED, "Unsupported phone provider")
     normalize_phone(phone)
     check_channel(channel)
-    sender_for(rt, "otp")
+    sms_unavailable(rt, "otp")

@@ -25,7 +25,7 @@ def request_nonce(rt: Runtime, user: User, info: RequestInfo) -> None:
     elif not user.is_phone_confirmed:
         raise unprocessable(ErrorCode.PHONE_NOT_CONFIRMED, "Please verify your phone first.")
     else:
-        phone_flows.sender_for(rt, "reauthentication")
+        phone_flows.sms_unavailable(rt, "reauthentication")
     audit.record("user_reauthenticate_requested", audit.Actor.of_user(user), now=rt.now(),
                  ip=info.ip)
     mail_flows.send_reauthentication(rt, user)

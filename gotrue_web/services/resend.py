@@ -55,7 +55,7 @@ def resend(rt: Runtime, resend_type: str, email: str, phone: str, redirect_to: s
         pkce_flow = _flow(rt, pkce_params, user, "email_change")
         mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_flow)
     else:
-        phone_flows.sender_for(rt, "otp")
+        phone_flows.sms_unavailable(rt, "otp")
 
 
 def _pending(user, resend_type: str) -> bool:

@@ -213,7 +213,7 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo) 
     if existing is not None and existing.is_phone_confirmed:
         return _repeated_signup(rt, existing, phone, request, "phone", info)
     if not autoconfirm:
-        phone_flows.sender_for(rt, "confirmation")
+        phone_flows.sms_unavailable(rt, "confirmation")
     if existing is not None:
         return _autoconfirm_existing(rt, existing, request, "phone", info)
     user = users.new_user(rt, aud=info.aud, phone=phone, password=request.password,

@@ -220,7 +220,7 @@ def forget_email_change_tokens(user: User) -> None:
 def _change_phone(rt: Runtime, user: User, phone: str) -> None:
     """SMS_AUTOCONFIRM applies a phone change at once; otherwise the new number gets a code."""
     if not rt.settings.sms.autoconfirm:
-        phone_flows.sender_for(rt, "phone_change")
+        phone_flows.sms_unavailable(rt, "phone_change")
     user.phone = phone
     user.phone_change = ""
     user.is_anonymous = False

@@ -40,6 +40,7 @@ class UnavailableSMS:
     available = False
 
     def __init__(self, reason: str):
+        # Why nothing can be sent, as the phone flows' 422 message ends.
         self.reason = reason
 
     def send(self, to: str, body: str, channel: str = "sms") -> str:
