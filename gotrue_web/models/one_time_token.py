@@ -48,6 +48,9 @@ class OneTimeToken(Base):
     relates_to: Mapped[str] = mapped_column(IndexedText, nullable=False)
     created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, nullable=False)
+    # Wrong codes typed against this token (ours, not GoTrue's): at the limit it is forgotten.
+    failed_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
+                                                 server_default="0")
 
     # Declared so the unit of work inserts users before their tokens; never navigated.
     user = relationship("User", lazy="raise", passive_deletes=True)

@@ -42,6 +42,31 @@ def forget(user: User, *token_types: OneTimeTokenType) -> None:
     )
 
 
+# Wrong codes a token survives; the next wrong one forgets it, so the right code stops working
+# and guessing needs a new code (which the send frequency rule spaces out).
+MAX_FAILED_ATTEMPTS = 5
+
+
+def count_failed_attempt(user: User, token_types: tuple[OneTimeTokenType, ...],
+                         now: datetime) -> bool:
+    """One more wrong code against the user's outstanding tokens of these types; the ones
+    that reach MAX_FAILED_ATTEMPTS are forgotten. Returns whether any was. The caller holds
+    the user's row lock, so concurrent guesses are counted one after the other."""
+    mine = (OneTimeToken.user_id == user.id, OneTimeToken.token_type.in_(token_types))
+    db.session.execute(
+        sa.update(OneTimeToken).where(*mine)
+        .values(failed_attempts=OneTimeToken.failed_attempts + 1, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    spent = tuple(db.session.execute(
+        sa.select(OneTimeToken.token_type)
+        .where(*mine, OneTimeToken.failed_attempts >= MAX_FAILED_ATTEMPTS)
+    ).scalars())
+    if spent:
+        forget(user, *spent)
+    return bool(spent)
+
+
 def check_send_frequency(sent_at: datetime | None, interval: timedelta, now: datetime) -> None:
     """429 over_email_send_rate_limit when the last send is less than ``interval`` ago."""
     if sent_at is None or interval.total_seconds() <= 0:

@@ -80,7 +80,12 @@ def _check_reauthentication(rt: Runtime, user: User, session: Session | None,
         and codes.matches(user.reauthentication_token, codes.token_hash(address, nonce))
     )
     if not valid:
-        raise unprocessable(ErrorCode.REAUTHENTICATION_NOT_VALID, "Requires reauthentication")
+        # A wrong nonce counts against the code (five and it is gone); the count is committed.
+        one_time_tokens.count_failed_attempt(user, (OneTimeTokenType.reauthentication_token,),
+                                             now)
+        error = unprocessable(ErrorCode.REAUTHENTICATION_NOT_VALID, "Requires reauthentication")
+        error.commit_first = True
+        raise error
 
 
 def _check_current_password(rt: Runtime, user: User, session: Session | None,

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import OneTimeToken, OneTimeTokenType, User
 from ..runtime import RequestInfo, Runtime
 from ..security import codes
-from . import audit, pkce, sessions, users
+from . import audit, one_time_tokens, pkce, sessions, users
 from .validation import normalize_email
 
 T = OneTimeTokenType
@@ -111,8 +111,10 @@ def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType
     return user, row.token_type
 
 
-def _find_by_code(verify_type: str, email: str, code: str,
-                  aud: str) -> tuple[User, OneTimeTokenType] | None:
+def _find_by_code(verify_type: str, email: str, code: str, aud: str
+                  ) -> tuple[tuple[User, OneTimeTokenType] | None, list[User]]:
+    """The user and token type the code matches, or None; and the users it was tried against
+    (their rows locked), whom a wrong code counts against."""
     hashed = codes.token_hash(email, code)
     in_audience = (User.instance_id == users.NIL, User.aud == aud, User.is_sso_user.is_(False))
     if verify_type == "email_change":
@@ -121,18 +123,27 @@ def _find_by_code(verify_type: str, email: str, code: str,
             *in_audience, sa.or_(User.email == email, User.email_change == email)))
         for user in candidates:
             if user.email == email and codes.matches(user.email_change_token_current, hashed):
-                return user, T.email_change_token_current
+                return (user, T.email_change_token_current), candidates
             if user.email_change == email and codes.matches(user.email_change_token_new, hashed):
-                return user, T.email_change_token_new
-        return None
-    found = _locked_user(sa.select(User).where(*in_audience, User.email == email).limit(1))
-    if not found:
-        return None
-    user = found[0]
-    for token_type in TOKEN_TYPES[verify_type]:
-        if codes.matches(getattr(user, _COLUMN[token_type][0]), hashed):
-            return user, token_type
-    return None
+                return (user, T.email_change_token_new), candidates
+        return None, candidates
+    candidates = _locked_user(sa.select(User).where(*in_audience, User.email == email).limit(1))
+    for user in candidates:
+        for token_type in TOKEN_TYPES[verify_type]:
+            if codes.matches(getattr(user, _COLUMN[token_type][0]), hashed):
+                return (user, token_type), candidates
+    return None, candidates
+
+
+def _wrong_code(rt: Runtime, verify_type: str, candidates: list[User], invalid: str):
+    """403 otp_expired for a code that matched nothing, after counting it against the
+    candidates' pending codes (one_time_tokens.count_failed_attempt): five wrong codes and
+    the right one no longer works. The count is committed despite the error."""
+    for user in candidates:
+        one_time_tokens.count_failed_attempt(user, TOKEN_TYPES[verify_type], rt.now())
+    error = forbidden(ErrorCode.OTP_EXPIRED, invalid)
+    error.commit_first = bool(candidates)
+    return error
 
 
 def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str = "",
@@ -151,12 +162,13 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
         raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
     # Taken before the first read so that concurrent uses of one token queue (SQLite).
     begin_write_locked(db.session)
+    found = None
     if token_hash:
         found = _find_by_token(token_hash, verify_type)
     elif email:
-        found = _find_by_code(verify_type, normalize_email(email), code, info.aud)
-    else:
-        found = None
+        found, candidates = _find_by_code(verify_type, normalize_email(email), code, info.aud)
+        if found is None:
+            raise _wrong_code(rt, verify_type, candidates, invalid)
     if found is None:
         raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
     user, token_type = found
