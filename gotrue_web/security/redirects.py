@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 _SEPARATORS = "./"
 _NOT_SEPARATOR = f"[^{re.escape(_SEPARATORS)}]"
@@ -94,12 +94,59 @@ def _port(parts) -> int | None:
     return parts.port or _DEFAULT_PORTS.get(parts.scheme)
 
 
+# What a browser drops or reads differently from urlsplit: controls and spaces (stripped or
+# refused), and backslashes (a path or host separator in http and https URLs).
+_AMBIGUOUS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def _ascii_host(host: str) -> str | None:
+    """The host as a browser resolves it: IDNA ASCII, so that U+3002, U+FF0E and U+FF61 are
+    dots and other compatibility forms are folded; None when a browser would read it another
+    way (percent-escapes) or not at all."""
+    if "%" in host:
+        return None
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+
+
+def browser_form(redirect_to: str) -> tuple[SplitResult, str] | None:
+    """``redirect_to`` as a browser will follow it, without its fragment, and its host; None
+    when it is ambiguous (a browser could go elsewhere than what matching here sees)."""
+    if _AMBIGUOUS.search(redirect_to):
+        return None
+    try:
+        parts = urlsplit(redirect_to)
+        port = parts.port
+    except ValueError:
+        return None
+    # Credentials in a redirect target only serve to disguise where it goes.
+    if "@" in parts.netloc:
+        return None
+    host = _ascii_host(parts.hostname or "")
+    if host is None:
+        return None
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
+    form = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
+    return urlsplit(form), form
+
+
 def is_valid(redirect_to: str, site_url: str, allow_list: tuple[str, ...]) -> bool:
-    """True when ``redirect_to`` may be used as given."""
+    """True when ``redirect_to`` may be used as given.
+
+    It is judged as a browser will read it (browser_form): what matched is where the browser
+    goes, whatever Unicode dots, backslashes or control characters it holds.
+    """
     if not redirect_to or not isinstance(redirect_to, str):
         return False
+    seen = browser_form(redirect_to)
+    if seen is None:
+        return False
+    target, form = seen
     try:
-        target = urlsplit(redirect_to)
         site = urlsplit(site_url)
         target_host = (target.hostname or "").lower()
         site_host = (site.hostname or "").lower()
@@ -108,14 +155,10 @@ def is_valid(redirect_to: str, site_url: str, allow_list: tuple[str, ...]) -> bo
         return False
     if target_host and _refused_host(target_host):
         return False
-    # Credentials in a redirect target only serve to disguise where it goes.
-    if "@" in target.netloc:
-        return False
     if target.scheme and target.scheme == site.scheme and target_host and target_host == site_host:
         if target_port == site_port or _is_loopback(target_host):
             return True
-    without_fragment = redirect_to.split("#", 1)[0]
-    return any(glob_pattern(pattern).match(without_fragment) for pattern in allow_list)
+    return any(glob_pattern(pattern).match(form) for pattern in allow_list)
 
 
 def resolve(redirect_to: str | None, site_url: str, allow_list: tuple[str, ...]) -> str:

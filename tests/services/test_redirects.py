@@ -156,3 +156,45 @@ def test_malformed_globs_raise_value_error(glob):
 ])
 def test_glob_literals(glob, text, matches):
     assert bool(glob_pattern(glob).match(text)) is matches
+
+
+# --- matched as a browser reads it (abuse defences, finding 2) ---------------------------------
+
+WILDCARD = ("https://*.example.com/**",)
+
+
+@pytest.mark.parametrize("target", [
+    # U+FF0E and a backslash: `*` ran up to the backslash, and a browser goes to evil.com.
+    "https://evil\uff0ecom\\.example.com/",
+    "https://evil\u3002com\\.example.com/",
+    "https://evil.com\\.example.com/",
+    "https://evil.com\\@app.example.com/",
+    # A percent-escape in the host: a browser decodes it, matching here would not.
+    "https://evil%2ecom%2f.example.com/",
+    # Tabs and line breaks are dropped by browsers (and would break the Location header).
+    "https://app.example.com/\r\nSet-Cookie: a=b",
+    "https://app.exa\tmple.com/",
+    "https://app.example.com/ next",
+])
+def test_values_a_browser_reads_differently_are_refused(target):
+    assert is_valid(target, SITE, WILDCARD) is False
+    assert resolve(target, SITE, WILDCARD) == SITE
+
+
+@pytest.mark.parametrize("target", [
+    "https://app.example.com/callback",
+    "https://APP.Example.COM/callback",
+    "HTTPS://app.example.com/callback#frag",
+    # An internationalised host is matched in the form a browser resolves.
+    "https://b\u00fccher.example.com/",
+])
+def test_hosts_are_matched_in_the_form_a_browser_resolves(target):
+    assert is_valid(target, SITE, WILDCARD) is True
+
+
+def test_unicode_dots_are_dots():
+    # The browser goes to evil.com.example.com: a subdomain, and `*` is one label only.
+    assert is_valid("https://evil\uff0ecom.example.com/", SITE, WILDCARD) is False
+    # ... and where a browser really goes is what is judged: app.example.com is allowed.
+    assert is_valid("https://app\uff0eexample.com/", SITE, WILDCARD) is True
+    assert is_valid("https://deep\uff0eapp.example.com/", SITE, ("https://**.example.com/**",))
