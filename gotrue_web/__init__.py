@@ -34,7 +34,7 @@ def create_app(settings=None) -> Flask:
     configure_flask(app, settings)
     init_extensions(app, settings)
     init_runtime(app, settings)
-    register_api(app)
+    register_api(app, settings)
     register_console(app, settings)
     register_error_handlers(app)
     register_cli(app)
@@ -120,7 +120,7 @@ def init_runtime(app: Flask, settings) -> None:
     app.teardown_appcontext(runtime.mail_log.write_pending)
 
 
-def register_api(app: Flask) -> None:
+def register_api(app: Flask, settings) -> None:
     from .api import api
     from .extensions import csrf
 
@@ -128,10 +128,15 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(api, url_prefix=API_PREFIX, name="api_v1")
     app.register_blueprint(api)
 
+    # Served over HTTPS: browsers must never fall back to plain HTTP for this host.
+    hsts = settings.api.external_url.startswith("https://")
+
     @app.after_request
     def _no_store(response):
         if not request.path.startswith((CONSOLE_PREFIX, "/static")):
             response.headers.setdefault("Cache-Control", "no-store")
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
 
@@ -173,6 +178,7 @@ def register_console(app: Flask, settings) -> None:
         return response
 
 
+HSTS = "max-age=31536000"
 # Scripts and styles from this server only; previews live in sandboxed srcdoc iframes.
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "

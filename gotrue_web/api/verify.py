@@ -39,13 +39,21 @@ def _with_query(url: str, values: dict) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _token_redirect(location: str, status: int):
+    """A redirect that may carry tokens or a code: the page it lands on must not pass its URL
+    on to the sites it links to or loads from."""
+    response = redirect(location, status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _error_redirect(target: str, error: GoTrueError, pkce_flow: bool):
     values = {"error_code": error.error_code, "error_description": error.message}
     name = _ERROR_NAMES.get(error.status)
     if name:
         values["error"] = name
     location = _with_query(target, values) if pkce_flow else target
-    return redirect(_with_fragment(location, {**values, "sb": ""}), 303)
+    return _token_redirect(_with_fragment(location, {**values, "sb": ""}), 303)
 
 
 def verify_get():
@@ -74,11 +82,12 @@ def verify_get():
         location = target
         if result.is_pkce:
             location = _with_query(target, {"message": result.message})
-        return redirect(_with_fragment(location, {"message": result.message, "sb": ""}), 303)
+        return _token_redirect(_with_fragment(location, {"message": result.message, "sb": ""}),
+                               303)
     if result.auth_code:
-        return redirect(_with_query(target, {"code": result.auth_code}), 303)
+        return _token_redirect(_with_query(target, {"code": result.auth_code}), 303)
     issued = result.session
-    return redirect(_with_fragment(target, {
+    return _token_redirect(_with_fragment(target, {
         "access_token": issued.access_token, "expires_at": issued.expires_at,
         "expires_in": issued.expires_in, "refresh_token": issued.refresh_token, "sb": "",
         "token_type": "bearer", "type": result.verify_type,

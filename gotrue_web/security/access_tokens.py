@@ -106,8 +106,13 @@ class KeyRing:
         """
         claims = self._verified_claims(token)
         expires = claims.get("exp")
-        if isinstance(expires, (int, float)) and expires <= time.time():
-            raise jwt.ExpiredSignatureError("Signature has expired")
+        if expires is not None:
+            # A cached token is judged again each time: its exp must be a number, or it would
+            # never expire ("1700000000" passes PyJWT's own first check).
+            if isinstance(expires, bool) or not isinstance(expires, (int, float)):
+                raise jwt.InvalidTokenError("exp must be a number")
+            if expires <= time.time():
+                raise jwt.ExpiredSignatureError("Signature has expired")
         return claims
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one ring per app, kept for its lifetime
