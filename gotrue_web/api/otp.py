@@ -43,9 +43,8 @@ def otp():
         db.session.commit()
         return json_response({})
     if phone:
+        # Always refused until phone codes can be texted (services.phone.sms_unavailable).
         phone_flows.send_otp(rt, phone, channel, create_user=create_user, info=request_info())
-        db.session.commit()
-        return json_response({})
     raise bad_request(ErrorCode.VALIDATION_FAILED, "One of email or phone must be set")
 
 
