@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from gotrue_web.extensions import db
 from gotrue_web.models import MailLogEntry, User
 from gotrue_web.security.codes import token_hash
 from gotrue_web.settings import SMSSettings, SMTPSettings
@@ -72,8 +71,7 @@ def test_every_phone_flow_refuses_before_writing_anything(make_app, service_role
                        "this server yet"}
     # Nobody has that number, so there is nothing to resend: the usual empty answer.
     assert resend.status_code == 200 and resend.get_json() == {}
-    with app.app_context():
-        assert db.session.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0
+    assert count(app, User) == 0
 
 
 def test_http_get_text_returns_the_body(template_server):
