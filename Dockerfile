@@ -8,6 +8,10 @@
 #
 # Give `docker stop` more than gunicorn's graceful_timeout (15 s): docker stop -t 20, or
 # stop_grace_period: 20s in compose.
+#
+# Slow clients: gunicorn.conf.py's worker reads each request whole before a thread serves it
+# and drops a client that takes over 10 s to send one, so no proxy is needed in front for that
+# (gotrue_web/gunicorn_worker.py).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -18,15 +22,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /src
-COPY pyproject.toml ./
+COPY requirements/runtime.lock ./
 # Only the dependencies go into the virtualenv. The code runs from /app as in the repository,
 # because gotrue_web finds templates/, static/ and migrations/ next to the package directory
-# (a wheel in site-packages would not have them beside it). Every dependency ships wheels for
-# amd64 and arm64, so no compiler is needed; pip and its build back-ends stay in this stage.
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > requirements.txt \
-    && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install -r requirements.txt \
+# (a wheel in site-packages would not have them beside it). The lock (bin/lock) pins every
+# package, dependencies included, with the hashes of its files: pip refuses anything else, so
+# the image holds exactly the versions CI tested. --only-binary: every locked package ships
+# wheels for amd64 and arm64, so nothing is built here; pip stays in this stage.
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --only-binary :all: -r runtime.lock \
+    && /opt/venv/bin/pip check \
     && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 # --- runtime -----------------------------------------------------------------------------------

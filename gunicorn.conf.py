@@ -11,6 +11,8 @@ from gunicorn import glogging
 
 from gotrue_web.settings import from_env
 
+from gotrue_web.gunicorn_worker import RequestBufferingWorker
+
 # --- where to listen ---------------------------------------------------------------------------
 
 # GoTrue's own variables (GOTRUE_API_HOST, GOTRUE_API_PORT or PORT, also from .env), read by the
@@ -39,8 +41,15 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or _cpu_count())
 # 45 req/s, password grant 9.4 vs 6.9; GET /user and the bare endpoints equal within noise.
 # Four threads cover those waits; eight measured no better overall (faster refreshes, slower
 # logins).
-worker_class = "gthread"
 threads = 4
+# gthread with one change (gotrue_web/gunicorn_worker.py): a thread only takes a request that has
+# fully arrived. Plain gthread lets a few dozen clients that trickle their headers or body hold
+# every thread, and /health stops answering (tests/live/test_slow_clients.py). Each request,
+# head and body, must arrive within read_timeout seconds; a body over the API's size limit is
+# not buffered but refused by the application with its 413.
+RequestBufferingWorker.read_timeout = 10.0
+RequestBufferingWorker.max_body_bytes = _api.max_request_bytes
+worker_class = "gotrue_web.gunicorn_worker.RequestBufferingWorker"
 
 # Above the 10 s request budget (plus the 10 s SMTP timeout and 5 s lock waits a request can
 # stack up), so gunicorn only kills a worker that is really stuck, never a slow legitimate call.

@@ -96,11 +96,13 @@ def init_extensions(app: Flask, settings) -> None:
 
 def init_runtime(app: Flask, settings) -> None:
     """The Runtime every service receives: settings, clock, keys, transports, limiter."""
-    from .ratelimit import RateLimiter
+    from .ratelimit import RateLimiter, default_storage_url
     from .runtime import Runtime
+    from .security import common_passwords
     from .security.access_tokens import KeyRing
     from .security.passwords import PasswordHasher
     from .services.mail.log import PendingMailLog
+    from .services.mail.outbox import MailOutbox
     from .services.mail.template_urls import TemplateURLCache
     from .transports import sms
     from .transports.mail.smtp import SMTPMailer
@@ -111,13 +113,37 @@ def init_runtime(app: Flask, settings) -> None:
         hasher=PasswordHasher(settings.password.bcrypt_cost),
         mailer=SMTPMailer(settings.smtp, app.extensions["mail"]),
         sms=sms.build(settings.sms),
-        limiter=RateLimiter.from_settings(settings.rate_limit),
+        limiter=RateLimiter.from_settings(
+            settings.rate_limit,
+            default_storage_url(
+                f'{app.config["SQLALCHEMY_DATABASE_URI"]}#{settings.db.namespace}')),
         template_urls=TemplateURLCache(),
         mail_log=PendingMailLog(),
+        outbox=MailOutbox(),
+        common_passwords=(common_passwords.load() if settings.password.common_list_enabled
+                          else frozenset()),
     )
     app.extensions["gotrue"] = runtime
     # Mail log entries outlive the request's transaction (a failed send is still recorded).
     app.teardown_appcontext(runtime.mail_log.write_pending)
+
+    # Emails a request queued go out on the outbox's threads, so the answer does not wait for
+    # the SMTP server; a failed request drops them (its tokens were rolled back).
+    @app.after_request
+    def _send_queued_mail(response):
+        queued = runtime.outbox.take()
+        if queued and response.status_code < 400:
+            runtime.outbox.dispatch(lambda: _deliver_queued(app, runtime, queued))
+        return response
+
+    app.teardown_appcontext(runtime.outbox.discard)
+
+
+def _deliver_queued(app: Flask, runtime, queued: list) -> None:
+    from .services.mail import outbox
+
+    with app.app_context():
+        outbox.deliver(runtime, queued)
 
 
 def register_api(app: Flask, settings) -> None:

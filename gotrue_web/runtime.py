@@ -23,6 +23,7 @@ from .transports.sms import SMSSender
 
 if TYPE_CHECKING:
     from .services.mail.log import PendingMailLog
+    from .services.mail.outbox import MailOutbox
     from .services.mail.template_urls import TemplateURLCache
 
 
@@ -41,8 +42,12 @@ class Runtime:
     # Fetched GOTRUE_MAILER_TEMPLATES_* bodies, and mail log entries of the current request.
     template_urls: TemplateURLCache
     mail_log: PendingMailLog
+    # Emails the current request sends after its answer, and the threads that send them.
+    outbox: MailOutbox
     # Tests replace the clock to move time; everything that judges expiry asks it.
     clock: Callable[[], datetime] = system_clock
+    # The shipped common-password list (empty when GOTRUE_PASSWORD_COMMON_LIST_ENABLED=false).
+    common_passwords: frozenset[str] = frozenset()
 
     def now(self) -> datetime:
         return self.clock()

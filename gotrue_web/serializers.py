@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .models import Factor, Identity, User
+from .models import AuditLogEntry, Factor, Identity, User
 from .services.sessions import IssuedSession
 
 
@@ -18,12 +18,30 @@ def timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def audit_entry_json(entry: AuditLogEntry) -> dict:
+    """GoTrue's AuditLogEntry; instance_id is not part of it."""
+    return {"id": str(entry.id), "payload": entry.payload,
+            "created_at": timestamp(entry.created_at), "ip_address": entry.ip_address}
+
+
+def go_map(value):
+    """A JSON object as GoTrue's encoding/json writes a map (metadata, identity data): keys in
+    sorted order at every depth. The answer then does not depend on how the database stores
+    JSON (PostgreSQL's jsonb reorders keys; SQLite keeps them), which would tell a user read
+    back from the database from one made in the request."""
+    if isinstance(value, dict):
+        return {key: go_map(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [go_map(item) for item in value]
+    return value
+
+
 def identity_json(identity: Identity) -> dict:
     data = {
         "identity_id": str(identity.id),
         "id": identity.provider_id,
         "user_id": str(identity.user_id),
-        "identity_data": identity.identity_data or {},
+        "identity_data": go_map(identity.identity_data or {}),
         "provider": identity.provider,
     }
     if identity.last_sign_in_at is not None:
@@ -85,8 +103,8 @@ def user_json(user: User, *, in_list: bool = False) -> dict:
         data["reauthentication_sent_at"] = timestamp(user.reauthentication_sent_at)
     if user.last_sign_in_at is not None:
         data["last_sign_in_at"] = timestamp(user.last_sign_in_at)
-    data["app_metadata"] = user.raw_app_meta_data or {}
-    data["user_metadata"] = user.raw_user_meta_data or {}
+    data["app_metadata"] = go_map(user.raw_app_meta_data or {})
+    data["user_metadata"] = go_map(user.raw_user_meta_data or {})
     factors = None if in_list else user.factors
     if factors:
         data["factors"] = [factor_json(factor) for factor in factors]

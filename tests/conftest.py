@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import jwt
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from gotrue_web import create_app
@@ -36,6 +37,8 @@ BASE_SETTINGS = Settings(site_url="http://localhost:3000").replace(**{
     "jwt.aud": "authenticated",
     "jwt.default_group_name": "authenticated",
     "password.bcrypt_cost": 4,
+    # A fresh counter store per app, so one test's requests never limit another's.
+    "rate_limit.storage_url": "memory://",
 })
 
 
@@ -128,6 +131,17 @@ def _delete_all_rows(app) -> None:
                 connection.execute(table.delete())
 
 
+class SettledClient(FlaskClient):
+    """Flask's test client, returning once the emails the request queued to send after its
+    answer (services/mail/outbox.py) have been tried, so a test reads the mail log and the
+    SMTP sink as the request left them. Tests of the timing itself use real HTTP (``serve``)."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        assert self.application.extensions["gotrue"].outbox.wait_until_sent(timeout=30)
+        return response
+
+
 @pytest.fixture
 def make_app(settings):
     """Build an app with settings overrides (``make_app(**{"mailer.autoconfirm": True})``)."""
@@ -136,10 +150,14 @@ def make_app(settings):
     def build(**overrides):
         app = create_app(settings.replace(**overrides) if overrides else settings)
         app.config["TESTING"] = True
+        app.test_client_class = SettledClient
         apps.append(app)
         return app
 
     yield build
+    for app in apps:
+        # Emails still being sent after a served answer must not write into the next test.
+        app.extensions["gotrue"].outbox.wait_until_sent(timeout=30)
     if apps:
         _delete_all_rows(apps[0])
     for app in apps:
@@ -260,6 +278,25 @@ def live_server(app):
     yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve():
+    """Serve apps over real HTTP: ``serve(app)`` runs it on a free loopback port, in threads
+    (a thread per request), and returns its LiveServer; each is stopped after the test."""
+    started = []
+
+    def start(app) -> LiveServer:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+
+    yield start
+    for server, thread in started:
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 @pytest.fixture

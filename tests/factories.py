@@ -8,12 +8,15 @@ so what a test sets up is what the server reads.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import jwt
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gotrue_web.db import NIL_UUID
 from gotrue_web.extensions import db
@@ -180,9 +183,29 @@ def token_hashes(app, user_id) -> dict[str, tuple[str, str]]:
             for kind, token in one_time_tokens(app, user_id).items()}
 
 
-def token_hash(address: str, code: str) -> str:
-    """What GoTrue stores for an emailed code: sha224 of the address followed by the code."""
+def token_hash(address: str, code: str, secret: str = JWT_SECRET) -> str:
+    """What the users column stores for an emailed code: HMAC-SHA256, keyed by a key derived
+    from the JWT secret (HKDF), of GoTrue's hash (sha224 of the address followed by the code)."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"gotrue-web one-time code digest").derive(secret.encode())
+    return hmac.new(key, gotrue_hash(address, code).encode(), hashlib.sha256).hexdigest()
+
+
+def gotrue_hash(address: str, code: str) -> str:
+    """GoTrue's token hash (sha224 of the address followed by the code): its link token, which
+    gotrue-web no longer uses or stores."""
     return hashlib.sha224((address + code).encode()).hexdigest()
+
+
+def refresh_token_hash(token: str) -> str:
+    """What refresh_tokens stores for a refresh token (token and parent): its sha256."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_hash(token: str) -> str:
+    """What one_time_tokens stores for a link token: its sha256, keeping a pkce_ marker."""
+    marker = "pkce_" if token.startswith("pkce_") else ""
+    return marker + hashlib.sha256(token.removeprefix("pkce_").encode()).hexdigest()
 
 
 def claims(access_token: str) -> dict:

@@ -37,6 +37,8 @@ ALLOWED = {
     "console": {"errors", "durations", "security", "settings", "db", "models", "extensions",
                 "runtime", "services", "serializers", "transports"},
     "cli": {"errors", "extensions", "runtime", "console"},
+    # gunicorn's worker class (gunicorn.conf.py): the server, not the application.
+    "gunicorn_worker": set(),
     # The factory wires everything together.
     "__init__": {"*"},
 }
@@ -48,6 +50,7 @@ FORBIDDEN_LIBRARIES = {
     "models": {"flask"},
     "services": {"flask", "werkzeug"},
     "ratelimit": {"flask"},
+    "gunicorn_worker": {"flask", "flask_sqlalchemy", "sqlalchemy"},
 }
 # console.operations is the console's service layer: no request handling there either.
 OPERATIONS_FORBIDDEN = {"flask", "werkzeug"}

@@ -1,5 +1,5 @@
-"""The rate limiter (a wrapper around `limits`) against memory and a real Redis, and the route
-table's guard: GoTrue's per-client limits apply only when GOTRUE_RATE_LIMIT_HEADER is set."""
+"""The rate limiter (a wrapper around `limits`) against each storage it supports: memory, the
+shared SQLite file and a real Redis; and its settings."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 import redis
 from limits import RateLimitItemPerMinute
 
-from gotrue_web.ratelimit import RateLimiter
-from gotrue_web.settings import RateLimitSettings
-
-from .conftest import ApiClient
+from gotrue_web.ratelimit import (FAIL_CLOSED_WAIT, Bucket, RateLimiter, buckets_from,
+                                  default_storage_url, describe_storage)
+from gotrue_web.settings import RateLimitSettings, SettingsError, from_env
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# Nothing listens on port 1: every storage call fails.
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture(scope="module")
@@ -31,27 +32,55 @@ def redis_storage_url():
     return REDIS_URL
 
 
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def storage_url(request, tmp_path):
+    if request.param == "redis":
+        return request.getfixturevalue("redis_storage_url")
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/counters.sqlite3"
+    return "memory://"
+
+
 def _limiter(storage_url: str = "memory://", amount: int = 3) -> RateLimiter:
     return RateLimiter({"otp": RateLimitItemPerMinute(amount, 5)}, storage_url)
 
 
-@pytest.mark.parametrize("storage", ["memory", "redis"])
-def test_a_bucket_allows_its_limit_then_says_how_long_to_wait(storage, request):
-    url = request.getfixturevalue("redis_storage_url") if storage == "redis" else "memory://"
-    limiter = _limiter(url)
+def test_a_bucket_allows_its_limit_then_says_how_long_to_wait(storage_url):
+    limiter = _limiter(storage_url)
     key = f"client-{uuid.uuid4()}"
     assert [limiter.hit("otp", key) for _ in range(3)] == [None, None, None]
     wait = limiter.hit("otp", key)
-    assert wait is not None and 0 < wait <= 300
-    # Another client has its own count; clearing a key starts it again.
+    assert wait is not None and 290 < wait <= 300
+    # Looking does not count; another client has its own count; clearing starts again.
+    assert limiter.wait("otp", key) is not None
     assert limiter.hit("otp", f"other-{uuid.uuid4()}") is None
     limiter.clear("otp", key)
+    assert limiter.wait("otp", key) is None
     assert limiter.hit("otp", key) is None
 
 
-def test_redis_counts_are_shared_by_every_worker(redis_storage_url):
-    # Two limiters stand for two worker processes: together they get the limit once.
-    first, second = _limiter(redis_storage_url, 4), _limiter(redis_storage_url, 4)
+def test_the_busiest_keys_and_their_counts_are_listed(storage_url):
+    limiter = _limiter(storage_url, amount=5)
+    heavy, light = f"heavy/{uuid.uuid4()}", f"light {uuid.uuid4()}"
+    for _ in range(4):
+        limiter.hit("otp", heavy)
+    limiter.hit("otp", light)
+    found = {usage.key: (usage.used, usage.limit) for usage in limiter.busiest("otp", 1000)}
+    assert found[heavy] == (4, 5) and found[light] == (1, 5)
+    top = limiter.busiest("otp", 1000)
+    assert top.index(next(u for u in top if u.key == heavy)) < top.index(
+        next(u for u in top if u.key == light))
+    limiter.clear("otp", heavy)
+    assert heavy not in {usage.key for usage in limiter.busiest("otp", 1000)}
+
+
+@pytest.mark.parametrize("shared", ["sqlite", "redis"])
+def test_shared_storages_count_every_worker_together(shared, request, tmp_path):
+    # Two limiters on one storage stand for two worker processes: together they get the limit
+    # once (tests/live/test_rate_limit_workers.py runs real gunicorn workers).
+    url = (request.getfixturevalue("redis_storage_url") if shared == "redis"
+           else f"sqlite://{tmp_path}/counters.sqlite3")
+    first, second = _limiter(url, 4), _limiter(url, 4)
     key = f"client-{uuid.uuid4()}"
     results = [limiter.hit("otp", key) for limiter in (first, second, first, second, first)]
     assert results[:4] == [None] * 4
@@ -65,11 +94,24 @@ def test_an_unconfigured_bucket_never_refuses():
 
 
 def test_a_storage_that_fails_lets_requests_through_and_says_so(caplog):
-    # Nothing listens on port 1: every storage call fails.
-    limiter = _limiter("redis://127.0.0.1:1/0", amount=1)
+    limiter = _limiter(DEAD_REDIS_URL, amount=1)
     with caplog.at_level(logging.ERROR, logger="gotrue_web.ratelimit"):
         assert [limiter.hit("otp", "client") for _ in range(3)] == [None, None, None]
-    assert "rate-limit storage failed" in caplog.text
+    # Said once, not once per request.
+    failures = [r for r in caplog.records if "rate-limit storage" in r.getMessage()]
+    assert len(failures) == 1
+    assert "redis://127.0.0.1:1/0 failed" in failures[0].getMessage()
+    assert "letting requests through" in failures[0].getMessage()
+    assert limiter.healthy() is False
+
+
+def test_a_budget_of_things_sent_out_fails_closed(caplog):
+    limiter = RateLimiter({"email_address": Bucket(
+        "email_address", RateLimitItemPerMinute(5, 60), "", "", fail_closed=True)},
+        DEAD_REDIS_URL)
+    with caplog.at_level(logging.ERROR, logger="gotrue_web.ratelimit"):
+        assert limiter.hit("email_address", "ada@example.com") == FAIL_CLOSED_WAIT
+    assert "refusing emails" in caplog.text
 
 
 def test_an_unknown_storage_scheme_is_refused():
@@ -77,63 +119,58 @@ def test_an_unknown_storage_scheme_is_refused():
         RateLimiter({}, "carrier-pigeon://coop")
 
 
-def test_gotrue_buckets_need_the_rate_limit_header():
-    assert RateLimiter.from_settings(RateLimitSettings()).limits == {}
-    configured = RateLimiter.from_settings(RateLimitSettings(header="X-Client", verify=2.4,
-                                                              token_refresh=150, otp=0.2))
-    limits = {bucket: (item.amount, item.get_expiry()) for bucket, item in
-              configured.limits.items()}
-    # Per five minutes, at least one request.
-    assert limits == {"verify": (2, 300), "token": (150, 300), "otp": (1, 300)}
+def test_gotrue_defaults_and_this_servers_budgets():
+    buckets = buckets_from(RateLimitSettings())
+    assert {name: (bucket.limit.amount, bucket.limit.get_expiry())
+            for name, bucket in buckets.items()} == {
+        "verify": (30, 300), "token": (150, 300), "otp": (30, 300), "anonymous": (30, 3600),
+        "email_client": (10, 3600), "email_address": (5, 3600),
+        "password_account": (100, 3600), "password_client": (10, 900)}
+    assert {name for name, bucket in buckets.items() if bucket.fail_closed} == {
+        "email_client", "email_address"}
+    # Fractions round, at least one; this server's own budgets are off at 0.
+    tuned = buckets_from(RateLimitSettings(verify=2.4, otp=0.2, email_sent_per_client=0,
+                                           password_failures=0))
+    assert tuned["verify"].limit.amount == 2 and tuned["otp"].limit.amount == 1
+    assert "email_client" not in tuned and "password_account" not in tuned
 
 
-# --- the guard in the route table -------------------------------------------------------------
+def test_the_default_storage_is_one_file_per_server_database():
+    first = default_storage_url("postgresql://db/auth#auth")
+    assert first.startswith("sqlite:///") and first.endswith(".sqlite3")
+    assert first == default_storage_url("postgresql://db/auth#auth")
+    assert first != default_storage_url("postgresql://db/other#auth")
 
 
-def _verify(api: ApiClient, client: str | None):
-    headers = {"X-Client": client} if client is not None else {}
-    return api.post("/verify", headers=headers,
-                    json={"type": "email", "email": "nobody@example.com", "token": "123456"})
+def test_the_storage_description_hides_credentials():
+    assert describe_storage("redis://:s3cret@cache.internal:6380/2") == (
+        "redis://cache.internal:6380/2")
 
 
-@pytest.fixture
-def limited_api(make_app, service_role_token):
-    app = make_app(**{"rate_limit.header": "X-Client", "rate_limit.verify": 2})
-    return ApiClient(app.test_client(), service_role_token, prefix="/auth/v1")
+BASE_ENV = {"GOTRUE_SITE_URL": "http://localhost:3000", "API_EXTERNAL_URL": "http://localhost",
+            "GOTRUE_JWT_SECRET": "x" * 40}
 
 
-def test_the_guard_answers_429_with_retry_after_once_a_client_used_its_bucket(limited_api):
-    # Wrong codes: the limiter counts requests, whatever their outcome.
-    first, second = _verify(limited_api, "203.0.113.7"), _verify(limited_api, "203.0.113.7")
-    assert first.status_code == second.status_code == 403
-    refused = _verify(limited_api, "203.0.113.7")
-    assert refused.status_code == 429
-    assert refused.get_json() == {"code": "over_request_rate_limit",
-                                  "message": "Request rate limit reached"}
-    assert refused.headers["x-sb-error-code"] == "over_request_rate_limit"
-    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+def test_the_settings_are_read_from_gotrue_variables():
+    settings = from_env({**BASE_ENV, "GOTRUE_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/3",
+                         "GOTRUE_RATE_LIMIT_EMAIL_SENT_PER_CLIENT": "4",
+                         "GOTRUE_RATE_LIMIT_EMAIL_SENT_PER_ADDRESS": "2",
+                         "GOTRUE_RATE_LIMIT_PASSWORD_FAILURES": "50",
+                         "GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_CLIENT": "0"},
+                        env_file=None).rate_limit
+    assert (settings.storage_url, settings.email_sent_per_client, settings.email_sent_per_address,
+            settings.password_failures, settings.password_failures_per_client) == (
+        "redis://127.0.0.1:6379/3", 4, 2, 50, 0)
+    assert from_env(BASE_ENV, env_file=None).rate_limit.storage_url == ""
 
 
-def test_the_guard_counts_each_client_by_the_first_value_of_its_header(limited_api):
-    for _ in range(2):
-        assert _verify(limited_api, "198.51.100.1, 10.0.0.1").status_code == 403
-    assert _verify(limited_api, "198.51.100.1, 10.0.0.2").status_code == 429
-    assert _verify(limited_api, "198.51.100.2").status_code == 403
-    # A request without the header cannot be counted, as in GoTrue.
-    assert all(_verify(limited_api, None).status_code == 403 for _ in range(3))
+@pytest.mark.parametrize("value", ["127.0.0.1:6379", "mongodb://db", "sqlite://relative/path",
+                                   "memcached://cache:11211"])
+def test_an_unusable_storage_url_is_refused_at_start_up(value):
+    with pytest.raises(SettingsError, match="GOTRUE_RATE_LIMIT_STORAGE_URL"):
+        from_env({**BASE_ENV, "GOTRUE_RATE_LIMIT_STORAGE_URL": value}, env_file=None)
 
 
-def test_buckets_are_per_route_family(limited_api):
-    for _ in range(2):
-        _verify(limited_api, "192.0.2.9")
-    assert _verify(limited_api, "192.0.2.9").status_code == 429
-    # /otp is another bucket (30 per five minutes by default).
-    response = limited_api.post("/otp", headers={"X-Client": "192.0.2.9"},
-                                json={"email": "someone@example.com", "create_user": False})
-    assert response.status_code == 422
-    assert response.get_json()["code"] == "otp_disabled"
-
-
-def test_without_the_header_setting_nothing_is_limited(api):
-    for _ in range(40):
-        assert _verify(api, "203.0.113.7").status_code == 403
+def test_a_negative_budget_is_refused_at_start_up():
+    with pytest.raises(SettingsError, match="GOTRUE_RATE_LIMIT_PASSWORD_FAILURES"):
+        from_env({**BASE_ENV, "GOTRUE_RATE_LIMIT_PASSWORD_FAILURES": "-1"}, env_file=None)

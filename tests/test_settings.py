@@ -161,7 +161,7 @@ def test_process_environment_is_the_default(monkeypatch):
 def test_unprefixed_database_url_api_external_url_and_port():
     settings = from_env({
         "GOTRUE_SITE_URL": "https://app.example.com",
-        "GOTRUE_JWT_SECRET": "s",
+        "GOTRUE_JWT_SECRET": "s" * 32,
         "API_EXTERNAL_URL": "https://auth.example.com/auth/v1",
         "DATABASE_URL": "postgres://auth_admin:pw@db.internal:5432/postgres",
         "PORT": "9999",

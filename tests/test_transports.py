@@ -7,7 +7,6 @@ import pytest
 import sqlalchemy as sa
 
 from gotrue_web.models import MailLogEntry, User
-from gotrue_web.security.codes import token_hash
 from gotrue_web.settings import SMSSettings, SMTPSettings
 from gotrue_web.transports import http, sms
 from gotrue_web.transports.mail import OutgoingMail
@@ -15,7 +14,7 @@ from gotrue_web.transports.mail.memory import MemoryMailer
 from gotrue_web.transports.mail.smtp import SMTPMailer
 
 from .conftest import ApiClient, api_for, table_rows
-from .factories import count
+from .factories import count, token_hash
 
 
 def test_every_mail_transport_follows_the_protocol():

@@ -2,23 +2,33 @@
 
 The whole URL table is here, with the guards each route needs: ``auth`` ("user" or "admin",
 api.guards) and ``limit``, the per-client rate-limit bucket (ratelimit.RateLimiter) that GoTrue
-applies to the route.
+applies to the route, and ``captcha`` (api.captcha: GoTrue's captcha on sign-up and sign-in,
+checked after the rate limit as in GoTrue).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from . import (admin_users, health, invite, logout, otp, reauthenticate, recover, resend,
-               settings, signup, token, user, verify, well_known)
-from .guards import rate_limited, requires_admin, requires_user
+from . import (admin_audit, admin_users, health, invite, logout, otp, reauthenticate, recover,
+               resend, settings, signup, token, user, verify, well_known)
+from .captcha import TOKEN_GRANTS, captcha_required
+from .guards import (forget_client, identify_client, rate_limited, requires_admin,
+                     requires_user, signup_bucket)
 
 api = Blueprint("api", __name__)
+api.before_request(identify_client)
+api.teardown_request(forget_client)
 
 
 def _route(rule: str, view, methods: tuple[str, ...], endpoint: str | None = None, *,
-           auth: str | None = None, limit: str | None = None, read_only: bool = False) -> None:
-    guarded = rate_limited(view, limit) if limit else view
+           auth: str | None = None, limit=None, read_only: bool = False,
+           captcha: bool | tuple[str, ...] = False) -> None:
+    # captcha: True, or the grant_type values it applies to (api.captcha.captcha_required).
+    guarded = view
+    if captcha:
+        guarded = captcha_required(guarded, None if captcha is True else captcha)
+    guarded = rate_limited(guarded, limit) if limit else guarded
     if auth == "user":
         guarded = requires_user(guarded, read_only=read_only)
     elif auth == "admin":
@@ -31,14 +41,14 @@ _route("/ready", health.ready, ("GET",))
 _route("/settings", settings.settings_view, ("GET",), "settings")
 _route("/.well-known/jwks.json", well_known.jwks, ("GET",))
 
-_route("/signup", signup.signup, ("POST",), limit="otp")
-_route("/token", token.token, ("POST",), limit="token")
+_route("/signup", signup.signup, ("POST",), limit=signup_bucket, captcha=True)
+_route("/token", token.token, ("POST",), limit="token", captcha=TOKEN_GRANTS)
 _route("/verify", verify.verify_get, ("GET",), limit="verify")
 _route("/verify", verify.verify_post, ("POST",), limit="verify")
-_route("/otp", otp.otp, ("POST",), limit="otp")
-_route("/magiclink", otp.magic_link, ("POST",), limit="otp")
-_route("/recover", recover.recover, ("POST",), limit="otp")
-_route("/resend", resend.resend, ("POST",), limit="otp")
+_route("/otp", otp.otp, ("POST",), limit="otp", captcha=True)
+_route("/magiclink", otp.magic_link, ("POST",), limit="otp", captcha=True)
+_route("/recover", recover.recover, ("POST",), limit="otp", captcha=True)
+_route("/resend", resend.resend, ("POST",), limit="otp", captcha=True)
 _route("/logout", logout.logout, ("POST",), auth="user")
 _route("/reauthenticate", reauthenticate.reauthenticate, ("GET",), auth="user")
 _route("/user", user.get_user, ("GET",), "get_user", auth="user", read_only=True)
@@ -47,6 +57,7 @@ _route("/user", user.update_user, ("PUT",), "update_user", auth="user", limit="o
 _route("/invite", invite.invite, ("POST",), auth="admin")
 _route("/admin/generate_link", invite.generate_link, ("POST",), "admin_generate_link",
        auth="admin")
+_route("/admin/audit", admin_audit.list_entries, ("GET",), "admin_audit", auth="admin")
 _route("/admin/users", admin_users.list_users, ("GET",), "admin_list_users", auth="admin")
 _route("/admin/users", admin_users.create_user, ("POST",), "admin_create_user", auth="admin")
 _route("/admin/users/<user_id>", admin_users.get_user, ("GET",), "admin_get_user",

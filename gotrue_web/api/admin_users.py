@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import request
 
-from ..errors import ErrorCode, bad_request
 from ..extensions import db
 from ..runtime import current_runtime
 from ..serializers import factor_json, user_json
@@ -14,60 +11,22 @@ from ..services import users
 from ..services.admin import users as admin_users
 from .errors import json_response
 from .guards import admin_actor
-from .params import Body, json_body, request_info
-
-# Bounds that keep LIMIT/OFFSET inside a 64-bit integer on every database.
-_MAX_PAGINATION_VALUE = 2**31 - 1
-
-
-def _pagination_value(name: str, default: int) -> int:
-    """page / per_page: a positive integer, empty means the default; else 400."""
-    raw = request.args.get(name, "")
-    if raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _MAX_PAGINATION_VALUE:
-        raise bad_request(ErrorCode.VALIDATION_FAILED,
-                          f"Bad Pagination Parameters: {name} must be a positive integer")
-    return int(raw)
-
-
-def _link_header(page: admin_users.UserPage) -> str:
-    """GoTrue's Link header: the request path and query with ``page`` replaced, keys sorted.
-
-    ``next`` only when more users follow; ``last`` always.
-    """
-    query = {key: values for key, values in request.args.lists()}
-
-    def link(page_number: int, rel: str) -> str:
-        query["page"] = [str(page_number)]
-        return f'<{request.path}?{urlencode(sorted(query.items()), doseq=True)}>; rel="{rel}"'
-
-    links = []
-    if page.total > page.page * page.per_page:
-        links.append(link(page.page + 1, "next"))
-    links.append(link(page.last_page, "last"))
-    return ", ".join(links)
-
-
-def _check_query_text(value: str, where: str) -> None:
-    """Refuse NUL characters, which PostgreSQL cannot take as a query parameter."""
-    if "\x00" in value:
-        raise bad_request(ErrorCode.VALIDATION_FAILED, f"{where} must not contain NUL")
+from .params import Body, json_body, link_header, page_param, refuse_nul, request_info
 
 
 def list_users():
     aud = request_info().aud
     filter_text = request.args.get("filter", "")
-    _check_query_text(filter_text, "filter")
-    _check_query_text(aud, "X-JWT-AUD")
+    refuse_nul(filter_text, "filter")
+    refuse_nul(aud, "X-JWT-AUD")
     page = admin_users.list_users(
-        aud=aud, page=_pagination_value("page", 1),
-        per_page=_pagination_value("per_page", 50),
+        aud=aud, page=page_param("page", 1), per_page=page_param("per_page", 50),
         filter_text=filter_text, sort=request.args.getlist("sort"),
     )
     body = {"users": [user_json(user, in_list=True) for user in page.users], "aud": aud}
     return json_response(body, headers={
-        "X-Total-Count": str(page.total), "Link": _link_header(page)})
+        "X-Total-Count": str(page.total),
+        "Link": link_header(page.page, page.per_page, page.total)})
 
 
 def _params(body: Body) -> admin_users.AdminUserParams:

@@ -7,6 +7,7 @@ The user route guard loads the user, its identities and factors, and the session
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import g, request
@@ -14,6 +15,7 @@ from flask import g, request
 from ..db import NIL_UUID
 from ..errors import ErrorCode, GoTrueError, forbidden, too_many_requests, unauthorized
 from ..models import Session, User
+from .. import ratelimit
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
@@ -49,7 +51,8 @@ def authenticate_user(*, read_only: bool = False) -> Caller:
     no Session object): the cheap path for GET /user.
     """
     rt = current_runtime()
-    claims = verify_bearer(rt.keyring, bearer_token())
+    # Admin routes skip the iss check: Supabase's service_role keys carry iss "supabase".
+    claims = verify_bearer(rt.keyring, bearer_token(), issuer=rt.settings.jwt.issuer)
     user_id = claim_user_id(claims)
     session_id = claim_session_id(claims)
     if read_only:
@@ -117,30 +120,51 @@ def admin_actor() -> Actor:
 
 def rate_limit_key() -> str:
     """Who a per-client limit counts: the first value of the GOTRUE_RATE_LIMIT_HEADER header
-    (set by the proxy in front), as GoTrue does; "" when there is none to count."""
+    (set by the proxy in front) as in GoTrue, else the client's address (behind trusted
+    proxies, see proxies.py). Unlike GoTrue, limits apply without the header too."""
     header = current_runtime().settings.rate_limit.header
-    if not header:
-        return ""
-    return request.headers.get(header, "").split(",")[0].strip()
+    if header:
+        value = request.headers.get(header, "").split(",")[0].strip()
+        if value:
+            return value
+    return request.remote_addr or ""
 
 
-def rate_limited(view, bucket: str):
+def identify_client() -> None:
+    """before_request of the API: the client every per-client budget of this request counts."""
+    ratelimit.requesting_client.set(rate_limit_key())
+
+
+def forget_client(_exception=None) -> None:
+    ratelimit.requesting_client.set("")
+
+
+def _over_limit(wait: float) -> GoTrueError:
+    return too_many_requests(ErrorCode.OVER_REQUEST_RATE_LIMIT, "Request rate limit reached",
+                             retry_after=retry_after_seconds(wait))
+
+
+def rate_limited(view, bucket: str | Callable[[], str]):
     """Route decorator: 429 over_request_rate_limit with Retry-After once the client has used
-    up ``bucket`` (ratelimit.RateLimiter); unconfigured buckets never refuse."""
+    up its ``bucket`` (ratelimit.RateLimiter), or the bucket a callable picks per request."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        limiter = current_runtime().limiter
-        if limiter.limit_of(bucket) is not None:
-            key = rate_limit_key()
-            wait = limiter.hit(bucket, key) if key else None
-            if wait is not None:
-                raise too_many_requests(ErrorCode.OVER_REQUEST_RATE_LIMIT,
-                                        "Request rate limit reached",
-                                        retry_after=retry_after_seconds(wait))
+        name = bucket() if callable(bucket) else bucket
+        wait = current_runtime().limiter.hit(name, ratelimit.requesting_client.get())
+        if wait is not None:
+            raise _over_limit(wait)
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def signup_bucket() -> str:
+    """Anonymous sign-ins (neither email nor phone) have their own hourly bucket, as in GoTrue."""
+    body = request.get_json(silent=True, force=True)
+    if isinstance(body, dict) and not body.get("email") and not body.get("phone"):
+        return "anonymous"
+    return "otp"
 
 
 def optional_admin() -> dict | None:

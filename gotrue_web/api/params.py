@@ -2,12 +2,15 @@
 
 Unknown keys are ignored; a malformed body or a value of the wrong JSON type is 400 bad_json.
 Also the request facts every endpoint shares, each worked out in one place: the audience
-(request_audience), the redirect target (resolved_redirect) and the PKCE parameters.
+(request_audience), the redirect target (resolved_redirect) and the PKCE parameters, and the
+query parameters and headers of GoTrue's paged admin lists (page_param, link_header).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from urllib.parse import urlencode
 
 from flask import request
 
@@ -20,6 +23,8 @@ from ..services.validation import MAX_JSON_DEPTH, json_storage_problem
 
 # users.aud is a varchar(255).
 MAX_AUDIENCE_LENGTH = 255
+# Bounds that keep LIMIT/OFFSET inside a 64-bit integer on every database.
+MAX_PAGINATION_VALUE = 2**31 - 1
 
 
 def _bad_json(detail: str):
@@ -131,3 +136,39 @@ def request_info(claims: dict | None = None) -> RequestInfo:
         user_agent=request.headers.get("User-Agent", "")[:1024],
         aud=aud,
     )
+
+
+def refuse_nul(value: str, where: str) -> None:
+    """400 for a NUL character in query text, which PostgreSQL cannot take as a parameter."""
+    if "\x00" in value:
+        raise bad_request(ErrorCode.VALIDATION_FAILED, f"{where} must not contain NUL")
+
+
+def page_param(name: str, default: int) -> int:
+    """page / per_page of a paged admin list: a positive integer, empty means the default;
+    anything else is GoTrue's 400 "Bad Pagination Parameters"."""
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGINATION_VALUE:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          f"Bad Pagination Parameters: {name} must be a positive integer")
+    return int(raw)
+
+
+def link_header(page: int, per_page: int, total: int) -> str:
+    """GoTrue's Link header: the request path and query with ``page`` replaced, keys sorted.
+
+    ``next`` only when more rows follow; ``last`` always (page 0 when there are none).
+    """
+    query = {key: values for key, values in request.args.lists()}
+
+    def link(page_number: int, rel: str) -> str:
+        query["page"] = [str(page_number)]
+        return f'<{request.path}?{urlencode(sorted(query.items()), doseq=True)}>; rel="{rel}"'
+
+    links = []
+    if total > page * per_page:
+        links.append(link(page + 1, "next"))
+    links.append(link(math.ceil(total / per_page), "last"))
+    return ", ".join(links)

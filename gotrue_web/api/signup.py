@@ -24,12 +24,7 @@ def signup():
         code_challenge_method=body.str("code_challenge_method"),
     )
     result = sign_up(rt, request, request_info())
-    if result.session is not None:
-        payload = session_json(result.session)
-    else:
-        payload = user_json(result.user)
-        if result.hide_sensitive:
-            payload["user_metadata"] = {}
-            payload["identities"] = []
+    payload = (session_json(result.session) if result.session is not None
+               else user_json(result.user))
     db.session.commit()
     return json_response(payload)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from . import audit_log, auth, email_templates, invites, mail_log, settings_page, user_detail, users
+from . import (audit_log, auth, email_templates, invites, mail_log, rate_limits, settings_page,
+               user_detail, users)
 
 console = Blueprint("console", __name__, url_prefix="/console")
 console.before_request(auth.load_operator)
@@ -52,6 +53,7 @@ _route("/users/<user_id>/delete", user_detail.delete_user, ("POST",))
 _route("/users/<user_id>/soft-delete", user_detail.soft_delete_user, ("POST",))
 _route("/users/<user_id>/sessions/<session_id>/revoke", user_detail.revoke_session, ("POST",))
 _route("/users/<user_id>/sessions/revoke", user_detail.revoke_sessions, ("POST",))
+_route("/users/<user_id>/unlock", user_detail.unlock, ("POST",))
 
 # Invitations
 _route("/invites", invites.invites)
@@ -72,3 +74,8 @@ _route("/mail", mail_log.mail_log)
 _route("/mail/test", mail_log.smtp_test, ("POST",))
 _route("/audit", audit_log.audit_log)
 _route("/settings", settings_page.settings)
+
+# Rate limits
+_route("/rate-limits", rate_limits.rate_limits)
+_route("/rate-limits/reset", rate_limits.reset_key, ("POST",))
+_route("/rate-limits/unlock", rate_limits.unlock_account, ("POST",))

@@ -13,4 +13,5 @@ def settings():
     rt = current_runtime()
     return render_template("console/settings/index.html", section="settings",
                            groups=settings_report.groups(rt.settings),
-                           warnings=settings_warnings.warnings(rt.settings))
+                           warnings=settings_warnings.warnings(
+                               rt.settings, storage_answers=rt.limiter.healthy()))

@@ -22,7 +22,7 @@ from ..services import sessions
 from ..services.admin import users as admin_users
 from .context import actor, request_info
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
-from .operations import user_actions, user_timeline
+from .operations import limit_keys, rate_limits, user_actions, user_timeline
 
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"
@@ -74,6 +74,7 @@ def _context(user: User, *, errors: dict | None = None, values: dict | None = No
         # A ban reaching this far is shown as permanent.
         "permanent_ban_after": now + timedelta(days=365 * 50),
         "sessions": sessions.sessions_of(user.id),
+        "lockouts": limit_keys.user_lockouts(rt, user),
         "timeline": user_timeline.page(user.id, before=request.args.get("before"),
                                        hide_refreshes=quiet),
         "quiet": quiet,
@@ -213,6 +214,13 @@ def edit_metadata(user_id: str):
                                          form.get("expected", ""), actor(), request_info())
         return f"{'User' if field == 'user_metadata' else 'App'} metadata saved."
     return _act(user_id, field, act, {field: text})
+
+
+def unlock(user_id: str):
+    def act(user):
+        rate_limits.unlock_user(current_runtime(), user, actor(), request_info().ip)
+        return f"Password sign-in unlocked for {label_of(user)}."
+    return _act(user_id, "lockout", act)
 
 
 # --- sessions and factors -----------------------------------------------------------------------

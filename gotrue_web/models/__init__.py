@@ -6,7 +6,7 @@ from .identity import Identity
 from .mail import EmailTemplate, MailLogEntry
 from .mfa import AMRClaim, Challenge, Factor, FactorStatus, FactorType
 from .one_time_token import OneTimeToken, OneTimeTokenType
-from .operator import Operator
+from .operator import ConsoleLock, Operator, OperatorSignInAttempt
 from .session import AAL, RefreshToken, Session
 from .user import User
 
@@ -17,6 +17,6 @@ __all__ = [
     "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "EmailTemplate",
     "Factor", "MailLogEntry",
     "FactorStatus", "FactorType", "FlowState", "Identity", "OneTimeToken", "OneTimeTokenType",
-    "Operator",
+    "ConsoleLock", "Operator", "OperatorSignInAttempt",
     "RefreshToken", "Session", "User",
 ]

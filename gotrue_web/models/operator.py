@@ -27,3 +27,36 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The newest 30-second TOTP step accepted from this operator: a code of that step or an
+    # earlier one is refused, so a code seen over a shoulder or in a log cannot be replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class OperatorSignInAttempt(Base):
+    """A console sign-in (or password re-check) that got past the throttle: counted as failed
+    from the moment it is let through, marked succeeded when the credentials check out."""
+
+    __tablename__ = "operator_sign_in_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    # The address as typed, in lookup form (unknown addresses are counted too).
+    email: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    ip_address: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    succeeded: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false())
+
+    __table_args__ = (
+        sa.Index("operator_sign_in_attempts_email_created_at_idx", "email", "created_at"),
+        sa.Index("operator_sign_in_attempts_ip_address_created_at_idx", "ip_address",
+                 "created_at"),
+    )
+
+
+class ConsoleLock(Base):
+    """Named rows that console actions lock (SELECT ... FOR UPDATE) to run one at a time
+    across every worker and server: the sign-in throttle counts and records under one."""
+
+    __tablename__ = "console_locks"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

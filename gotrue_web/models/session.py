@@ -57,14 +57,20 @@ class RefreshToken(Base):
     instance_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
+    # SHA-256 hex of the refresh token, never the token (security.codes.refresh_token_hash).
     token: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     user_id: Mapped[str | None] = mapped_column(sa.String(255))
     revoked: Mapped[bool | None] = mapped_column(sa.Boolean)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The parent's token column: its hash too.
     parent: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.Uuid, sa.ForeignKey("sessions.id", ondelete="CASCADE"))
+    # Ours, not GoTrue's: the random salt this token was derived from its parent with
+    # (security.codes.child_refresh_token), so that the parent can get it back. NULL for a
+    # session's first token and for tokens made before migration 0006.
+    derivation_salt: Mapped[str | None] = mapped_column(sa.String(32))
 
     # Declared so the unit of work inserts sessions before their tokens; never navigated.
     session = relationship("Session", lazy="raise", passive_deletes=True)

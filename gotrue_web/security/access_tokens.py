@@ -148,8 +148,12 @@ class KeyRing:
         return key, algorithms
 
 
-def verify_bearer(keyring: KeyRing, token: str) -> dict:
-    """Claims of a bearer token, or the 403 bad_jwt GoTrue gives for a token that fails."""
+def verify_bearer(keyring: KeyRing, token: str, *, issuer: str = "") -> dict:
+    """Claims of a bearer token, or the 403 bad_jwt GoTrue gives for a token that fails.
+
+    With ``issuer`` (GOTRUE_JWT_ISSUER, for user routes) a token must carry exactly that iss:
+    one minted by another service sharing the secret is not a session of this server.
+    """
     try:
         claims = keyring.decode(token)
     except jwt.PyJWTError as exc:
@@ -157,6 +161,9 @@ def verify_bearer(keyring: KeyRing, token: str) -> dict:
                         f"invalid JWT: unable to parse or verify signature, {exc}") from None
     if not isinstance(claims, dict):
         raise forbidden(ErrorCode.BAD_JWT, "invalid JWT: claims are not an object")
+    if issuer and claims.get("iss") != issuer:
+        raise forbidden(ErrorCode.BAD_JWT, "invalid JWT: unable to parse or verify signature, "
+                        "token has invalid issuer")
     return claims
 
 

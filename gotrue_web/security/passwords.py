@@ -197,7 +197,11 @@ def weakness(password: str, rules: PasswordSettings) -> WeakPasswordError | None
 
 
 def check_strength(password: str, rules: PasswordSettings) -> None:
-    """Raise 400 validation_failed over 72 bytes, else 422 weak_password with reasons."""
+    """Raise 400 validation_failed over 72 bytes, else 422 weak_password with reasons.
+
+    GoTrue's rules only: services check new passwords with services.password_checks, which adds
+    the common-password list and the Pwned Passwords range API.
+    """
     check_length_limit(password)
     error = weakness(password, rules)
     if error is not None:

@@ -1,4 +1,5 @@
-"""Audit log entries, written in the caller's transaction (never committed here)."""
+"""Audit log entries, written in the caller's transaction (never committed here), and the
+payload field expression the API's and the console's audit searches share."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ LOG_TYPES = {
     "email_template_test_sent": "operator",
     "smtp_test_sent": "operator",
     "users_exported": "operator",
+    "rate_limit_reset": "operator",
+    # An operator forgot an account's wrong passwords (console, rate limits or user page).
+    "account_unlocked": "user",
 }
 
 
@@ -90,3 +94,9 @@ def record(action: str, actor: Actor, *, now: datetime, ip: str = "",
         "instance_id": NIL, "id": uuid.uuid4(), "payload": payload, "created_at": now,
         "ip_address": (ip or "")[:64],
     })
+
+
+def payload_field(*path: str):
+    """The text at ``path`` in an entry's JSON payload (``"action"``, ``"traits", "user_id"``),
+    NULL where it is missing; spelled by SQLAlchemy for SQLite, PostgreSQL and MariaDB."""
+    return AuditLogEntry.payload[path if len(path) > 1 else path[0]].as_string()

@@ -4,6 +4,10 @@ Parity: GoTrue internal/api/otp.go and magic_link.go. An unknown address is sign
 password) and gets a confirmation email, which doubles as its sign-in link; under autoconfirm it
 is signed up confirmed and gets a magic link instead. An unconfirmed address gets its
 confirmation again; a confirmed one gets a magic link (recovery_token, shared 60 s rule).
+
+The answer takes the same time whether or not the address has an account: every email goes
+out after the answer (mail.outbox), and where a new user's random password is hashed, a known
+address costs the same hashing work.
 """
 
 from __future__ import annotations
@@ -52,12 +56,16 @@ def send_magic_link(rt: Runtime, request: MagicLinkRequest, info: RequestInfo) -
     email = normalize_email(request.email)
     autoconfirm = rt.settings.mailer.autoconfirm
     user = users.find_by_email(email, info.aud)
+    if user is not None and request.create_user:
+        # A new user's random password costs a bcrypt hash: spend the same here.
+        rt.hasher.burn(codes.random_password())
     if user is None:
         if not request.create_user:
             raise unprocessable(ErrorCode.OTP_DISABLED, "Signups not allowed for otp")
         signup.check_signup_allowed(rt)
         if signup.address_taken(User.email, email):
             # Held in another audience: answer as if mailed, as signup does; touch nothing.
+            rt.hasher.burn(codes.random_password())
             return
         user = signup.register_email_user(rt, email, codes.random_password(), request.data,
                                           info)
@@ -70,13 +78,16 @@ def send_magic_link(rt: Runtime, request: MagicLinkRequest, info: RequestInfo) -
         # GoTrue signs the address up again: DISABLE_SIGNUP applies to it too.
         signup.check_signup_allowed(rt)
         if not autoconfirm:
+            # Confirming must not activate a password this request did not present: it may be
+            # a stranger's who signed up first with the address (as signup does).
+            user.encrypted_password = ""
             _send_confirmation(rt, request, user, info, new=False)
             return
         # Under autoconfirm GoTrue confirms the address before anyone proved to own it; here
         # the magic link confirms it when it is used (POST/GET /verify).
     audit.record("user_recovery_requested", audit.Actor.of_user(user), now=rt.now(), ip=info.ip)
     mail_flows.send_magic_link(rt, user, request.redirect_to,
-                               pkce=_flow(rt, request, user, "magiclink"))
+                               pkce=_flow(rt, request, user, "magiclink"), after_response=True)
 
 
 def _send_confirmation(rt: Runtime, request: MagicLinkRequest, user: User, info: RequestInfo,
@@ -86,7 +97,8 @@ def _send_confirmation(rt: Runtime, request: MagicLinkRequest, user: User, info:
         audit.record("user_confirmation_requested", audit.Actor.of_user(user), now=rt.now(),
                      ip=info.ip, traits={"provider": "email"})
     mail_flows.send_confirmation(rt, user, request.redirect_to,
-                                 pkce=_flow(rt, request, user, "email/signup"))
+                                 pkce=_flow(rt, request, user, "email/signup"),
+                                 after_response=True)
 
 
 def _flow(rt: Runtime, request: MagicLinkRequest, user: User, method: str) -> bool:

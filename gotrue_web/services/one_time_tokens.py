@@ -1,6 +1,8 @@
 """The one_time_tokens rows behind emailed links and codes, and the resend frequency rule.
 
 Generating and hashing the codes is in security.codes; this module stores and forgets them.
+A flow's link and its code are two secrets: the users column holds the code's keyed digest,
+the one_time_tokens row the link's hash (security.codes says why neither reverses).
 """
 
 from __future__ import annotations
@@ -15,6 +17,34 @@ from ..errors import ErrorCode, too_many_requests
 from ..extensions import db
 from ..models import OneTimeToken, OneTimeTokenType, User
 from ..models.one_time_token import USER_COLUMNS
+from ..runtime import Runtime
+from ..security import codes
+
+
+def code_digest(rt: Runtime, address: str, code: str) -> str:
+    """The stored form of ``code`` sent to ``address`` (keyed by GOTRUE_JWT_SECRET)."""
+    return codes.code_digest(codes.code_key(rt.settings.jwt.secret), address, code)
+
+
+def code_matches(rt: Runtime, stored: str | None, address: str, code: str) -> bool:
+    """Whether ``code`` sent to ``address`` is the one whose digest is ``stored``."""
+    return bool(code) and codes.matches(stored, code_digest(rt, address, code))
+
+
+def issue(rt: Runtime, user: User, token_type: OneTimeTokenType, address: str, code: str,
+          now: datetime, *, pkce: bool = False) -> tuple[str, str]:
+    """Make ``code`` and a new link secret the user's outstanding token of this type.
+
+    Returns (redeem token, link token): the first is the TokenHash of templates and the
+    hashed_token of generated links, the second what the emailed link carries. They differ only
+    for PKCE (security.codes.pkce_link_token). The caller sets the ``*_sent_at`` column.
+    """
+    marker = codes.PKCE_PREFIX if pkce else ""
+    redeem = marker + codes.new_link_secret()
+    link = codes.pkce_link_token(redeem) if pkce else redeem
+    setattr(user, USER_COLUMNS[token_type][0], marker + code_digest(rt, address, code))
+    store(user, token_type, codes.link_hash(link), address, now)
+    return redeem, link
 
 
 def store(user: User, token_type: OneTimeTokenType, hashed: str, relates_to: str,

@@ -1,14 +1,15 @@
 """POST /resend: send a signup confirmation or an email-change confirmation again.
 
 Parity: GoTrue internal/api/resend.go. Unknown users, confirmed users and users with nothing
-pending all get the same empty answer.
+pending all get the same empty answer, in the same time: the email goes out after the answer
+(mail.outbox).
 """
 
 from __future__ import annotations
 
 from ..errors import ErrorCode, bad_request
 from ..runtime import RequestInfo, Runtime
-from . import audit, pkce, users
+from . import audit, pkce, send_budgets, users
 from . import phone as phone_flows
 from .mail import flows as mail_flows
 from .validation import normalize_email, normalize_phone
@@ -44,16 +45,19 @@ def resend(rt: Runtime, resend_type: str, email: str, phone: str, redirect_to: s
     else:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Missing email address or phone number")
     if user is None or not _pending(user, resend_type):
+        if email:
+            # The email budgets count as if a mail went out: they must not tell the cases apart.
+            send_budgets.charge_email(rt, normalize_email(email))
         return
 
     if resend_type == "signup":
         audit.record("user_confirmation_requested", audit.Actor.of_user(user), now=rt.now(),
                      ip=info.ip, traits={"provider": "email"})
         pkce_flow = _flow(rt, pkce_params, user, "email/signup")
-        mail_flows.send_confirmation(rt, user, redirect_to, pkce=pkce_flow)
+        mail_flows.send_confirmation(rt, user, redirect_to, pkce=pkce_flow, after_response=True)
     elif resend_type == "email_change":
         pkce_flow = _flow(rt, pkce_params, user, "email_change")
-        mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_flow)
+        mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_flow, after_response=True)
     else:
         phone_flows.sms_unavailable(rt, "otp")
 

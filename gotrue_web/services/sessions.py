@@ -5,10 +5,15 @@ child whose ``parent`` is it. A revoked token that is the parent of the session'
 token returns that live token again (a client that lost the response); any other reuse after
 the reuse interval fails with refresh_token_already_used and, with rotation enabled, revokes
 every token of the session.
+
+Only SHA-256 hashes of the tokens are stored (token and parent), so a database read gives no
+working token. A child is derived from its parent and a random salt kept in its row
+(security.codes.child_refresh_token): that is how a revoked parent gets the same child again.
 """
 
 from __future__ import annotations
 
+import hmac
 import random
 import time
 import uuid
@@ -24,7 +29,13 @@ from ..extensions import db
 from ..models import AAL, AMRClaim, RefreshToken, Session, User
 from ..runtime import RequestInfo, Runtime
 from ..security.access_tokens import amr_entries, mint_claims
-from ..security.codes import LEGACY_REFRESH_TOKEN_LENGTH, new_refresh_token
+from ..security.codes import (
+    LEGACY_REFRESH_TOKEN_LENGTH,
+    child_refresh_token,
+    new_refresh_salt,
+    new_refresh_token,
+    refresh_token_hash,
+)
 from . import audit
 
 _NIL = uuid.UUID(NIL_UUID)
@@ -58,12 +69,15 @@ def _mint(rt: Runtime, user: User, session: Session, amr: list[dict], now: datet
     )
 
 
-def _new_token_row(user: User, session_id: uuid.UUID, now: datetime,
-                   parent: str | None = None) -> RefreshToken:
-    return RefreshToken(
-        instance_id=_NIL, token=new_refresh_token(), user_id=str(user.id), revoked=False,
-        created_at=now, updated_at=now, parent=parent, session_id=session_id,
+def _first_token_row(user: User, session_id: uuid.UUID, now: datetime
+                     ) -> tuple[RefreshToken, str]:
+    """A session's first refresh token: its row (holding the hash) and the token."""
+    token = new_refresh_token()
+    row = RefreshToken(
+        instance_id=_NIL, token=refresh_token_hash(token), user_id=str(user.id), revoked=False,
+        created_at=now, updated_at=now, parent=None, session_id=session_id,
     )
+    return row, token
 
 
 def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
@@ -79,12 +93,12 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
     )
     claim = AMRClaim(id=uuid.uuid4(), session_id=session.id, created_at=now, updated_at=now,
                      authentication_method=method)
-    token = _new_token_row(user, session.id, now)
+    row, token = _first_token_row(user, session.id, now)
     user.last_sign_in_at = now
     user.updated_at = now
-    db.session.add_all([session, claim, token])
+    db.session.add_all([session, claim, row])
     amr = [{"method": method, "timestamp": int(now.timestamp())}]
-    return _mint(rt, user, session, amr, now, token.token)
+    return _mint(rt, user, session, amr, now, token)
 
 
 def validity_error(rt: Runtime, session: Session, now: datetime,
@@ -184,8 +198,8 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
     The writes are plain statements: this is the hot path, and nothing reads the rows back.
     """
     begin_write_locked(db.session)
-    row = db.session.execute(_LOCKING[db.engine.dialect.name], {"token": presented}
-                             ).unique().first()
+    row = db.session.execute(_LOCKING[db.engine.dialect.name],
+                             {"token": refresh_token_hash(presented)}).unique().first()
     if row is None:
         raise bad_request(ErrorCode.REFRESH_TOKEN_NOT_FOUND,
                           "Invalid Refresh Token: Refresh Token Not Found")
@@ -204,15 +218,8 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
     security = rt.settings.security
     issued_token: str | None = None
     if token.revoked:
-        newest = db.session.execute(
-            sa.select(RefreshToken.token, RefreshToken.parent)
-            .where(RefreshToken.session_id == session.id, RefreshToken.revoked.is_(False))
-            .order_by(RefreshToken.id.desc()).limit(1)
-        ).first()
-        if newest is not None and newest.parent == token.token:
-            # The client lost the answer to its last refresh: hand the same child out again.
-            issued_token = newest.token
-        else:
+        issued_token = _live_child(session.id, token.token, presented)
+        if issued_token is None:
             reuse_until = token.updated_at.timestamp() + security.refresh_token_reuse_interval
             if now.timestamp() > reuse_until and not security.refresh_token_allow_reuse:
                 if security.refresh_token_rotation_enabled:
@@ -231,11 +238,12 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
         # The presented token always gets a child: turning rotation off only spares the
         # session's other tokens when reuse is detected.
         db.session.execute(_REVOKE, {"token_id": token.id, "now": now})
-        issued_token = new_refresh_token()
+        salt = new_refresh_salt()
+        issued_token = child_refresh_token(presented, salt)
         db.session.execute(_INSERT_TOKEN, {
-            "instance_id": _NIL, "token": issued_token, "user_id": str(user.id),
-            "revoked": False, "created_at": now, "updated_at": now, "parent": token.token,
-            "session_id": session.id,
+            "instance_id": _NIL, "token": refresh_token_hash(issued_token),
+            "user_id": str(user.id), "revoked": False, "created_at": now, "updated_at": now,
+            "parent": token.token, "derivation_salt": salt, "session_id": session.id,
         })
     refresh_info = {"refreshed_at": now, "updated_at": now}
     if info.user_agent:
@@ -245,6 +253,22 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
     db.session.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id == session.id)
                        .values(refresh_info))
     return _mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token)
+
+
+def _live_child(session_id: uuid.UUID, parent_hash: str, presented: str) -> str | None:
+    """The session's newest live token when it is the child of the presented (revoked) token:
+    the client lost the answer to its last refresh, or another tab refreshed the same token a
+    moment earlier, and gets that child again. None otherwise, and for a child made before
+    migration 0006, which cannot be derived again (the reuse rules then apply)."""
+    newest = db.session.execute(
+        sa.select(RefreshToken.token, RefreshToken.parent, RefreshToken.derivation_salt)
+        .where(RefreshToken.session_id == session_id, RefreshToken.revoked.is_(False))
+        .order_by(RefreshToken.id.desc()).limit(1)
+    ).first()
+    if newest is None or newest.parent != parent_hash or not newest.derivation_salt:
+        return None
+    child = child_refresh_token(presented, newest.derivation_salt)
+    return child if hmac.compare_digest(refresh_token_hash(child), newest.token) else None
 
 
 def logout(rt: Runtime, user: User, session: Session | None, scope: str,

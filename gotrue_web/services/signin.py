@@ -12,8 +12,7 @@ from ..errors import ErrorCode, bad_request, unprocessable
 from ..extensions import db
 from ..models import User
 from ..runtime import RequestInfo, Runtime
-from ..security import passwords
-from . import audit, sessions
+from . import audit, password_attempts, password_checks, sessions
 from .users import NIL
 from .validation import phone_digits
 
@@ -51,21 +50,27 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
     if email:
         if not settings.external.email.enabled:
             raise unprocessable(ErrorCode.EMAIL_PROVIDER_DISABLED, "Email logins are disabled")
-        user = _find(_BY_EMAIL, email.strip().lower(), info.aud)
+        account = email.strip().lower()
         provider = "email"
     elif phone:
         if not settings.external.phone_enabled:
             raise unprocessable(ErrorCode.PHONE_PROVIDER_DISABLED, "Phone logins are disabled")
-        user = _find(_BY_PHONE, phone_digits(phone.strip()), info.aud)
+        account = phone_digits(phone.strip())
         provider = "phone"
     else:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "missing email or phone")
 
+    throttled = f"{provider}:{account}"
+    password_attempts.check(rt, throttled)
+    user = _find(_BY_EMAIL if provider == "email" else _BY_PHONE, account, info.aud)
     if user is None:
         rt.hasher.burn(password)
+        password_attempts.record_failure(rt, throttled)
         raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
     if not rt.hasher.verify(password, user.encrypted_password):
+        password_attempts.record_failure(rt, throttled)
         raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
+    password_attempts.record_success(rt, throttled)
     now = rt.now()
     if user.is_banned(now):
         raise bad_request(ErrorCode.USER_BANNED, "User is banned")
@@ -78,5 +83,5 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
                  traits={"provider": provider})
     issued = sessions.start_session(rt, user, "password", info)
     issued.report_weak_password = True
-    issued.weak_password = passwords.weakness(password, settings.password)
+    issued.weak_password = password_checks.login_weakness(rt, password)
     return issued

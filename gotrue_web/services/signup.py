@@ -12,10 +12,9 @@ import sqlalchemy as sa
 
 from ..errors import ErrorCode, GoTrueError, bad_request, unprocessable
 from ..extensions import db
-from ..models import User
+from ..models import Identity, User
 from ..runtime import RequestInfo, Runtime
-from ..security import passwords
-from . import audit, pkce, sessions, users
+from . import audit, password_checks, pkce, send_budgets, sessions, users
 from . import phone as phone_flows
 from .mail import flows as mail_flows
 from .validation import normalize_email, normalize_phone
@@ -39,8 +38,6 @@ class SignupResult:
 
     session: sessions.IssuedSession | None = None
     user: User | None = None
-    # An invitee's metadata and identities are not shown to whoever signs up with the address.
-    hide_sensitive: bool = False
 
 
 def check_signup_allowed(rt: Runtime) -> None:
@@ -52,17 +49,18 @@ def check_signup_allowed(rt: Runtime) -> None:
 def sign_up(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupResult:
     """Create an account, in GoTrue's order of checks.
 
-    Sends a confirmation email unless MAILER_AUTOCONFIRM; a confirmed address gets a fake user
-    back (no enumeration), an unconfirmed one gets its confirmation re-sent. Writes
-    user_signedup / login / user_repeated_signup / user_confirmation_requested audit entries.
+    Sends a confirmation email (after the answer) unless MAILER_AUTOCONFIRM; a confirmed
+    address gets a look-alike of a new user back in the same time (no enumeration), an
+    unconfirmed one gets its confirmation re-sent and keeps its password only if the request
+    presented it. Writes user_signedup / login / user_repeated_signup /
+    user_confirmation_requested audit entries.
     """
-    settings = rt.settings
     if not request.email and not request.phone:
         return SignupResult(session=sign_in_anonymously(rt, request.data, info))
     check_signup_allowed(rt)
     if not request.password:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Signup requires a valid password")
-    passwords.check_strength(request.password, settings.password)
+    password_checks.check_new_password(rt, request.password)
     if request.email and request.phone:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Only an email address or phone number should be provided on signup.")
@@ -87,22 +85,37 @@ def address_taken(column, value: str) -> bool:
     ).first() is not None
 
 
-def _fake_user(rt: Runtime, aud: str, address: str, request: SignupRequest,
-               provider: str) -> User:
-    """What a signup for an already confirmed address returns: a look-alike with nothing real.
+def _look_alike(rt: Runtime, aud: str, address: str, request: SignupRequest, provider: str,
+                *, like: User | None = None) -> User:
+    """What a new signup for ``address`` answers, built without touching the database: a new
+    user's role, one ``provider`` identity carrying the request's data, and the dates of now.
 
-    Never added to the database session.
+    A signup for a confirmed address gets it with a random id, so its answer looks like a new
+    user's (GoTrue's fake user has an empty role and no identities, which tells). An invitee's
+    answer is built ``like`` the real user (id and dates) without the metadata, identities and
+    invitation date the inviter gave it. Never added to the database session.
     """
     now = rt.now()
-    return User(
-        id=uuid.uuid4(), aud=aud, role="",
+    user = User(
+        id=uuid.uuid4() if like is None else like.id, aud=aud,
+        role=rt.settings.jwt.default_group_name if like is None else like.role,
         email=address if provider == "email" else None,
         phone=address if provider == "phone" else None,
-        raw_app_meta_data={"provider": provider, "providers": [provider]},
-        raw_user_meta_data=dict(request.data or {}),
-        created_at=now, updated_at=now, confirmation_sent_at=now, is_anonymous=False,
-        identities=[], factors=[],
+        raw_user_meta_data=dict(request.data or {}), is_anonymous=False, factors=[],
+        created_at=now if like is None else like.created_at,
+        updated_at=now if like is None else like.updated_at,
+        confirmation_sent_at=now if like is None else like.confirmation_sent_at,
     )
+    identity_data = users.base_identity_data(user, email=user.email, phone=user.phone,
+                                             extra=request.data)
+    identity = Identity(id=uuid.uuid4(), user_id=user.id, provider=provider,
+                        provider_id=str(user.id), created_at=user.created_at,
+                        updated_at=user.created_at, last_sign_in_at=user.created_at)
+    identity.set_data(identity_data)
+    user.identities = [identity]
+    user.raw_user_meta_data = users.merge_metadata(user.raw_user_meta_data, identity_data)
+    user.raw_app_meta_data = {"provider": provider, "providers": [provider]}
+    return user
 
 
 def _already_registered(rt: Runtime, existing: User | None, provider: str,
@@ -118,14 +131,19 @@ def _already_registered(rt: Runtime, existing: User | None, provider: str,
 
 def _repeated_signup(rt: Runtime, existing: User | None, address: str, request: SignupRequest,
                      provider: str, info: RequestInfo) -> SignupResult:
-    """A signup for a confirmed address: 422 under either autoconfirm, else the fake user."""
+    """A signup for a confirmed address: 422 under either autoconfirm, else a look-alike of a
+    new user, after the bcrypt work a new user's password costs."""
     settings = rt.settings
     if settings.mailer.autoconfirm or settings.sms.autoconfirm:
         raise _already_registered(rt, existing, provider, info)
+    rt.hasher.burn(request.password)
+    if provider == "email":
+        # The email budgets count as if a confirmation went out, as for a new address.
+        send_budgets.charge_email(rt, address)
     if existing is not None:
         audit.record("user_repeated_signup", audit.Actor.of_user(existing), now=rt.now(),
                      ip=info.ip, traits={"provider": provider})
-    return SignupResult(user=_fake_user(rt, info.aud, address, request, provider))
+    return SignupResult(user=_look_alike(rt, info.aud, address, request, provider))
 
 
 def _autoconfirm_existing(rt: Runtime, existing: User, request: SignupRequest, provider: str,
@@ -178,11 +196,15 @@ def _sign_up_with_email(rt: Runtime, request: SignupRequest,
             return _repeated_signup(rt, existing, email, request, "email", info)
         if autoconfirm:
             return _autoconfirm_existing(rt, existing, request, "email", info)
-        # Unconfirmed: send the confirmation again; the stored password stays as it was.
+        # Unconfirmed: send the confirmation again.
         audit.record("user_confirmation_requested", audit.Actor.of_user(existing), now=rt.now(),
                      ip=info.ip, traits={"provider": "email"})
+        keep_password_only_if_presented(rt, existing, request.password)
         _send_confirmation(rt, existing, request, pkce_params)
-        return SignupResult(user=existing, hide_sensitive=existing.invited_at is not None)
+        if existing.invited_at is not None:
+            return SignupResult(user=_look_alike(rt, info.aud, email, request, "email",
+                                                 like=existing))
+        return SignupResult(user=existing)
 
     user = register_email_user(rt, email, request.password, request.data, info)
     if autoconfirm:
@@ -194,11 +216,25 @@ def _sign_up_with_email(rt: Runtime, request: SignupRequest,
     return SignupResult(user=user)
 
 
+def keep_password_only_if_presented(rt: Runtime, user: User, password: str) -> None:
+    """A signup for an unconfirmed account keeps its stored password only when it presents it.
+
+    Otherwise the password is cleared: confirming the address must never activate a password
+    someone else chose (an attacker who signed up first with the owner's address). The
+    confirmation link still signs the owner in, who then sets a password. One bcrypt check,
+    the work the other signup branches do.
+    """
+    if not rt.hasher.verify(password, user.encrypted_password):
+        user.encrypted_password = ""
+        user.updated_at = rt.now()
+
+
 def _send_confirmation(rt: Runtime, user: User, request: SignupRequest,
                        pkce_params: pkce.PKCEParams | None) -> None:
     if pkce_params is not None:
         pkce.create_flow(rt, pkce_params, user_id=user.id, authentication_method="email/signup")
-    mail_flows.send_confirmation(rt, user, request.redirect_to, pkce=pkce_params is not None)
+    mail_flows.send_confirmation(rt, user, request.redirect_to, pkce=pkce_params is not None,
+                                 after_response=True)
 
 
 def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupResult:
@@ -206,14 +242,14 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo) 
     if not settings.external.phone_enabled:
         raise bad_request(ErrorCode.PHONE_PROVIDER_DISABLED, "Phone signups are disabled")
     phone = normalize_phone(request.phone)
-    autoconfirm = settings.sms.autoconfirm
+    if not settings.sms.autoconfirm:
+        # Refused before the number is looked up, so a known number answers as a new one does.
+        phone_flows.sms_unavailable(rt, "confirmation")
     existing = users.find_by_phone(phone, info.aud)
     if existing is None and address_taken(User.phone, phone):
         return _repeated_signup(rt, None, phone, request, "phone", info)
     if existing is not None and existing.is_phone_confirmed:
         return _repeated_signup(rt, existing, phone, request, "phone", info)
-    if not autoconfirm:
-        phone_flows.sms_unavailable(rt, "confirmation")
     if existing is not None:
         return _autoconfirm_existing(rt, existing, request, "phone", info)
     user = users.new_user(rt, aud=info.aud, phone=phone, password=request.password,

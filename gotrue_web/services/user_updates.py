@@ -14,8 +14,7 @@ from ..errors import ErrorCode, bad_request, forbidden, unauthorized, unprocessa
 from ..extensions import db
 from ..models import AAL, AMRClaim, Identity, OneTimeTokenType, Session, User
 from ..runtime import RequestInfo, Runtime
-from ..security import codes, passwords
-from . import audit, one_time_tokens, pkce, sessions, users
+from . import audit, one_time_tokens, password_checks, pkce, sessions, users
 from . import phone as phone_flows
 from .mail import flows as mail_flows
 from .signup import address_taken
@@ -77,7 +76,7 @@ def _check_reauthentication(rt: Runtime, user: User, session: Session | None,
     valid = (
         bool(address) and sent_at is not None
         and now <= sent_at + timedelta(seconds=lifetime)
-        and codes.matches(user.reauthentication_token, codes.token_hash(address, nonce))
+        and one_time_tokens.code_matches(rt, user.reauthentication_token, address, nonce)
     )
     if not valid:
         # A wrong nonce counts against the code (five and it is gone); the count is committed.
@@ -115,7 +114,7 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
     if phone:
         phone_flows.check_channel(change.channel)
     if change.password is not None:
-        passwords.check_strength(change.password, settings.password)
+        password_checks.check_new_password(rt, change.password)
     pkce_params = pkce.parse_params(change.code_challenge, change.code_challenge_method)
     if email == (user.email or None):
         email = None
@@ -137,7 +136,11 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
     if changes_credentials and user.is_sso_user:
         raise unprocessable(ErrorCode.USER_SSO_MANAGED,
                             "Updating email, phone or password of a SSO user is not allowed")
-    if email and email_taken_by_other(email, user):
+    email_taken = bool(email) and email_taken_by_other(email, user)
+    # Anyone can make an anonymous session: its answer must not tell whether an address has an
+    # account (unless autoconfirm applies the change at once, which a taken address cannot be).
+    hide_taken = user.is_anonymous and not settings.mailer.autoconfirm
+    if email_taken and not hide_taken:
         raise unprocessable(ErrorCode.EMAIL_EXISTS,
                             "A user with this email address has already been registered")
     if phone and address_taken(User.phone, phone):
@@ -163,7 +166,7 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
         user.raw_app_meta_data = users.merge_metadata(user.raw_app_meta_data,
                                                       change.app_metadata)
     if email:
-        _change_email(rt, user, email, change.redirect_to, pkce_params)
+        _change_email(rt, user, email, change.redirect_to, pkce_params, taken=email_taken)
     if phone:
         _change_phone(rt, user, phone)
     user.updated_at = now
@@ -172,7 +175,7 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
 
 
 def _change_email(rt: Runtime, user: User, email: str, redirect_to: str,
-                  pkce_params: pkce.PKCEParams | None) -> None:
+                  pkce_params: pkce.PKCEParams | None, *, taken: bool = False) -> None:
     """Mail the confirmation of a new address; an anonymous user under autoconfirm gets it now.
 
     The confirmation goes to the new address, and in secure mode (the user has an email and
@@ -196,7 +199,13 @@ def _change_email(rt: Runtime, user: User, email: str, redirect_to: str,
     user.email_change = email
     if pkce_params is not None:
         pkce.create_flow(rt, pkce_params, user_id=user.id, authentication_method="email_change")
-    mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_params is not None)
+    if taken:
+        # An anonymous user asking for another account's address: the same answer, no code.
+        mail_flows.withhold_email_change(rt, user)
+        return
+    # An anonymous user's email is sent after the answer, which then takes as long as above.
+    mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_params is not None,
+                                 after_response=user.is_anonymous)
 
 
 def email_taken_by_other(email: str, user: User | None) -> bool:

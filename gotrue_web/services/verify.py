@@ -1,9 +1,14 @@
 """Verifying email links and codes: signup, invite, magic link, recovery and email change.
 
-Parity: GoTrue internal/api/verify.go. A link carries the stored token (the hash, ``pkce_``-marked
-for PKCE flows); a code is hashed with the address and compared with the user's column. Verifying
+Parity: GoTrue internal/api/verify.go. A link token is found through the hash one_time_tokens
+stores of it; a code through its keyed digest in the user's column (security.codes). Verifying
 applies the flow's action, clears every one-time token of the user and starts a session (amr
 ``otp``), except the first half of a secure email change.
+
+Unlike GoTrue, the link token of a PKCE flow gives a session only through its code verifier:
+GET /verify turns it into ``?code=``, POST /verify refuses it (400 bad_code_verifier). The flow's
+redeem token (TokenHash, which a server-side ``verifyOtp({token_hash})`` uses) and its typed
+code still give a session, as the official clients expect.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ HALF_WAY_MESSAGE = ("Confirmation link accepted. Please proceed to confirm link 
                     "other email")
 LINK_INVALID = "Email link is invalid or has expired"
 CODE_INVALID = "Token has expired or is invalid"
+PKCE_LINK_NEEDS_VERIFIER = ("This link belongs to a PKCE flow: open it (GET /verify) and "
+                            "exchange the code it gives with the code verifier")
 
 
 @dataclass
@@ -93,12 +100,14 @@ def _locked_user(statement) -> list[User]:
     ).scalars().all())
 
 
-def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType] | None:
-    candidates = ([token] if token.startswith(codes.PKCE_PREFIX)
-                  else [token, codes.PKCE_PREFIX + token])
+def _find_by_token(token: str, verify_type: str
+                   ) -> tuple[User, OneTimeTokenType, bool] | None:
+    """The user and token type of a link token, and whether it may be redeemed without a
+    PKCE code verifier."""
+    forms = codes.stored_link_forms(token)
     row = db.session.execute(
-        sa.select(OneTimeToken.user_id, OneTimeToken.token_type)
-        .where(OneTimeToken.token_hash.in_(candidates),
+        sa.select(OneTimeToken.user_id, OneTimeToken.token_type, OneTimeToken.token_hash)
+        .where(OneTimeToken.token_hash.in_(list(forms)),
                OneTimeToken.token_type.in_(TOKEN_TYPES[verify_type]))
         .limit(1)
     ).first()
@@ -106,16 +115,17 @@ def _find_by_token(token: str, verify_type: str) -> tuple[User, OneTimeTokenType
         return None
     found = _locked_user(sa.select(User).where(User.id == row.user_id))
     user = found[0] if found else None
-    if user is None or not codes.matches(getattr(user, _COLUMN[row.token_type][0]), token):
+    # The user's column is cleared with the token: an empty one means the flow is over.
+    if user is None or not getattr(user, _COLUMN[row.token_type][0]):
         return None
-    return user, row.token_type
+    return user, row.token_type, forms[row.token_hash]
 
 
-def _find_by_code(verify_type: str, email: str, code: str, aud: str
+def _find_by_code(rt: Runtime, verify_type: str, email: str, code: str, aud: str
                   ) -> tuple[tuple[User, OneTimeTokenType] | None, list[User]]:
     """The user and token type the code matches, or None; and the users it was tried against
     (their rows locked), whom a wrong code counts against."""
-    hashed = codes.token_hash(email, code)
+    hashed = one_time_tokens.code_digest(rt, email, code)
     in_audience = (User.instance_id == users.NIL, User.aud == aud, User.is_sso_user.is_(False))
     if verify_type == "email_change":
         # The code came to either the current address or the new one.
@@ -152,7 +162,8 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
 
     Raises 403 otp_expired when nothing matches or the token is too old, 403 user_banned.
     ``want_auth_code`` (GET /verify) turns a PKCE token into an authorization code instead of a
-    session; 400 flow_state_not_found when its flow is gone.
+    session; 400 flow_state_not_found when its flow is gone. Without it, the link token of a
+    PKCE flow is refused with 400 bad_code_verifier.
     """
     invalid = LINK_INVALID if token_hash else CODE_INVALID
     if verify_type not in EMAIL_TYPES:
@@ -163,10 +174,14 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
     # Taken before the first read so that concurrent uses of one token queue (SQLite).
     begin_write_locked(db.session)
     found = None
+    redeemable = True
     if token_hash:
-        found = _find_by_token(token_hash, verify_type)
+        by_token = _find_by_token(token_hash, verify_type)
+        if by_token is not None:
+            found, redeemable = by_token[:2], by_token[2]
     elif email:
-        found, candidates = _find_by_code(verify_type, normalize_email(email), code, info.aud)
+        found, candidates = _find_by_code(rt, verify_type, normalize_email(email), code,
+                                          info.aud)
         if found is None:
             raise _wrong_code(rt, verify_type, candidates, invalid)
     if found is None:
@@ -176,6 +191,10 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
         raise forbidden(ErrorCode.USER_BANNED, "User is banned")
     if _expired(rt, user, token_type):
         raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
+    if not redeemable and not want_auth_code:
+        # The emailed link of a PKCE flow: whoever holds it without the verifier (a leaked URL)
+        # must not get a session. Nothing is spent, so the link still works in the browser.
+        raise bad_request(ErrorCode.BAD_CODE_VERIFIER, PKCE_LINK_NEEDS_VERIFIER)
 
     if verify_type == "email":
         verify_type = _CONCRETE_EMAIL_TYPE[token_type]

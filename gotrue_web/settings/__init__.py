@@ -24,6 +24,7 @@ from dotenv import dotenv_values
 from ..security.redirects import glob_pattern
 from . import (
     api,
+    captcha,
     console,
     db,
     external,
@@ -37,6 +38,7 @@ from . import (
     smtp,
 )
 from .api import APISettings
+from .captcha import CaptchaSettings
 from .console import ConsoleSettings
 from .database_url import normalize_database_url
 from .db import DBSettings
@@ -76,6 +78,7 @@ class Settings:
     sms: SMSSettings = field(default_factory=SMSSettings)
     password: PasswordSettings = field(default_factory=PasswordSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    captcha: CaptchaSettings = field(default_factory=CaptchaSettings)
     sessions: SessionsSettings = field(default_factory=SessionsSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
@@ -100,7 +103,7 @@ class Settings:
 GROUPS = {
     "smtp": smtp, "api": api, "jwt": jwt, "db": db, "external": external, "mailer": mailer,
     "sms": sms, "password": password, "security": security, "sessions": sessions,
-    "rate_limit": rate_limit, "console": console,
+    "rate_limit": rate_limit, "console": console, "captcha": captcha,
 }
 
 

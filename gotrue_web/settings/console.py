@@ -14,7 +14,8 @@ class ConsoleSettings:
     # A console session ends after this long without a request, and this long after login.
     idle_timeout: timedelta = timedelta(minutes=30)
     max_age: timedelta = timedelta(hours=12)
-    # Failed logins allowed per client IP and per operator within the window.
+    # Failed logins allowed per operator and client IP within the window (four times as many
+    # per client IP; the rule is in console/operations/sign_in_throttle.py).
     login_attempts: int = 5
     login_window: timedelta = timedelta(minutes=15)
 

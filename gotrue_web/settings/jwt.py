@@ -56,9 +56,21 @@ def _jwt_keys(env: EnvReader) -> tuple[dict, ...]:
     return tuple(keys)
 
 
+# Below this an HS256 secret falls to an offline search from any one token, after which every
+# token (admin ones too) can be forged; the console warns up to 32 bytes (Supabase's minimum).
+# Also the key material of the stored one-time code digests (security.codes.code_key).
+MIN_SECRET_BYTES = 16
+
+
 def check(jwt_settings: JWTSettings) -> None:
     if not jwt_settings.secret:
         raise SettingsError("GOTRUE_JWT_SECRET: required")
+    size = len(jwt_settings.secret.encode())
+    if size < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"GOTRUE_JWT_SECRET: {size} bytes is too short: a secret under {MIN_SECRET_BYTES} "
+            "bytes can be guessed offline from any token, and then every token forged. Use a "
+            "long random value of 32 bytes or more (e.g. openssl rand -base64 48)")
     if jwt_settings.keys:
         _check_keys(jwt_settings)
 

@@ -1,10 +1,22 @@
-"""Password rules: minimum length, required characters, leaked-password check, hash cost."""
+"""Password rules: minimum length, required characters, leaked and common passwords, hash cost.
+
+GOTRUE_PASSWORD_HIBP_ENABLED / _FAIL_CLOSED / _USER_AGENT are GoTrue's. Ours:
+GOTRUE_PASSWORD_HIBP_URL points the Pwned Passwords range API at another host (a test server, a
+proxy), GOTRUE_PASSWORD_HIBP_TIMEOUT bounds one call, and GOTRUE_PASSWORD_COMMON_LIST_ENABLED
+refuses the most common passwords from a list shipped with the code (no network).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
 
-from .env import EnvReader, parse_required_characters
+from .env import EnvReader, SettingsError, check_url, parse_required_characters
+
+HIBP_URL = "https://api.pwnedpasswords.com"
+HIBP_TIMEOUT = timedelta(seconds=5)
+HIBP_USER_AGENT = "gotrue-web"
 
 
 @dataclass(frozen=True)
@@ -13,6 +25,13 @@ class PasswordSettings:
     # Each entry is a set of characters of which the password needs at least one.
     required_characters: tuple[str, ...] = ()
     hibp_enabled: bool = False
+    # When the range API cannot be asked: refuse the new password (true) or let it through.
+    hibp_fail_closed: bool = False
+    # The range API is GET {hibp_url}/range/{first 5 hex digits of the SHA-1}.
+    hibp_url: str = HIBP_URL
+    hibp_timeout: timedelta = HIBP_TIMEOUT
+    hibp_user_agent: str = HIBP_USER_AGENT
+    common_list_enabled: bool = True
     # bcrypt cost of new hashes; GoTrue uses 10. Only tests lower it.
     bcrypt_cost: int = 10
 
@@ -26,4 +45,22 @@ def read(env: EnvReader) -> PasswordSettings:
         required_characters=parse_required_characters(
             required_characters[1] if required_characters else ""),
         hibp_enabled=env.bool("PASSWORD_HIBP_ENABLED", False),
+        hibp_fail_closed=env.bool("PASSWORD_HIBP_FAIL_CLOSED", False),
+        hibp_url=env.str("PASSWORD_HIBP_URL", HIBP_URL).rstrip("/"),
+        hibp_timeout=env.duration("PASSWORD_HIBP_TIMEOUT", HIBP_TIMEOUT, zero_is_default=True),
+        hibp_user_agent=env.str("PASSWORD_HIBP_USER_AGENT", HIBP_USER_AGENT),
+        common_list_enabled=env.bool("PASSWORD_COMMON_LIST_ENABLED", True),
     )
+
+
+def check(password: PasswordSettings) -> None:
+    check_url("GOTRUE_PASSWORD_HIBP_URL", password.hibp_url, http_only=True)
+    parts = urlsplit(password.hibp_url)
+    # /range/<prefix> is appended: a query or fragment would swallow it, and credentials in
+    # the URL would be sent to whoever answers.
+    if parts.query or parts.fragment or parts.username is not None:
+        raise SettingsError(
+            "GOTRUE_PASSWORD_HIBP_URL: give a scheme, host and optional path (such as "
+            f"https://hibp-proxy.internal:8443), got {password.hibp_url!r}")
+    if password.hibp_timeout <= timedelta(0):
+        raise SettingsError("GOTRUE_PASSWORD_HIBP_TIMEOUT: must be above zero")

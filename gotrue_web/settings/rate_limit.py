@@ -1,5 +1,6 @@
-"""Rate limits: the global email and SMS budgets, and the per-client request limits that
-apply when RATE_LIMIT_HEADER names the header identifying the client."""
+"""Rate limits: the global email and SMS budgets, GoTrue's per-client request limits, this
+server's per-client and per-address email budgets and password-failure throttle, and the
+storage the counters live in."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ class RateLimitSettings:
     token_refresh: float = 150
     otp: float = 30
     anonymous_users: float = 30
+    # Beyond GoTrue: where counters live (redis://...; empty = a SQLite file every worker of
+    # this server shares; memory:// = this process only, for tests).
+    storage_url: str = ""
+    # Beyond GoTrue (0 = off): emails one client may cause, and one address may receive, per
+    # hour; wrong passwords per account per hour, and per account and client per 15 minutes.
+    email_sent_per_client: float = 10
+    email_sent_per_address: float = 5
+    password_failures: float = 100
+    password_failures_per_client: float = 10
 
 
 def read(env: EnvReader) -> RateLimitSettings:
@@ -31,10 +41,26 @@ def read(env: EnvReader) -> RateLimitSettings:
         token_refresh=env.float("RATE_LIMIT_TOKEN_REFRESH", 150),
         otp=env.float("RATE_LIMIT_OTP", 30),
         anonymous_users=env.float("RATE_LIMIT_ANONYMOUS_USERS", 30),
+        storage_url=env.str("RATE_LIMIT_STORAGE_URL"),
+        email_sent_per_client=env.float("RATE_LIMIT_EMAIL_SENT_PER_CLIENT", 10),
+        email_sent_per_address=env.float("RATE_LIMIT_EMAIL_SENT_PER_ADDRESS", 5),
+        password_failures=env.float("RATE_LIMIT_PASSWORD_FAILURES", 100),
+        password_failures_per_client=env.float("RATE_LIMIT_PASSWORD_FAILURES_PER_CLIENT", 10),
     )
+
+# Storages the limiter can use (limits' schemes, and sqlite_storage's file).
+STORAGE_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster",
+                   "sqlite", "memory")
 
 
 def check(rate_limit: RateLimitSettings) -> None:
+    scheme, sep, rest = rate_limit.storage_url.partition("://")
+    if rate_limit.storage_url and (not sep or scheme not in STORAGE_SCHEMES):
+        raise SettingsError(
+            "GOTRUE_RATE_LIMIT_STORAGE_URL: expected redis://host:port/db, "
+            "sqlite:///absolute/path or memory://")
+    if scheme == "sqlite" and not rest.startswith("/"):
+        raise SettingsError("GOTRUE_RATE_LIMIT_STORAGE_URL: sqlite:/// needs an absolute path")
     for kind in ("email_sent", "sms_sent"):
         value = getattr(rate_limit, kind)
         if not re.fullmatch(r"\d+(\.\d+)?(/\S+)?", value):

@@ -19,6 +19,7 @@ from ..factories import (
     PASSWORD,
     create_user,
     fragment,
+    link_hash,
     query,
     sign_in,
     token_hash,
@@ -96,11 +97,10 @@ def test_secure_change_mails_both_addresses(mail_api, mail_app, smtp_server):
     assert row.email_change_sent_at is not None
     assert row.email_change_token_current == token_hash("old@example.com", current_code)
     assert row.email_change_token_new == token_hash("new@example.com", new_code)
-    assert query(current_link)["token"] == row.email_change_token_current
-    assert query(new_link)["token"] == row.email_change_token_new
     assert token_hashes(mail_app, user_id) == {
-        "email_change_token_current": (row.email_change_token_current, "old@example.com"),
-        "email_change_token_new": (row.email_change_token_new, "new@example.com")}
+        "email_change_token_current": (link_hash(query(current_link)["token"]),
+                                       "old@example.com"),
+        "email_change_token_new": (link_hash(query(new_link)["token"]), "new@example.com")}
 
 
 @pytest.mark.parametrize("first", ["current", "new"])

@@ -57,25 +57,29 @@ def failing_mail_app(make_mail_app, smtp_server):
     return make_mail_app()
 
 
-def test_server_error_legacy_carries_error_id(failing_mail_app):
+# An invitation is sent inside the request (sign-up emails go out after the answer), so a
+# refused message is a 500 the caller sees.
+def test_server_error_legacy_carries_error_id(failing_mail_app, service_role_token):
     response = failing_mail_app.test_client().post(
-        "/auth/v1/signup", json={"email": "fail@example.com", "password": "password-123"})
+        "/auth/v1/invite", json={"email": "fail@example.com"},
+        headers={"Authorization": f"Bearer {service_role_token}"})
     assert response.status_code == 500
     body = response.get_json()
     assert body["code"] == 500
     assert body["error_code"] == "unexpected_failure"
-    assert body["msg"] == "Error sending confirmation email"
+    assert body["msg"] == "Error sending invite email"
     assert uuid.UUID(body["error_id"])
     assert response.headers["x-sb-error-code"] == "unexpected_failure"
 
 
-def test_server_error_new_shape_has_no_error_id(failing_mail_app):
+def test_server_error_new_shape_has_no_error_id(failing_mail_app, service_role_token):
     response = failing_mail_app.test_client().post(
-        "/auth/v1/signup", json={"email": "fail@example.com", "password": "password-123"},
-        headers={"X-Supabase-Api-Version": "2024-01-01"})
+        "/auth/v1/invite", json={"email": "fail@example.com"},
+        headers={"X-Supabase-Api-Version": "2024-01-01",
+                 "Authorization": f"Bearer {service_role_token}"})
     assert response.status_code == 500
     assert response.get_json() == {"code": "unexpected_failure",
-                                   "message": "Error sending confirmation email"}
+                                   "message": "Error sending invite email"}
 
 
 def test_weak_password_adds_reasons_in_both_shapes(client):

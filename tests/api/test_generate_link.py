@@ -10,7 +10,16 @@ import sqlalchemy as sa
 from gotrue_web.models import AuditLogEntry, MailLogEntry, User
 
 from ..conftest import ApiClient, api_for, make_jwt, table_rows
-from ..factories import create_user, fragment, query, token_hash, token_hashes, user_row
+from ..factories import (
+    create_user,
+    fragment,
+    gotrue_hash,
+    link_hash,
+    query,
+    token_hash,
+    token_hashes,
+    user_row,
+)
 
 SITE = "http://localhost:3000"
 LINK_KEYS = ("action_link", "email_otp", "hashed_token", "verification_type", "redirect_to")
@@ -45,7 +54,10 @@ def _check_link_shape(body: dict, email: str, verification_type: str, redirect_t
     assert body["verification_type"] == verification_type
     assert body["redirect_to"] == redirect_to
     assert body["email_otp"].isdigit() and len(body["email_otp"]) == 6
-    assert body["hashed_token"] == token_hash(email, body["email_otp"])
+    # Its own random secret, which the code does not give; the link carries it.
+    assert len(body["hashed_token"]) == 56
+    assert body["hashed_token"] != gotrue_hash(email, body["email_otp"])
+    assert query(body["action_link"])["token"] == body["hashed_token"]
     assert body["action_link"].startswith("http://localhost:9999/verify?")
     assert query(body["action_link"])["redirect_to"] == redirect_to
 
@@ -94,9 +106,9 @@ def test_signup_link_creates_the_user_and_confirms_through_get_verify(mail_api, 
     row = user_row(mail_app, "fresh@example.com")
     assert str(row.id) == body["id"]
     assert row.email_confirmed_at is None
-    assert row.confirmation_token == body["hashed_token"]
+    assert row.confirmation_token == token_hash("fresh@example.com", body["email_otp"])
     assert token_hashes(mail_app, row.id) == {
-        "confirmation_token": (body["hashed_token"], "fresh@example.com")}
+        "confirmation_token": (link_hash(body["hashed_token"]), "fresh@example.com")}
     assert mail_api.login("fresh@example.com", "signup-pass-1").get_json()["code"] == \
         "email_not_confirmed"
 
@@ -147,8 +159,9 @@ def test_signup_link_for_an_existing_unconfirmed_user(mail_api, mail_app):
     assert body["user_metadata"]["a"] == 1 and body["user_metadata"]["b"] == 2
     assert body["hashed_token"] != first["hashed_token"]
     row = user_row(mail_app, "again@example.com")
-    assert row.confirmation_token == body["hashed_token"]
-    assert token_hashes(mail_app, row.id)["confirmation_token"][0] == body["hashed_token"]
+    assert row.confirmation_token == token_hash("again@example.com", body["email_otp"])
+    assert token_hashes(mail_app, row.id)["confirmation_token"][0] == \
+        link_hash(body["hashed_token"])
     # The first link is replaced; the password stays the first one.
     stale = mail_api.get(first["action_link"])
     assert fragment(stale.headers["Location"])["error_code"] == "otp_expired"
@@ -179,9 +192,9 @@ def test_invite_link(mail_api, mail_app):
     assert query(body["action_link"])["type"] == "invite"
     row = user_row(mail_app, "guest@example.com")
     assert row.encrypted_password == "" and row.invited_at is not None
-    assert row.confirmation_token == body["hashed_token"]
+    assert row.confirmation_token == token_hash("guest@example.com", body["email_otp"])
     assert token_hashes(mail_app, row.id) == {
-        "confirmation_token": (body["hashed_token"], "guest@example.com")}
+        "confirmation_token": (link_hash(body["hashed_token"]), "guest@example.com")}
     actions = [p["action"] for (p,) in table_rows(mail_app, sa.select(AuditLogEntry.payload))]
     assert "user_invited" in actions
 
@@ -213,9 +226,10 @@ def test_magiclink_for_an_existing_user(mail_api, mail_app):
     assert body["id"] == user["id"]
     assert query(body["action_link"])["type"] == "magiclink"
     row = user_row(mail_app, "magic@example.com")
-    assert row.recovery_token == body["hashed_token"] and row.recovery_sent_at is not None
+    assert row.recovery_token == token_hash("magic@example.com", body["email_otp"])
+    assert row.recovery_sent_at is not None
     assert token_hashes(mail_app, row.id) == {
-        "recovery_token": (body["hashed_token"], "magic@example.com")}
+        "recovery_token": (link_hash(body["hashed_token"]), "magic@example.com")}
 
     response = mail_api.post("/verify", json={"type": "magiclink", "email": "magic@example.com",
                                               "token": body["email_otp"]})
@@ -232,7 +246,8 @@ def test_magiclink_for_an_unknown_email_becomes_a_signup(mail_api, mail_app):
     assert query(body["action_link"])["type"] == "signup"
     row = user_row(mail_app, "stranger@example.com")
     assert row.encrypted_password and row.email_confirmed_at is None
-    assert row.confirmation_token == body["hashed_token"] and row.recovery_token == ""
+    assert row.confirmation_token == token_hash("stranger@example.com", body["email_otp"])
+    assert row.recovery_token == ""
     verified = mail_api.get(body["action_link"])
     assert "access_token" in fragment(verified.headers["Location"])
     assert user_row(mail_app, "stranger@example.com").email_confirmed_at is not None
@@ -249,7 +264,7 @@ def test_recovery_link(mail_api, mail_app):
     _check_link_shape(body, "forgot@example.com", "recovery", "https://app.example.com/reset")
     assert query(body["action_link"])["type"] == "recovery"
     row = user_row(mail_app, "forgot@example.com")
-    assert row.recovery_token == body["hashed_token"]
+    assert row.recovery_token == token_hash("forgot@example.com", body["email_otp"])
     actions = [p["action"] for (p,) in table_rows(mail_app, sa.select(AuditLogEntry.payload))]
     assert "user_recovery_requested" in actions
 
@@ -296,16 +311,17 @@ def test_email_change_links_apply_the_change_once_both_are_followed(mail_api, ma
     new = _generate(mail_api, "email_change_new", "current@example.com",
                     new_email="next@example.com").get_json()
     assert new["verification_type"] == "email_change_new"
-    # The new address's token is made with the new address, so that the hash verifies.
-    assert new["hashed_token"] == token_hash("next@example.com", new["email_otp"])
     row = user_row(mail_app, "current@example.com")
     assert row.email_change == "next@example.com"
     assert row.email_change_confirm_status == 0
-    assert row.email_change_token_current == current["hashed_token"]
-    assert row.email_change_token_new == new["hashed_token"]
+    # The new address's code is kept for the new address, so that it verifies.
+    assert row.email_change_token_current == token_hash("current@example.com",
+                                                        current["email_otp"])
+    assert row.email_change_token_new == token_hash("next@example.com", new["email_otp"])
     assert token_hashes(mail_app, row.id) == {
-        "email_change_token_current": (current["hashed_token"], "current@example.com"),
-        "email_change_token_new": (new["hashed_token"], "next@example.com")}
+        "email_change_token_current": (link_hash(current["hashed_token"]),
+                                       "current@example.com"),
+        "email_change_token_new": (link_hash(new["hashed_token"]), "next@example.com")}
 
     half = mail_api.get(current["action_link"])
     assert half.status_code == 303

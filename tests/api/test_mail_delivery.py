@@ -13,11 +13,7 @@ import pytest
 
 from gotrue_web.extensions import db
 from gotrue_web.models import (
-    AuditLogEntry,
     EmailTemplate,
-    FlowState,
-    Identity,
-    OneTimeToken,
     User,
 )
 from gotrue_web.services.mail import template_store as email_template_store
@@ -29,8 +25,10 @@ from ..factories import (
     count,
     create_user,
     freeze_clock,
+    gotrue_hash,
+    link_hash,
     mail_log,
-    token_hash,
+    one_time_tokens,
     user_row,
     verify_link,
 )
@@ -38,14 +36,6 @@ from ..support import smtp as smtp_support
 from ..support.mail_servers import SecureSMTPSink, Tarpit, make_certificates
 
 CHALLENGE = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _assert_nothing_written(app):
-    for model in (User, Identity, OneTimeToken, FlowState, AuditLogEntry):
-        assert count(app, model) == 0, model
 
 
 # --- transport and the mail log ----------------------------------------------------------------
@@ -75,35 +65,30 @@ def test_signup_over_starttls_with_auth_logs_the_sent_email(make_app, servers, t
         user_id, clock.now)
 
 
-def test_tarpit_fails_within_the_timeout_and_writes_nothing_but_the_log(
+def test_tarpit_fails_within_the_timeout_and_the_mail_log_says_so(
         make_app, servers, service_role_token):
     tarpit = servers(Tarpit())
     app = make_app(**smtp_settings(tarpit.port, **{"smtp.timeout": timedelta(seconds=0.5)}))
     started = time.monotonic()
     response = api_for(app, service_role_token).signup(
         "slow@example.com", code_challenge=CHALLENGE, code_challenge_method="s256")
-    # The configured half second, not the 10 s default.
+    # The configured half second, not the 10 s default (the test client waits for the send).
     assert time.monotonic() - started < 5
-    assert response.status_code == 500
-    assert response.get_json() == {"code": "unexpected_failure",
-                                   "message": "Error sending confirmation email"}
-    _assert_nothing_written(app)
+    # The email goes out after the answer, which does not show the failure.
+    assert response.status_code == 200
     [entry] = mail_log(app)
     assert (entry.status, entry.template, entry.recipient, entry.subject) == (
         "failed", "confirmation", "slow@example.com", "Confirm your email address")
     assert entry.error == f"SMTP server 127.0.0.1:{tarpit.port} did not answer within 0.5s"
-    # The id of the user whose creation was rolled back, for the operator to correlate.
-    assert entry.user_id is not None
+    # The user whose confirmation failed, for the operator to correlate; its code is forgotten.
+    assert str(entry.user_id) == response.get_json()["id"]
+    assert user_row(app, "slow@example.com").confirmation_token == ""
 
 
-def test_smtp_down_is_a_clear_500_with_no_user_and_a_failed_log_entry(make_app, service_role_token,
-                                                                      closed_port):
+def test_smtp_down_is_a_failed_log_entry_not_an_error(make_app, service_role_token, closed_port):
     app = make_app(**smtp_settings(closed_port))
     response = api_for(app, service_role_token).signup("down@example.com")
-    assert response.status_code == 500
-    assert response.get_json() == {"code": "unexpected_failure",
-                                   "message": "Error sending confirmation email"}
-    _assert_nothing_written(app)
+    assert response.status_code == 200
     [entry] = mail_log(app)
     assert (entry.status, entry.recipient, entry.error) == (
         "failed", "down@example.com",
@@ -184,7 +169,7 @@ def test_builtin_templates_for_all_six_kinds(make_mail_app, smtp_server, service
         code = smtp_support.code(message)
         query = parse_qs(urlsplit(verify_link(message)).query)
         assert query["type"] == [verify_type]
-        assert query["token"] == [token_hash(recipient, code)]
+        assert len(query["token"][0]) == 56 and query["token"] != [gotrue_hash(recipient, code)]
     # The current address gets its own email change confirmation, then the nonce.
     change, nonce = smtp_server.wait_for("mover@example.com", count=2)
     assert change["Subject"] == DEFAULT_SUBJECTS["email_change"]
@@ -275,20 +260,20 @@ def test_url_template_renders_gotrue_syntax_and_is_fetched_once(
     [plain] = smtp_server.wait_for("plain@example.com")
     assert template_server.count("/emails/confirm.html") == 1
     row = user_row(app, "vip@example.com")
+    [ott] = one_time_tokens(app, row.id).values()
     html = smtp_support.html_body(vip)
     assert "<h2>Hi Ada</h2>" in html and "Welcome back, VIP." in html
     assert f"Code: {smtp_support.code(vip)}" in html
-    assert f"Hash: {row.confirmation_token}" in html
     assert "for vip@example.com on http://localhost:3000" in html
     assert "Then: http://localhost:3000/welcome" in html
     confirm, direct = smtp_support.links(vip)
-    assert parse_qs(urlsplit(confirm).query)["token"] == [row.confirmation_token]
-    assert direct == (f"http://localhost:3000/confirm?token_hash={row.confirmation_token}"
-                      "&type=email")
+    [token] = parse_qs(urlsplit(confirm).query)["token"]
+    assert f"Hash: {token}" in html and link_hash(token) == ott.token_hash
+    assert direct == f"http://localhost:3000/confirm?token_hash={token}&type=email"
     plain_html = smtp_support.html_body(plain)
     assert "<h2>Hi Bob</h2>" in plain_html and "<p>Welcome.</p>" in plain_html
     # The token hash from the template works with POST /verify (GoTrue's SSR pattern).
-    verified = api.post("/verify", json={"type": "email", "token_hash": row.confirmation_token})
+    verified = api.post("/verify", json={"type": "email", "token_hash": token})
     assert verified.status_code == 200 and verified.get_json()["user"]["email"] == \
         "vip@example.com"
 

@@ -52,12 +52,14 @@ def test_sends_the_reauthentication_code(make_mail_app, smtp_server, service_rol
     assert user.reauthentication_token == token_hash("me@example.com", code)
     assert user.reauthentication_sent_at is not None
     [ott] = one_time_tokens(app, user.id).values()
-    assert (ott.token_type.value, ott.token_hash, ott.relates_to) == (
-        "reauthentication_token", user.reauthentication_token, "me@example.com")
+    # The row holds the hash of a link secret that no email carries (a nonce has no link).
+    assert (ott.token_type.value, ott.relates_to) == ("reauthentication_token", "me@example.com")
+    assert len(ott.token_hash) == 64 and ott.token_hash != user.reauthentication_token
     assert audit_actions(app, created["id"])[-1] == "user_reauthenticate_requested"
     [entry] = mail_log(app)
+    # The mail log keeps no live code (tests/console/test_mail_log_secrets.py).
     assert (entry.template, entry.recipient, entry.status, entry.subject) == (
-        "reauthentication", "me@example.com", "sent", f"{code} is your verification code")
+        "reauthentication", "me@example.com", "sent", "[code hidden] is your verification code")
 
 
 def test_second_request_inside_the_window_is_429(make_mail_app, smtp_server, service_role_token):

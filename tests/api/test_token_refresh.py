@@ -10,7 +10,7 @@ from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
 
 from ..conftest import api_for, table_rows
-from ..factories import verified_claims
+from ..factories import refresh_token_hash, verified_claims
 
 
 def test_refresh_rotates_and_links_parent(app, api):
@@ -23,8 +23,9 @@ def test_refresh_rotates_and_links_parent(app, api):
     rows = table_rows(app, sa.select(RefreshToken.token, RefreshToken.parent, RefreshToken.revoked)
                       .order_by(RefreshToken.id))
     assert [(r.token, r.parent, r.revoked) for r in rows] == [
-        (first["refresh_token"], None, True),
-        (second["refresh_token"], first["refresh_token"], False),
+        (refresh_token_hash(first["refresh_token"]), None, True),
+        (refresh_token_hash(second["refresh_token"]), refresh_token_hash(first["refresh_token"]),
+         False),
     ]
 
 
@@ -124,7 +125,7 @@ def test_refresh_of_a_banned_user(app, api):
                                    "message": "Invalid Refresh Token: User Banned"}
     # Nothing was rotated.
     assert _live_tokens(app, uuid.UUID(verified_claims(first["access_token"])["session_id"])) == [
-        first["refresh_token"]]
+        refresh_token_hash(first["refresh_token"])]
 
 
 def test_refresh_of_a_user_banned_in_the_database(app, api):
@@ -149,7 +150,8 @@ def test_refresh_after_logout_is_not_found(api):
 def test_token_without_a_session_is_session_not_found(app, api):
     user = api.session()["user"]
     with app.app_context():
-        db.session.add(RefreshToken(token="orphantoken1", user_id=user["id"], revoked=False,
+        db.session.add(RefreshToken(token=refresh_token_hash("orphantoken1"),
+                                    user_id=user["id"], revoked=False,
                                     created_at=datetime.now(timezone.utc),
                                     updated_at=datetime.now(timezone.utc), session_id=None))
         db.session.commit()
@@ -227,8 +229,9 @@ def test_reuse_interval(make_app):
     assert child not in (first["refresh_token"], second["refresh_token"],
                          third["refresh_token"])
     [parent] = [row.parent for row in table_rows(
-        app, sa.select(RefreshToken.parent).where(RefreshToken.token == child))]
-    assert parent == first["refresh_token"]
+        app, sa.select(RefreshToken.parent).where(
+            RefreshToken.token == refresh_token_hash(child)))]
+    assert parent == refresh_token_hash(first["refresh_token"])
 
     # Well after it, reuse revokes every live token of the session.
     rt.clock = lambda: start + timedelta(hours=1)
@@ -267,7 +270,7 @@ def test_rotation_disabled_still_rotates_but_does_not_revoke_on_reuse(make_app):
     assert reuse.status_code == 400
     assert reuse.get_json()["code"] == "refresh_token_already_used"
     # Without rotation the family is not revoked: the newest token still works.
-    assert _live_tokens(app, session_id) == [third["refresh_token"]]
+    assert _live_tokens(app, session_id) == [refresh_token_hash(third["refresh_token"])]
     assert client.refresh(third["refresh_token"]).status_code == 200
 
 

@@ -28,7 +28,14 @@ from gotrue_web.models import (
 )
 
 from ..conftest import api_for, make_jwt, table_rows
-from ..factories import add_factor, audit_actions, token_hash, user_row, verified_claims
+from ..factories import (
+    add_factor,
+    audit_actions,
+    refresh_token_hash,
+    token_hash,
+    user_row,
+    verified_claims,
+)
 from ..support import smtp as smtp_support
 
 
@@ -506,4 +513,5 @@ def test_phone_change_without_an_sms_provider_changes_nothing(app, api):
 def test_refresh_tokens_of_the_current_session_survive_a_data_update(app, api):
     session = api.session("survivor@example.com")
     api.put("/user", token=session["access_token"], json={"data": {"k": "v"}})
-    assert table_rows(app, sa.select(RefreshToken.token)) == [(session["refresh_token"],)]
+    assert table_rows(app, sa.select(RefreshToken.token)) == [
+        (refresh_token_hash(session["refresh_token"]),)]

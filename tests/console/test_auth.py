@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
-import bcrypt
 import pyotp
 import pytest
 import sqlalchemy as sa
@@ -19,19 +18,13 @@ from gotrue_web.extensions import db
 from gotrue_web.models import Operator
 
 from ..factories import audit_entries, claims, freeze_clock
-from .conftest import OPERATOR_EMAIL, OPERATOR_PASSWORD, ConsoleClient
+from .conftest import (CLIENT_IP, OPERATOR_EMAIL, OPERATOR_PASSWORD, BcryptCalls, ConsoleClient,
+                       console_client, enable_totp, form_error)
 
 REFUSAL = operators.LOGIN_REFUSED
-CLIENT_IP = "203.0.113.10"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def console_client(app, ip: str = CLIENT_IP) -> ConsoleClient:
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = ip
-    return ConsoleClient(client)
 
 
 def signed_in(app, email: str = OPERATOR_EMAIL, password: str = OPERATOR_PASSWORD,
@@ -48,11 +41,6 @@ def operator_row(app, email: str = OPERATOR_EMAIL) -> Operator:
             sa.select(Operator).where(Operator.email == email)).scalar_one()
 
 
-def form_error(response) -> str:
-    match = re.search(r'class="form-error"[^>]*>([^<]*)<', response.get_data(as_text=True))
-    return match.group(1) if match else ""
-
-
 def is_login_redirect(response) -> bool:
     return (response.status_code == 303
             and urlsplit(response.headers["Location"]).path == "/console/login")
@@ -64,31 +52,6 @@ def snapshot(app) -> dict[str, list[str]]:
         return {table.name: sorted(repr(tuple(row)) for row in
                                    db.session.execute(table.select()).all())
                 for table in Base.metadata.sorted_tables}
-
-
-class BcryptCalls:
-    """Counts bcrypt checks (the real ones run): the cost of a sign-in attempt."""
-
-    def __init__(self, monkeypatch):
-        self.count = 0
-        original = bcrypt.checkpw
-
-        def counting(*args):
-            self.count += 1
-            return original(*args)
-
-        monkeypatch.setattr(bcrypt, "checkpw", counting)
-
-
-def enable_totp(app, email: str = OPERATOR_EMAIL) -> str:
-    """Turn TOTP on for an operator through the service; returns the secret."""
-    rt = app.extensions["gotrue"]
-    with app.app_context():
-        operator = operators.find(email)
-        enrolment = operators.start_totp_enrolment(operator, rt.now())
-        operators.confirm_totp(rt, operator, pyotp.TOTP(enrolment.secret).at(rt.now()), "")
-        db.session.commit()
-        return enrolment.secret
 
 
 # --- sign-in ------------------------------------------------------------------------------------
@@ -167,63 +130,6 @@ def test_odd_input_is_a_refusal_not_an_error(app, make_operator):
         assert form_error(response) == REFUSAL
     response = client.post("/console/login", {})
     assert response.status_code == 401
-
-
-# --- throttling ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def throttled_app(make_app, make_operator):
-    make_operator()
-    return make_app(**{"mailer.autoconfirm": True, "console.login_attempts": 3,
-                       "console.login_window": timedelta(minutes=15)})
-
-
-def _attempt(app, email: str, password: str, ip: str):
-    client = console_client(app, ip)
-    client.get("/console/login")
-    return client, client.post("/console/login", {"email": email, "password": password})
-
-
-def test_throttle_per_client_ip(throttled_app, monkeypatch):
-    app = throttled_app
-    for number in range(3):
-        _, response = _attempt(app, f"guess{number}@example.com", "wrong-password", CLIENT_IP)
-        assert response.status_code == 401
-    calls = BcryptCalls(monkeypatch)
-    client, response = _attempt(app, OPERATOR_EMAIL, OPERATOR_PASSWORD, CLIENT_IP)
-    assert response.status_code == 429
-    assert form_error(response) == "Too many failed sign-ins. Try again in 15 minutes."
-    assert response.headers["Retry-After"] == "900"
-    # Nothing was evaluated or recorded, and there is no session.
-    assert calls.count == 0
-    assert len(audit_entries(app, "operator_login_failed")) == 3
-    assert audit_entries(app, "operator_login") == []
-    assert operator_row(app).last_login_at is None
-    assert is_login_redirect(client.get("/console/users"))
-    # Another address is not held back by this one.
-    _, response = _attempt(app, OPERATOR_EMAIL, OPERATOR_PASSWORD, "203.0.113.99")
-    assert response.status_code == 303
-
-
-def test_throttle_per_operator_and_the_window_expires(throttled_app):
-    app = throttled_app
-    clock = freeze_clock(app)
-    for number in range(3):
-        _, response = _attempt(app, OPERATOR_EMAIL, "wrong-password", f"198.51.100.{number}")
-        assert response.status_code == 401
-        clock.advance(minutes=1)
-    # Right password from a fresh address: still refused, the operator is throttled.
-    _, response = _attempt(app, OPERATOR_EMAIL, OPERATOR_PASSWORD, "198.51.100.50")
-    assert response.status_code == 429
-    assert audit_entries(app, "operator_login") == []
-    # The first failure leaves the 15-minute window: one more attempt is evaluated.
-    clock.advance(minutes=12, seconds=1)
-    client, response = _attempt(app, OPERATOR_EMAIL, OPERATOR_PASSWORD, "198.51.100.50")
-    assert response.status_code == 303
-    assert client.get("/console/users").status_code != 303
-    [entry] = audit_entries(app, "operator_login")
-    assert entry["ip_address"] == "198.51.100.50"
 
 
 # --- sign-out -----------------------------------------------------------------------------------
@@ -493,6 +399,7 @@ def rt_verify(app, password: str) -> bool:
 
 def test_totp_enrolment_confirmation_sign_in_and_disable(app, make_operator):
     rt = app.extensions["gotrue"]
+    freeze_clock(app)  # codes of "now" stay of one 30 s step
     make_operator()
     client = signed_in(app)
     other = signed_in(app, ip="198.51.100.7")
@@ -526,8 +433,12 @@ def test_totp_enrolment_confirmation_sign_in_and_disable(app, make_operator):
     # Sign-in now needs the code.
     response = console_client(app).login(OPERATOR_EMAIL, OPERATOR_PASSWORD)
     assert response.status_code == 401 and form_error(response) == REFUSAL
+    # The confirming code is used up (no replay): the next step's code signs in.
     response = console_client(app).login(OPERATOR_EMAIL, OPERATOR_PASSWORD,
                                          pyotp.TOTP(secret).at(rt.now()))
+    assert response.status_code == 401 and form_error(response) == REFUSAL
+    response = console_client(app).login(OPERATOR_EMAIL, OPERATOR_PASSWORD,
+                                         pyotp.TOTP(secret).at(rt.now(), counter_offset=1))
     assert response.status_code == 303
 
     # A new enrolment cannot quietly replace (and so switch off) the active factor.

@@ -30,6 +30,8 @@ SAFE = {
     "mailer.otp_exp": 3600,
     "password.min_length": 12,
     "uri_allow_list": ("https://app.example.com/**", "https://*.example.com/callback"),
+    # The default: a counter file every worker shares (the tests' memory:// is flagged).
+    "rate_limit.storage_url": "",
 }
 WARNING_TITLES = {
     "autoconfirm": "Email addresses are confirmed without a check",

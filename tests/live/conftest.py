@@ -88,7 +88,8 @@ def start_gunicorn(test_database, tmp_path):
     """Start ``gunicorn wsgi:app`` processes; each is stopped after the test."""
     servers: list[GunicornServer] = []
 
-    def start(*, threads: int = 4, **env_overrides: str) -> GunicornServer:
+    def start(*, threads: int = 4, workers: int = 1, extra_args: tuple[str, ...] = (),
+              **env_overrides: str) -> GunicornServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
@@ -100,12 +101,15 @@ def start_gunicorn(test_database, tmp_path):
         workdir.mkdir()
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [str(GUNICORN), "--bind", f"fd://{listener.fileno()}", "--workers", "1",
+                [str(GUNICORN), "--bind", f"fd://{listener.fileno()}", "--workers", str(workers),
                  "--worker-class", "gthread", "--threads", str(threads),
                  "--pythonpath", str(REPO_ROOT), "--graceful-timeout", "5",
                  # The default control socket lives in $HOME and two servers would share it.
-                 "--no-control-socket", "--log-level", "warning", "wsgi:app"],
-                cwd=workdir, env=server_environment(test_database, **env_overrides),
+                 "--no-control-socket", "--log-level", "warning", *extra_args, "wsgi:app"],
+                cwd=workdir, env=server_environment(test_database, **{
+                    # Each test's servers count requests apart from other tests'.
+                    "GOTRUE_RATE_LIMIT_STORAGE_URL": f"sqlite://{tmp_path}/ratelimits.sqlite3",
+                    **env_overrides}),
                 stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
             )
         listener.close()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from gotrue_web.models import RefreshToken, Session, User
 
 from ..conftest import table_rows
-from ..factories import verified_claims
+from ..factories import refresh_token_hash, verified_claims
 
 pytestmark = pytest.mark.live
 
@@ -129,9 +129,10 @@ def test_auth_js_user_flows(driven, live_server):
                        .where(RefreshToken.session_id == uuid.UUID(claims["session_id"]))
                        .order_by(RefreshToken.id))
     assert [(row.token, row.parent) for row in chain] == [
-        (session["refresh_token"], None),
-        (refreshed["refresh_token"], session["refresh_token"]),
-        (newest, refreshed["refresh_token"]),
+        (refresh_token_hash(session["refresh_token"]), None),
+        (refresh_token_hash(refreshed["refresh_token"]),
+         refresh_token_hash(session["refresh_token"])),
+        (refresh_token_hash(newest), refresh_token_hash(refreshed["refresh_token"])),
     ]
     assert all(row.revoked for row in chain)
 

@@ -21,7 +21,7 @@ from gotrue_web.extensions import db
 from gotrue_web.models import RefreshToken, Session
 
 from ..conftest import table_rows
-from ..factories import unique_email
+from ..factories import refresh_token_hash, unique_email
 
 pytestmark = pytest.mark.live
 
@@ -83,7 +83,7 @@ def _chain_rows(app, session_id: str):
 
 def _session_id(app, refresh_token: str) -> str:
     rows = table_rows(app, sa.select(RefreshToken.session_id)
-                      .where(RefreshToken.token == refresh_token))
+                      .where(RefreshToken.token == refresh_token_hash(refresh_token)))
     assert len(rows) == 1
     return str(rows[0].session_id)
 
@@ -98,8 +98,8 @@ def _assert_linear_chain(app, session_id: str, issued: list[str]) -> None:
     chain = [by_parent[None]]
     while chain[-1] in by_parent:
         chain.append(by_parent[chain[-1]])
-    assert chain == issued
-    assert [row.token for row in rows if not row.revoked] == [issued[-1]]
+    assert chain == [refresh_token_hash(token) for token in issued]
+    assert [row.token for row in rows if not row.revoked] == [refresh_token_hash(issued[-1])]
 
 
 def _race_rounds(app, targets: list[str]) -> list[str]:
@@ -180,7 +180,8 @@ def test_refresh_of_a_token_locked_elsewhere_gives_409_conflict_and_changes_noth
             holder = holder.execution_options(write_lock=True)
             with holder.begin():
                 locked = holder.execute(
-                    sa.select(RefreshToken.id).where(RefreshToken.token == token)
+                    sa.select(RefreshToken.id)
+                    .where(RefreshToken.token == refresh_token_hash(token))
                     .with_for_update()).all()
                 assert len(locked) == 1
                 with httpx.Client(base_url=live_server.url, headers=API_HEADERS,
@@ -191,7 +192,8 @@ def test_refresh_of_a_token_locked_elsewhere_gives_409_conflict_and_changes_noth
     assert blocked.json()["code"] == "conflict"
     assert blocked.headers["x-sb-error-code"] == "conflict"
     session_id = _session_id(app, token)
-    assert [(row.token, row.revoked) for row in _chain_rows(app, session_id)] == [(token, False)]
+    assert [(row.token, row.revoked) for row in _chain_rows(app, session_id)] == [
+        (refresh_token_hash(token), False)]
     with httpx.Client(base_url=live_server.url, headers=API_HEADERS, timeout=30) as client:
         after = client.post("/token?grant_type=refresh_token", json={"refresh_token": token})
     assert after.status_code == 200, after.text

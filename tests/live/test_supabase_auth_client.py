@@ -18,7 +18,7 @@ from supabase_auth.errors import AuthApiError, AuthSessionMissingError, AuthWeak
 from gotrue_web.models import Identity, RefreshToken, Session, User
 
 from ..conftest import table_rows
-from ..factories import unique_email, verified_claims
+from ..factories import refresh_token_hash, unique_email, verified_claims
 
 pytestmark = pytest.mark.live
 
@@ -194,8 +194,10 @@ def test_refresh_session_rotates_and_reuse_fails(live_server, make_client):
     assert client.get_session().refresh_token == second.refresh_token
     session_id = verified_claims(first.access_token)["session_id"]
     assert verified_claims(second.access_token)["session_id"] == session_id
+    first_hash, second_hash = (refresh_token_hash(first.refresh_token),
+                               refresh_token_hash(second.refresh_token))
     assert token_rows(live_server.app, session_id) == [
-        (first.refresh_token, None, True), (second.refresh_token, first.refresh_token, False)]
+        (first_hash, None, True), (second_hash, first_hash, False)]
 
     # The parent of the live token hands the live token out again (a lost response).
     again = client.refresh_session(first.refresh_token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -24,6 +25,8 @@ class _Handler:
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
         if self.sink.reject_with:
             return self.sink.reject_with
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -41,6 +44,8 @@ class SMTPSink:
         self.lock = threading.Lock()
         # Set to an SMTP reply such as "554 Transaction failed" to refuse messages.
         self.reject_with: str | None = None
+        # Seconds a message waits before the server answers it (a slow SMTP server).
+        self.delay: float = 0.0
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:

@@ -56,8 +56,7 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def _payload(*path: str):
-    return AuditLogEntry.payload[path if len(path) > 1 else path[0]].as_string()
+_payload = audit.payload_field
 
 
 def search(filters: AuditFilter, *, limit: int = log_paging.DEFAULT_PAGE_SIZE,

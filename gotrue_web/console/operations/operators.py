@@ -1,11 +1,13 @@
-"""Console operators: accounts, sign-in with optional TOTP, and sign-in throttling.
+"""Console operators: accounts, and sign-in with optional TOTP (each code accepted once).
 
-Failed sign-ins are audit entries, so the throttle is shared by every worker and server and
-survives restarts. A refusal never says which of email, password or code was wrong.
+Which attempts get their password checked is sign_in_throttle's rule, kept in the database so
+every worker and server shares it. A refusal never says which of email, password or code was
+wrong.
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,14 +15,16 @@ from datetime import datetime
 import pyotp
 import segno
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ...errors import ErrorCode, GoTrueError, bad_request, too_many_requests
+from ...errors import ErrorCode, GoTrueError, bad_request
 from ...extensions import db
-from ...models import AuditLogEntry, Operator
+from ...models import Operator
 from ...runtime import Runtime
 from ...security import passwords
 from ...services import audit
 from ...services.validation import normalize_email
+from . import sign_in_throttle
 
 MIN_PASSWORD_LENGTH = 12
 LOGIN_REFUSED = "Wrong email, password or code."
@@ -98,6 +102,7 @@ def reset_password(rt: Runtime, operator: Operator, password: str) -> None:
     set_password(rt, operator, password)
     operator.totp_enabled = False
     operator.totp_secret = None
+    operator.totp_last_step = None
 
 
 def end_sessions(operator: Operator, now: datetime) -> None:
@@ -121,31 +126,8 @@ def delete(operator: Operator) -> None:
 # --- sign-in ------------------------------------------------------------------------------------
 
 
-def _recent_failures(rt: Runtime, *, ip: str | None = None, email: str | None = None) -> int:
-    since = rt.now() - rt.settings.console.login_window
-    action = AuditLogEntry.payload["action"].as_string()
-    query = sa.select(sa.func.count()).select_from(AuditLogEntry).where(
-        AuditLogEntry.created_at >= since, action == "operator_login_failed")
-    if ip is not None:
-        query = query.where(AuditLogEntry.ip_address == ip[:64])
-    if email is not None:
-        query = query.where(AuditLogEntry.payload["actor_username"].as_string() == email)
-    return db.session.execute(query).scalar_one()
-
-
-def check_throttle(rt: Runtime, email: str, ip: str) -> None:
-    """429 when the client IP or the operator has too many recent failed sign-ins."""
-    limit = rt.settings.console.login_attempts
-    address = _address(email)
-    if _recent_failures(rt, ip=ip) >= limit or _recent_failures(rt, email=address) >= limit:
-        minutes = max(1, int(rt.settings.console.login_window.total_seconds() // 60))
-        raise too_many_requests(
-            ErrorCode.OVER_REQUEST_RATE_LIMIT,
-            f"Too many failed sign-ins. Try again in {minutes} minutes.",
-            retry_after=int(rt.settings.console.login_window.total_seconds()))
-
-
 def record_failure(rt: Runtime, email: str, ip: str) -> None:
+    """The audit entry of a refused sign-in (the throttle has counted it already)."""
     audit.record("operator_login_failed",
                  audit.Actor(username=_address(email), name="operator"),
                  now=rt.now(), ip=ip)
@@ -159,17 +141,25 @@ class Credentials:
 
 
 def authenticate(rt: Runtime, credentials: Credentials, ip: str) -> Operator:
-    """The operator these credentials belong to; LoginRefused otherwise (the caller commits
-    the failure record). Unknown emails cost the same hashing work as wrong passwords."""
-    check_throttle(rt, credentials.email, ip)
-    operator = find(credentials.email)
+    """The operator these credentials belong to; LoginRefused otherwise (the caller writes
+    the audit entry), 429 when the throttle holds the attempt back (sign_in_throttle).
+    Unknown emails cost the same hashing work as wrong passwords."""
+    address = _address(credentials.email)
+    admission = sign_in_throttle.admit(rt, address, ip)
+    operator = find(address)
+    now = rt.now()
+    if admission.code_first and (operator is None or not code_is_fresh(
+            operator, credentials.totp_code, now)):
+        # The same hashing work, but the password is not checked: no guess is answered.
+        rt.hasher.verify(credentials.password, None)
+        raise LoginRefused()
     valid = rt.hasher.verify(credentials.password,
                              operator.password_hash if operator is not None else None)
-    now = rt.now()
     if valid and operator.totp_enabled:
-        valid = verify_totp(operator.totp_secret, credentials.totp_code, now)
+        valid = accept_totp(operator, credentials.totp_code, now)
     if not valid:
         raise LoginRefused()
+    sign_in_throttle.succeeded(admission)
     operator.last_login_at = now
     audit.record("operator_login", actor_of(operator), now=now, ip=ip)
     return operator
@@ -179,21 +169,54 @@ def recheck_password(rt: Runtime, operator: Operator, password: str, ip: str) ->
     """A signed-in operator proving it is still them (password change, turning TOTP off).
 
     Throttled and counted like sign-in, so a stolen session cannot guess the password; the
-    caller commits the failure record (``record_failure``) when this returns False.
+    caller writes the audit entry (``record_failure``) when this returns False.
     """
-    check_throttle(rt, operator.email, ip)
-    return rt.hasher.verify(password, operator.password_hash)
+    admission = sign_in_throttle.admit(rt, operator.email, ip, code_first_possible=False)
+    if not rt.hasher.verify(password, operator.password_hash):
+        return False
+    sign_in_throttle.succeeded(admission)
+    return True
 
 
 # --- TOTP ---------------------------------------------------------------------------------------
 
 
-def verify_totp(secret: str | None, code: str, now: datetime) -> bool:
-    """A 6-digit code of the current, previous or next 30 s step at ``now``."""
+def totp_step(secret: str | None, code: str, now: datetime) -> int | None:
+    """The 30 s step (previous, current or next at ``now``) whose code ``code`` is, or None."""
     code = code.strip().replace(" ", "")
     if not secret or len(code) != 6 or not code.isascii() or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def code_is_fresh(operator: Operator, code: str, now: datetime) -> bool:
+    """``code`` is the operator's and later than the last one accepted (nothing is used up)."""
+    step = totp_step(operator.totp_secret if operator.totp_enabled else None, code, now)
+    return step is not None and (operator.totp_last_step is None
+                                 or step > operator.totp_last_step)
+
+
+def accept_totp(operator: Operator, code: str, now: datetime) -> bool:
+    """Use up ``code``: True when it is the operator's and of a later step than the last code
+    accepted, which it becomes. One conditional UPDATE decides, so of two requests with the
+    same code one wins (the other waits for its row lock, then finds the step taken)."""
+    step = totp_step(operator.totp_secret, code, now)
+    if step is None:
         return False
-    return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+    taken = db.session.execute(
+        sa.update(Operator)
+        .where(Operator.id == operator.id,
+               sa.or_(Operator.totp_last_step.is_(None), Operator.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        return False
+    set_committed_value(operator, "totp_last_step", step)
+    return True
 
 
 @dataclass(frozen=True)
@@ -213,6 +236,7 @@ def start_totp_enrolment(operator: Operator, now: datetime) -> Enrolment:
     secret = pyotp.random_base32()
     operator.totp_secret = secret
     operator.totp_enabled = False
+    operator.totp_last_step = None
     operator.updated_at = now
     return enrolment_of(operator)
 
@@ -228,7 +252,7 @@ def confirm_totp(rt: Runtime, operator: Operator, code: str, ip: str) -> None:
     """Turn TOTP on once the operator shows a code of the new secret; other sessions end."""
     if operator.totp_enabled:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Two-factor sign-in is already on.")
-    if not verify_totp(operator.totp_secret, code, rt.now()):
+    if not accept_totp(operator, code, rt.now()):
         raise bad_request(ErrorCode.MFA_VERIFICATION_FAILED,
                           "That code did not match. Check the time on your device and try again.")
     operator.totp_enabled = True
@@ -240,5 +264,6 @@ def confirm_totp(rt: Runtime, operator: Operator, code: str, ip: str) -> None:
 def disable_totp(rt: Runtime, operator: Operator, ip: str) -> None:
     operator.totp_enabled = False
     operator.totp_secret = None
+    operator.totp_last_step = None
     operator.updated_at = rt.now()
     audit.record("operator_totp_disabled", actor_of(operator), now=rt.now(), ip=ip)

@@ -39,6 +39,7 @@ _GROUPS = (
     ("sms", "SMS"),
     ("password", "Passwords"),
     ("security", "Security"),
+    ("captcha", "Captcha"),
     ("sessions", "Sessions"),
     ("rate_limit", "Rate limits"),
     ("console", "Operator console"),
@@ -61,6 +62,8 @@ _VARIABLES = {
     "console.max_age": "GOTRUE_CONSOLE_SESSION_MAX_AGE",
 }
 _MAPPING_VARIABLES = {"mailer.url_paths": "GOTRUE_MAILER_URLPATHS_"}
+# Groups whose variables are not GOTRUE_ + the group name (GoTrue nests captcha in security).
+_GROUP_PREFIXES = {"captcha": "GOTRUE_SECURITY_CAPTCHA_"}
 
 
 def _mapping_default(path: str, key: str):
@@ -99,6 +102,9 @@ def variable_of(path: str) -> str:
     for prefix, variable in _MAPPING_VARIABLES.items():
         if path.startswith(prefix + "."):
             return variable + path[len(prefix) + 1:].upper()
+    group, _, name = path.partition(".")
+    if group in _GROUP_PREFIXES and name:
+        return _GROUP_PREFIXES[group] + name.replace(".", "_").upper()
     return "GOTRUE_" + path.replace(".", "_").upper()
 
 
@@ -226,6 +232,10 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
     if path == "db.url":
         return [SettingRow(path, masked_database_url(value), variable_of(path), masked=True,
                            default=value == default)]
+    if path == "captcha":
+        return _captcha_rows(value, default)
+    if path == "rate_limit":
+        return _rate_limit_rows(value, default)
     if path == "external.providers":
         enabled = sorted(provider for provider, on in value.items() if on)
         return [SettingRow(path, ", ".join(enabled) if enabled else "none", variable_of(path),
@@ -247,6 +257,45 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
     # A URL that carried a password is shown masked, like the named secrets.
     return [SettingRow(path, text, variable_of(path), masked="***" in text
                        and "***" not in str(value), default=value == default)]
+
+
+def _captcha_rows(captcha, default) -> list[SettingRow]:
+    """The captcha group, showing the endpoint tokens are really checked at (the provider's,
+    or its path on GOTRUE_SECURITY_CAPTCHA_URL's host) instead of the bare override."""
+    rows = [row for item in dataclasses.fields(captcha) if item.name != "url"
+            for row in _rows_of(f"captcha.{item.name}", getattr(captcha, item.name),
+                                getattr(default, item.name))]
+    rows.append(SettingRow("captcha.verify_url", without_credentials(captcha.verify_url),
+                           variable_of("captcha.url") + " (scheme and host)",
+                           default=not captcha.url))
+    return rows
+
+
+def _storage_note(url: str) -> str:
+    if not url:
+        return "not set: a SQLite file shared by every worker of this server"
+    if url.startswith("memory:"):
+        return f"{url}: this process only (not for several workers)"
+    if url.startswith("sqlite:"):
+        return f"{url}: shared by every worker of this server"
+    return f"{without_credentials(url)}: shared by every server using it"
+
+
+def _rate_limit_rows(rate_limit, default) -> list[SettingRow]:
+    """The rate limit group, saying who a client is and where the counters live: the limits
+    apply whether or not these two are set."""
+    header = rate_limit.header
+    notes = {
+        "rate_limit.header": (f"{header}: per-client limits count its first value (else the "
+                              "client address)" if header
+                              else "not set: per-client limits count the client address"),
+        "rate_limit.storage_url": _storage_note(rate_limit.storage_url),
+    }
+    rows = [row for item in dataclasses.fields(rate_limit)
+            for row in _rows_of(f"rate_limit.{item.name}", getattr(rate_limit, item.name),
+                                getattr(default, item.name))]
+    return [dataclasses.replace(row, value=notes[row.name]) if row.name in notes else row
+            for row in rows]
 
 
 def groups(settings: Settings) -> list[SettingGroup]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from ...security.redirects import glob_pattern
 from ...settings import Settings
-from .settings_report import go_duration
+from .settings_report import go_duration, without_credentials
 
 MIN_JWT_SECRET_BYTES = 32
 MAX_SAFE_REUSE_INTERVAL = 60
@@ -98,8 +98,37 @@ def too_broad(pattern: str) -> bool:
     return any(_matches(pattern, target) for target in _FOREIGN_TARGETS)
 
 
-def warnings(settings: Settings) -> list[SettingWarning]:
-    """Risky values, most serious first; each says why and which variable to change."""
+def _rate_limit_storage(settings: Settings, public: bool,
+                        storage_answers: bool) -> list[SettingWarning]:
+    """The counter storage: down (limits let everything through, email budgets refuse), or
+    memory:// (one process's counts, which several workers multiply)."""
+    url = settings.rate_limit.storage_url
+    if not storage_answers:
+        where = without_credentials(url) if url else "The shared SQLite counter file"
+        limits = settings.rate_limit
+        emails = (" and the per-client and per-address email budgets refuse every email"
+                  if limits.email_sent_per_client > 0 or limits.email_sent_per_address > 0
+                  else "")
+        return [SettingWarning(
+            "danger", "The rate-limit counter storage does not answer",
+            f"{where} cannot be reached: request limits are letting every request through "
+            f"(password and code guessing included){emails} until it answers. The Rate "
+            "limits page shows its state.", ("GOTRUE_RATE_LIMIT_STORAGE_URL",))]
+    if url.startswith("memory:"):
+        return [SettingWarning(
+            "warn" if public else "info", "Rate limits are counted in one process only",
+            "GOTRUE_RATE_LIMIT_STORAGE_URL is memory://: each worker counts on its own, so "
+            "several workers multiply every limit, and a restart forgets every count. Use a "
+            "redis:// URL, or leave it unset for a file every worker of this server shares.",
+            ("GOTRUE_RATE_LIMIT_STORAGE_URL",))]
+    return []
+
+
+def warnings(settings: Settings, *, storage_answers: bool = True) -> list[SettingWarning]:
+    """Risky values, most serious first; each says why and which variable to change.
+
+    ``storage_answers``: whether the rate-limit counter storage answered just now.
+    """
     found: list[SettingWarning] = []
     public = not (is_local_url(settings.site_url) and is_local_url(settings.api.external_url))
 
@@ -201,5 +230,14 @@ def warnings(settings: Settings) -> list[SettingWarning]:
             f"They are valid for {go_duration(timedelta(seconds=settings.mailer.otp_exp))}; "
             "a leaked or forwarded email stays usable that long (OWASP suggests minutes).",
             ("GOTRUE_MAILER_OTP_EXP",)))
+    captcha = settings.captcha
+    if (captcha.enabled and captcha.verify_url.lower().startswith("http://")
+            and not is_local_url(captcha.verify_url)):
+        found.append(SettingWarning(
+            "warn", "The captcha secret is sent over plain HTTP",
+            f"Captcha tokens are checked at {captcha.verify_url}, so the secret and every "
+            "token can be read on the way. Use an https URL.",
+            ("GOTRUE_SECURITY_CAPTCHA_URL",)))
+    found += _rate_limit_storage(settings, public, storage_answers)
     order = {"danger": 0, "warn": 1, "info": 2}
     return sorted(found, key=lambda warning: order[warning.level])

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from ...errors import ErrorCode, GoTrueError, not_found, unprocessable
 from ...models import User
 from ...runtime import RequestInfo, Runtime
-from ...security import passwords
-from ...services import audit, magic_links, recovery, sessions, users
+from ...services import audit, magic_links, password_checks, recovery, sessions, users
 from ...services.admin import invites
 from ...services.admin import users as admin_users
 from ...services.mail import flows as mail_flows
@@ -351,7 +350,7 @@ def create_user(rt: Runtime, new: NewUser, actor: audit.Actor, info: RequestInfo
     if not new.email.strip() and not new.phone.strip():
         raise _refused("Give an email address or a phone number.")
     if new.password:
-        passwords.check_strength(new.password, rt.settings.password)
+        password_checks.check_new_password(rt, new.password)
     params = admin_users.AdminUserParams(
         email=new.email.strip() or None, phone=new.phone.strip() or None,
         password=new.password or None, email_confirm=new.auto_confirm,

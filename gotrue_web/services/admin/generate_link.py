@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from ...errors import ErrorCode, bad_request, not_found, unprocessable
 from ...models import User
 from ...runtime import RequestInfo, Runtime
-from ...security import codes, passwords
-from .. import audit, signup, users
+from ...security import codes
+from .. import audit, password_checks, signup, users
 from ..mail import links
 from ..user_updates import email_taken_by_other, forget_email_change_tokens
 from ..validation import normalize_email
@@ -106,7 +106,7 @@ def _signup_user(rt: Runtime, user: User | None, email: str, request: GenerateLi
     else:
         if not request.password:
             raise bad_request(ErrorCode.VALIDATION_FAILED, "Signup requires a valid password")
-        passwords.check_strength(request.password, rt.settings.password)
+        password_checks.check_new_password(rt, request.password)
         password = request.password
     if signup.address_taken(User.email, email):
         # Held in another audience: the unique index would refuse the new row.

@@ -16,7 +16,7 @@ from ...extensions import db
 from ...models import AAL, AMRClaim, Factor, Identity, Session, User
 from ...runtime import RequestInfo, Runtime
 from ...security import codes, passwords
-from .. import audit, sessions, users
+from .. import audit, password_checks, sessions, users
 from ..validation import normalize_email, normalize_phone
 
 SORTABLE = {
@@ -295,7 +295,7 @@ def update_user(rt: Runtime, user: User, params: AdminUserParams, actor: audit.A
     ban_duration = params.ban_duration
     password_hash = _password_hash(params)
     if params.password is not None:
-        passwords.check_strength(params.password, rt.settings.password)
+        password_checks.check_new_password(rt, params.password)
 
     if params.role:
         user.role = params.role

@@ -7,24 +7,24 @@ renders the template (stored, URL or built-in, each falling back to the next whe
 render), sends, and records the attempt in the mail log. A failed send raises 500, so the
 caller's transaction rolls back and no half-made user or token is left behind; the mail log
 entry survives the rollback.
+
+The flows an anonymous caller can start for any address (``after_response=True``: sign-up,
+recovery, magic link, resend, an anonymous user's email change) only queue the email, after the
+same checks, so that the answer takes the same time whether or not the address has an account;
+it goes out after the answer (outbox), and a failure is then only in the mail log.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 
 from ...errors import ErrorCode, bad_request, internal, too_many_requests
 from ...models import OneTimeTokenType, User
 from ...runtime import Runtime
-from ...transports.mail import MailDeliveryError, OutgoingMail
-from .. import one_time_tokens
+from .. import one_time_tokens, send_budgets
 from . import log as mail_log
-from . import template_store as email_template_store
-from . import templates as email_templates
-from .links import TEMPLATE_OF, IssuedLink, check_frequency, issue
-
-log = logging.getLogger(__name__)
+from . import outbox
+from .links import FLOWS, TEMPLATE_OF, IssuedLink, check_frequency, issue
 
 
 def check_budget(rt: Runtime) -> None:
@@ -69,61 +69,44 @@ def _variables(rt: Runtime, user: User, issued: IssuedLink, to: str) -> dict:
     }
 
 
-def _render(rt: Runtime, kind: str, variables: dict) -> email_templates.RenderedEmail:
-    """Render with the stored, configured or built-in template, falling back down that list
-    when one does not render (logged: the operator has a broken template to fix)."""
-    settings = rt.settings
-    locale = email_template_store.normalize_locale(variables["Data"].get("locale"))
-    source = email_template_store.resolve(rt, kind, locale)
-    while True:
-        try:
-            return email_templates.render(kind, variables, subject=source.subject,
-                                          body=source.body)
-        except email_templates.TemplateSyntaxProblem as exc:
-            log.error("email template %s (%s) does not render, falling back: %s",
-                      kind, source.origin, exc)
-        if source.origin == "database":
-            source = email_template_store.configured(rt, kind)
-        elif source.origin == "url":
-            source = email_template_store.builtin(settings, kind)
-        else:
-            # Only a configured subject can break the built-in: use the stock one.
-            return email_templates.render(kind, variables)
-
-
 def deliver(rt: Runtime, user: User, issued: IssuedLink, to: str, *,
-            failure_message: str, budget_checked: bool = False) -> None:
-    """Render and send the email of ``issued`` to ``to`` and log the attempt.
+            failure_message: str, budget_checked: bool = False,
+            after_response: bool = False) -> None:
+    """Send the email of ``issued`` to ``to`` (or, with ``after_response``, queue it to go out
+    after the answer: see outbox) and log the attempt.
 
-    Raises 400 email_address_not_authorized, 429 over_email_send_rate_limit (nothing logged:
-    nothing was attempted) or, when the SMTP exchange fails, 500 ``failure_message`` (logged
-    as failed, so the caller's rollback cannot hide it).
+    Raises 400 email_address_not_authorized or 429 over_email_send_rate_limit (nothing logged:
+    nothing was attempted) either way. Sent now, a failed SMTP exchange raises 500
+    ``failure_message`` (logged as failed, so the caller's rollback cannot hide it); sent after
+    the answer, a failure is only in the mail log.
     """
     kind = TEMPLATE_OF[issued.flow]
     check_authorized(rt, to)
     if not budget_checked:
         check_budget(rt)
-    rendered = _render(rt, kind, _variables(rt, user, issued, to))
-    entry = {"now": rt.now(), "template": kind, "recipient": to, "subject": rendered.subject,
-             "user_id": user.id}
-    try:
-        sent = rt.mailer.send(OutgoingMail(to=to, subject=rendered.subject,
-                                           html=rendered.html, template=kind))
-    except MailDeliveryError as exc:
-        rt.mail_log.record(**entry, status=mail_log.FAILED, error=str(exc))
-        log.warning("mail delivery failed: template=%s error=%s", kind, exc)
-        raise internal(failure_message, cause=exc) from exc
-    rt.mail_log.record(**entry, status=mail_log.SENT if sent else mail_log.NOT_SENT)
+    send_budgets.charge_email(rt, to)
+    flow = FLOWS[issued.flow]
+    email = outbox.Email(kind=kind, to=to, variables=_variables(rt, user, issued, to),
+                         user_id=user.id, created_at=rt.now(), token_type=flow.token_type,
+                         stored_token=getattr(user, flow.column))
+    if after_response:
+        rt.outbox.put(email)
+        return
+    error = outbox.send(rt, email)
+    if error is not None:
+        raise internal(failure_message, cause=error) from error
 
 
 # --- one function per email the server sends ----------------------------------------------------
 
 
-def send_confirmation(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False) -> None:
+def send_confirmation(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False,
+                      after_response: bool = False) -> None:
     """Signup confirmation link and code (60 s rule on confirmation_sent_at)."""
     check_frequency(rt, user, "confirmation")
     issued = issue(rt, user, "confirmation", user.email, redirect_to, pkce=pkce)
-    deliver(rt, user, issued, user.email, failure_message="Error sending confirmation email")
+    deliver(rt, user, issued, user.email, failure_message="Error sending confirmation email",
+            after_response=after_response)
 
 
 def send_invite(rt: Runtime, user: User, redirect_to: str) -> None:
@@ -133,21 +116,25 @@ def send_invite(rt: Runtime, user: User, redirect_to: str) -> None:
     deliver(rt, user, issued, user.email, failure_message="Error sending invite email")
 
 
-def send_magic_link(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False) -> None:
+def send_magic_link(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False,
+                    after_response: bool = False) -> None:
     """Sign-in link and code (shares the 60 s rule with recovery)."""
     check_frequency(rt, user, "magic_link")
     issued = issue(rt, user, "magic_link", user.email, redirect_to, pkce=pkce)
-    deliver(rt, user, issued, user.email, failure_message="Error sending magic link email")
+    deliver(rt, user, issued, user.email, failure_message="Error sending magic link email",
+            after_response=after_response)
 
 
-def send_recovery(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False) -> None:
+def send_recovery(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False,
+                  after_response: bool = False) -> None:
     check_frequency(rt, user, "recovery")
     issued = issue(rt, user, "recovery", user.email, redirect_to, pkce=pkce)
-    deliver(rt, user, issued, user.email, failure_message="Error sending recovery email")
+    deliver(rt, user, issued, user.email, failure_message="Error sending recovery email",
+            after_response=after_response)
 
 
 def send_email_change(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False,
-                      check: bool = True) -> None:
+                      check: bool = True, after_response: bool = False) -> None:
     """Confirmation of a pending email change: to the new address, and in secure mode also to
     the current one (both links are then needed)."""
     if check:
@@ -169,8 +156,24 @@ def send_email_change(rt: Runtime, user: User, redirect_to: str, *, pkce: bool =
     check_budget(rt)
     if issued_current is not None:
         deliver(rt, user, issued_current, user.email, failure_message=failure,
-                budget_checked=True)
-    deliver(rt, user, issued_new, new_email, failure_message=failure, budget_checked=True)
+                budget_checked=True, after_response=after_response)
+    deliver(rt, user, issued_new, new_email, failure_message=failure, budget_checked=True,
+            after_response=after_response)
+
+
+def withhold_email_change(rt: Runtime, user: User) -> None:
+    """What send_email_change does for an address that belongs to another account, when the
+    caller must not learn that (an anonymous user): the same checks and pending change, but no
+    code is issued and nothing is sent, so the change can never be confirmed."""
+    check_frequency(rt, user, "email_change_new")
+    check_authorized(rt, user.email_change)
+    check_budget(rt)
+    # Counted as if sent, so the budgets answer as they would for a free address.
+    send_budgets.charge_email(rt, user.email_change)
+    one_time_tokens.forget(user, OneTimeTokenType.email_change_token_new,
+                           OneTimeTokenType.email_change_token_current)
+    user.email_change_sent_at = rt.now()
+    user.email_change_confirm_status = 0
 
 
 def secure_email_change(rt: Runtime, user: User) -> bool:

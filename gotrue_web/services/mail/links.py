@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, urljoin, urlsplit, urlunsplit
 
+import sqlalchemy as sa
+
+from ...db import is_lock_contention
+from ...errors import ErrorCode, too_many_requests
+from ...extensions import db
 from ...models import OneTimeTokenType, User
 from ...models.one_time_token import USER_COLUMNS
 from ...runtime import Runtime
@@ -55,7 +60,8 @@ TEMPLATE_OF = {
 class IssuedLink:
     flow: str
     code: str
-    # What the user row, one_time_tokens and the link carry: the hash, pkce_-prefixed for PKCE.
+    # The flow's random token (TokenHash, POST /verify's token_hash), pkce_-prefixed for PKCE;
+    # only hashes are stored (one_time_tokens.issue).
     token: str
     action_link: str
     verify_type: str
@@ -80,9 +86,45 @@ def verify_url(rt: Runtime, path_kind: str, token: str, verify_type: str,
 
 
 def check_frequency(rt: Runtime, user: User, flow: str) -> None:
-    """429 over_email_send_rate_limit when the flow's last email is under SMTP_MAX_FREQUENCY old."""
+    """429 over_email_send_rate_limit when the flow's last email is under SMTP_MAX_FREQUENCY old.
+
+    The user's row is locked first and the time re-read, so that of parallel requests for one
+    address only the first passes: the others wait for its commit and then see its time.
+    """
+    lock_user(user)
     one_time_tokens.check_send_frequency(getattr(user, FLOWS[flow].sent_column),
                                          rt.settings.smtp.max_frequency, rt.now())
+
+
+def lock_user(user: User) -> None:
+    """Lock ``user``'s row until the transaction ends and refresh the object from it.
+
+    SELECT ... FOR UPDATE on PostgreSQL and MariaDB. SQLite has no row locks: the connection
+    takes the database's write lock (BEGIN IMMEDIATE, see db.configure_engine) with this read
+    unless its transaction already holds it. A wait that runs out (another request holds the
+    row, typically while it talks to the SMTP server) is a 429: that request is sending.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        # In place, for this transaction's connection only (SQLAlchemy 2 semantics).
+        connection.execution_options(write_lock=True)
+    try:
+        # Read to the end: rows are loaded, and ``user`` refreshed, as the result is consumed.
+        db.session.execute(
+            sa.select(User).where(User.id == user.id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars().all()
+    except sa.exc.DBAPIError as error:
+        if not is_lock_contention(error):
+            raise
+        raise too_many_requests(ErrorCode.OVER_EMAIL_SEND_RATE_LIMIT,
+                                "For security purposes, you can only request this after "
+                                f"{_BUSY_RETRY_SECONDS} seconds.",
+                                retry_after=_BUSY_RETRY_SECONDS) from error
+
+
+# What a request that could not lock the user's row is told to wait.
+_BUSY_RETRY_SECONDS = 5
 
 
 def issue(rt: Runtime, user: User, flow: str, address: str, redirect_to: str, *,
@@ -92,13 +134,10 @@ def issue(rt: Runtime, user: User, flow: str, address: str, redirect_to: str, *,
     now = rt.now()
     length = rt.settings.mailer.otp_length
     code = codes.generate_otp(length)
-    token = codes.token_hash(address, code)
-    if pkce:
-        token = codes.PKCE_PREFIX + token
-    setattr(user, spec.column, token)
+    token, link_token = one_time_tokens.issue(rt, user, spec.token_type, address, code, now,
+                                              pkce=pkce)
     setattr(user, spec.sent_column, now)
-    one_time_tokens.store(user, spec.token_type, token, address, now)
-    link = verify_url(rt, spec.url_path, token, spec.verify_type, redirect_to) \
+    link = verify_url(rt, spec.url_path, link_token, spec.verify_type, redirect_to) \
         if spec.url_path else ""
     return IssuedLink(flow=flow, code=code, token=token, action_link=link,
                       verify_type=spec.verify_type, redirect_to=redirect_to)
