@@ -62,17 +62,23 @@ def _throttled(message: str, wait: float) -> GoTrueError:
                              message.format(wait=f"{minutes} {unit}"), retry_after=seconds)
 
 
-def _lock(connection: sa.Connection) -> None:
-    """Take the sign-in lock row, making it on first use (the tests empty every table)."""
-    select = sa.select(ConsoleLock.name).where(ConsoleLock.name == LOCK_NAME).with_for_update()
-    if connection.execute(select).first() is not None:
-        return
+def _ensure_lock_row(connection: sa.Connection) -> None:
+    """Make the sign-in lock row on first use (the tests empty every table), in a transaction
+    of its own: on InnoDB a failed duplicate insert leaves a shared lock on the row, and two
+    transactions holding one while both ask for the exclusive lock deadlock."""
+    select = sa.select(ConsoleLock.name).where(ConsoleLock.name == LOCK_NAME)
     try:
-        with connection.begin_nested():
-            connection.execute(sa.insert(ConsoleLock).values(name=LOCK_NAME))
+        with connection.begin():
+            if connection.execute(select).first() is None:
+                connection.execute(sa.insert(ConsoleLock).values(name=LOCK_NAME))
     except sa.exc.IntegrityError:
         pass  # another worker made it first
-    connection.execute(select).one()
+
+
+def _lock(connection: sa.Connection) -> None:
+    """Take the sign-in lock row (every worker's admission queues here)."""
+    connection.execute(sa.select(ConsoleLock.name).where(ConsoleLock.name == LOCK_NAME)
+                       .with_for_update()).one()
 
 
 def _wait(connection: sa.Connection, limit: int, window: timedelta, now: datetime,
@@ -151,6 +157,7 @@ def admit(rt: Runtime, email: str, ip: str, *, code_first_possible: bool = True)
         with db.engine.connect() as connection:
             # On SQLite the write lock comes first, as SELECT ... FOR UPDATE would elsewhere.
             connection.execution_options(write_lock=True)
+            _ensure_lock_row(connection)
             with connection.begin():
                 _lock(connection)
                 return _admit(connection, rt, email, ip, now, code_first_possible)
