@@ -21,6 +21,7 @@ class ErrorCode:
     SESSION_EXPIRED = "session_expired"
     FLOW_STATE_NOT_FOUND = "flow_state_not_found"
     FLOW_STATE_EXPIRED = "flow_state_expired"
+    FLOW_STATE_ALREADY_USED = "flow_state_already_used"
     SIGNUP_DISABLED = "signup_disabled"
     USER_BANNED = "user_banned"
     PROVIDER_EMAIL_NEEDS_VERIFICATION = "provider_email_needs_verification"

@@ -13,6 +13,8 @@ from flask import Blueprint
 from . import (admin_audit, admin_users, health, invite, logout, otp, reauthenticate, recover,
                resend, settings, signup, token, user, verify, well_known)
 from .captcha import TOKEN_GRANTS, captcha_required
+from .oauth import authorize as oauth_authorize
+from .oauth import callback as oauth_callback
 from .guards import (forget_client, identify_client, rate_limited, requires_admin,
                      requires_user, signup_bucket)
 
@@ -50,6 +52,9 @@ _route("/magiclink", otp.magic_link, ("POST",), limit="otp", captcha=True)
 _route("/recover", recover.recover, ("POST",), limit="otp", captcha=True)
 _route("/resend", resend.resend, ("POST",), limit="otp", captcha=True)
 _route("/logout", logout.logout, ("POST",), auth="user")
+# External OAuth: no limiter and no captcha, as in GoTrue.
+_route("/authorize", oauth_authorize.authorize, ("GET",), "oauth_authorize")
+_route("/callback", oauth_callback.callback, ("GET", "POST"), "oauth_callback")
 _route("/reauthenticate", reauthenticate.reauthenticate, ("GET",), auth="user")
 _route("/user", user.get_user, ("GET",), "get_user", auth="user", read_only=True)
 _route("/user", user.update_user, ("PUT",), "update_user", auth="user", limit="otp")

@@ -6,6 +6,7 @@ Parity: GoTrue internal/api/settings.go. Wire format: exact key set of contract 
 from __future__ import annotations
 
 from ..runtime import current_runtime
+from ..services import oauth
 from .errors import json_response
 
 _EXTERNAL_KEYS = (
@@ -17,7 +18,11 @@ _EXTERNAL_KEYS = (
 
 
 def public_settings(settings) -> dict:
-    enabled = dict(settings.external.providers)
+    # A provider is reported only when a client can really use it: enabled and implemented.
+    # Providers of GoTrue's list this server does not implement yet stay false even when their
+    # ENABLED variable is set, so clients never show a button that cannot work.
+    enabled = {name: on and oauth.is_implemented(name)
+               for name, on in settings.external.providers.items()}
     enabled.update(anonymous_users=settings.external.anonymous_users_enabled,
                    email=settings.external.email.enabled, phone=settings.external.phone_enabled)
     return {

@@ -14,6 +14,27 @@ EXTERNAL_PROVIDERS = (
     "gitlab", "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify",
     "slack", "slack_oidc", "workos", "twitch", "twitter", "zoom",
 )
+# Every provider GoTrue reads GOTRUE_EXTERNAL_<P>_* for: /settings has no key for the last two.
+OAUTH_PROVIDERS = (*EXTERNAL_PROVIDERS, "x", "vercel_marketplace")
+
+
+@dataclass(frozen=True)
+class OAuthProviderSettings:
+    """GOTRUE_EXTERNAL_<P>_*: one external OAuth provider's client registration."""
+
+    enabled: bool = False
+    # CLIENT_ID is a comma list: the first is the OAuth client, all are accepted id_token audiences.
+    client_ids: tuple[str, ...] = ()
+    secret: str = ""
+    redirect_uri: str = ""
+    # Another server for the provider's endpoints (self-hosted GitLab, a Keycloak realm, a proxy).
+    url: str = ""
+    email_optional: bool = False
+    skip_nonce_check: bool = False
+
+    @property
+    def client_id(self) -> str:
+        return self.client_ids[0] if self.client_ids else ""
 
 
 @dataclass(frozen=True)
@@ -32,9 +53,43 @@ class ExternalSettings:
     providers: Mapping[str, bool] = field(default_factory=dict)
     redirect_url: str = ""
     flow_state_expiry: timedelta = timedelta(seconds=300)
+    # provider name -> its client registration; every name in OAUTH_PROVIDERS.
+    oauth: Mapping[str, OAuthProviderSettings] = field(default_factory=dict)
+    oidc_provider_cache_ttl: timedelta = timedelta(hours=1)
+    # GOTRUE_INTERNAL_HTTP_TIMEOUT: each call to a provider (token, profile, discovery, JWKS).
+    http_timeout: timedelta = timedelta(seconds=10)
+    # GOTRUE_MAILER_ALLOW_UNVERIFIED_EMAIL_SIGN_INS: an OAuth sign-in with an unverified email
+    # gets a session instead of 422 provider_email_needs_verification.
+    allow_unverified_email_sign_ins: bool = False
+    # GOTRUE_EXPERIMENTAL_PROVIDER_LINKING_DOMAINS ("p=domain,..."): providers whose identities
+    # link only among themselves; the deprecated per-provider list maps a provider to itself.
+    linking_domains: Mapping[str, str] = field(default_factory=dict)
+
+
+def _provider(env: EnvReader, name: str) -> OAuthProviderSettings:
+    prefix = f"EXTERNAL_{name.upper()}_"
+    return OAuthProviderSettings(
+        enabled=env.bool(prefix + "ENABLED", False),
+        client_ids=env.list(prefix + "CLIENT_ID"),
+        secret=env.str(prefix + "SECRET"),
+        redirect_uri=env.str(prefix + "REDIRECT_URI"),
+        url=env.str(prefix + "URL"),
+        email_optional=env.bool(prefix + "EMAIL_OPTIONAL", False),
+        skip_nonce_check=env.bool(prefix + "SKIP_NONCE_CHECK", False),
+    )
+
+
+def _linking_domains(env: EnvReader) -> dict[str, str]:
+    domains = {name: name for name in env.list("EXPERIMENTAL_PROVIDERS_WITH_OWN_LINKING_DOMAIN")}
+    for item in env.list("EXPERIMENTAL_PROVIDER_LINKING_DOMAINS"):
+        provider, _, domain = item.partition("=")
+        if provider.strip() and domain.strip():
+            domains[provider.strip()] = domain.strip()
+    return domains
 
 
 def read(env: EnvReader) -> ExternalSettings:
+    oauth = {name: _provider(env, name) for name in OAUTH_PROVIDERS}
     return ExternalSettings(
         email=EmailProviderSettings(
             enabled=env.bool("EXTERNAL_EMAIL_ENABLED", True),
@@ -43,12 +98,18 @@ def read(env: EnvReader) -> ExternalSettings:
         ),
         phone_enabled=env.bool("EXTERNAL_PHONE_ENABLED", False),
         anonymous_users_enabled=env.bool("EXTERNAL_ANONYMOUS_USERS_ENABLED", False),
-        providers={name: env.bool(f"EXTERNAL_{name.upper()}_ENABLED", False)
-                   for name in EXTERNAL_PROVIDERS},
+        providers={name: oauth[name].enabled for name in EXTERNAL_PROVIDERS},
+        oauth=oauth,
         redirect_url=env.str("EXTERNAL_REDIRECT_URL", "", "GOTRUE_EXTERNAL_REDIRECTURL"),
         # GoTrue raises shorter expiries to its 300s minimum.
         flow_state_expiry=max(
             env.duration("EXTERNAL_FLOW_STATE_EXPIRY_DURATION", timedelta(seconds=300)),
             timedelta(seconds=300),
         ),
+        oidc_provider_cache_ttl=env.duration("EXTERNAL_OIDC_PROVIDER_CACHE_TTL",
+                                             timedelta(hours=1), zero_is_default=True),
+        http_timeout=env.duration("INTERNAL_HTTP_TIMEOUT", timedelta(seconds=10),
+                                  zero_is_default=True),
+        allow_unverified_email_sign_ins=env.bool("MAILER_ALLOW_UNVERIFIED_EMAIL_SIGN_INS", False),
+        linking_domains=_linking_domains(env),
     )

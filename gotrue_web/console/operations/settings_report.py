@@ -56,6 +56,9 @@ _VARIABLES = {
     "db.max_overflow": "",
     "external.providers": "GOTRUE_EXTERNAL_<PROVIDER>_ENABLED",
     "external.flow_state_expiry": "GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION",
+    "external.http_timeout": "GOTRUE_INTERNAL_HTTP_TIMEOUT",
+    "external.allow_unverified_email_sign_ins": "GOTRUE_MAILER_ALLOW_UNVERIFIED_EMAIL_SIGN_INS",
+    "external.linking_domains": "GOTRUE_EXPERIMENTAL_PROVIDER_LINKING_DOMAINS",
     "smtp.password": "GOTRUE_SMTP_PASS",
     "smtp.timeout": "",
     "password.bcrypt_cost": "",
@@ -240,6 +243,11 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
         enabled = sorted(provider for provider, on in value.items() if on)
         return [SettingRow(path, ", ".join(enabled) if enabled else "none", variable_of(path),
                            default=not enabled)]
+    if path == "external.oauth":
+        return _oauth_rows(value)
+    if path == "external.linking_domains":
+        text = ", ".join(f"{p}={d}" for p, d in sorted(value.items())) or "none"
+        return [SettingRow(path, text, variable_of(path), default=not value)]
     if dataclasses.is_dataclass(value):
         rows = []
         for item in dataclasses.fields(value):
@@ -257,6 +265,25 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
     # A URL that carried a password is shown masked, like the named secrets.
     return [SettingRow(path, text, variable_of(path), masked="***" in text
                        and "***" not in str(value), default=value == default)]
+
+
+def _oauth_rows(providers) -> list[SettingRow]:
+    """GOTRUE_EXTERNAL_<P>_* of the providers that have anything set; the secret masked."""
+    rows = []
+    for name in sorted(providers):
+        config = providers[name]
+        unset = type(config)()
+        if config == unset:
+            continue
+        prefix = f"GOTRUE_EXTERNAL_{name.upper()}_"
+        for item in dataclasses.fields(config):
+            value = getattr(config, item.name)
+            secret = item.name == "secret"
+            rows.append(SettingRow(
+                f"external.oauth.{name}.{item.name}", masked(value) if secret else _plain(value),
+                prefix + ("CLIENT_ID" if item.name == "client_ids" else item.name.upper()),
+                masked=secret, default=value == getattr(unset, item.name)))
+    return rows
 
 
 def _captcha_rows(captcha, default) -> list[SettingRow]:

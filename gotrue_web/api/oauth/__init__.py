@@ -1,0 +1,1 @@
+"""External OAuth sign-in: GET /authorize (authorize.py) and GET|POST /callback (callback.py)."""

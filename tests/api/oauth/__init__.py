@@ -1,0 +1,1 @@
+"""External OAuth sign-in against fake providers on loopback ports."""

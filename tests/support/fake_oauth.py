@@ -1,0 +1,185 @@
+"""Fake OAuth providers: small Flask apps on loopback ports, reached through
+GOTRUE_EXTERNAL_<P>_URL.
+
+FakeProvider plays the provider's side of the authorization-code dance: its authorize page
+redirects straight back with a code (or with ``deny`` set, with an error), its token endpoint
+checks the client credentials and the code, and its profile endpoints answer what the test put
+in ``documents``. With ``signing_key`` it is an OIDC server too: discovery, JWKS, and an
+id_token in the token reply. Everything it receives is recorded in ``received``.
+
+``token_mode`` breaks the token endpoint: "error" (500), "garbage" (an HTML page), "slow"
+(sleeps ``delay`` seconds), "no_basic" (refuses HTTP Basic, accepts credentials in the body),
+"no_access_token" (JSON without access_token).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+from urllib.parse import unquote_plus, urlencode
+
+from flask import Flask, jsonify, redirect, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from werkzeug.serving import make_server
+
+GITHUB_ROUTES = {"authorize": "/login/oauth/authorize", "token": "/login/oauth/access_token",
+                 "profiles": ("/api/v3/user", "/api/v3/user/emails")}
+GITLAB_ROUTES = {"authorize": "/oauth/authorize", "token": "/oauth/token",
+                 "profiles": ("/api/v4/user", "/api/v4/user/emails")}
+KEYCLOAK_ROUTES = {"authorize": "/realms/test/protocol/openid-connect/auth",
+                   "token": "/realms/test/protocol/openid-connect/token",
+                   "profiles": ("/realms/test/protocol/openid-connect/userinfo",)}
+GOOGLE_ROUTES = {"authorize": "/o/oauth2/v2/auth", "token": "/token",
+                 "profiles": ("/userinfo/v2/me",),
+                 "discovery": "/.well-known/openid-configuration", "jwks": "/oauth2/v3/certs"}
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+class FakeProvider:
+    def __init__(self, routes: dict, *, client_id: str = "client-1",
+                 secret: str = "secret:1 two", signing_key: RSAKey | None = None,
+                 issuer: str = GOOGLE_ISSUER):
+        self.routes = routes
+        self.client_id, self.secret = client_id, secret
+        self.signing_key = signing_key
+        self.issuer = issuer
+        self.documents: dict[str, object] = {}
+        self.id_token_claims: dict | None = None
+        self.token_mode = "ok"
+        self.profile_status = 200
+        self.discovery_status = 200
+        self.deny = False
+        self.delay = 0.0
+        self.refresh_token = "provider-refresh-1"
+        self.received: list[dict] = []
+        self.codes: dict[str, dict] = {}
+        self.access_tokens: set[str] = set()
+        self.lock = threading.Lock()
+        self.app = self._build()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # --- lifecycle (the ``servers`` fixture calls start and stop) ---
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def requests_to(self, route: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.received if r["path"] == route]
+
+    # --- the provider ---
+
+    def _record(self) -> None:
+        with self.lock:
+            self.received.append({
+                "method": request.method, "path": request.path,
+                "args": request.args.to_dict(), "form": request.form.to_dict(),
+                "authorization": request.headers.get("Authorization", ""),
+                "accept": request.headers.get("Accept", ""),
+            })
+
+    def _client_authenticated(self) -> bool:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            if self.token_mode == "no_basic":
+                return False
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            return (unquote_plus(user), unquote_plus(password)) == (self.client_id, self.secret)
+        return (request.form.get("client_id"), request.form.get("client_secret")) == (
+            self.client_id, self.secret)
+
+    def _build(self) -> Flask:
+        app = Flask(f"fake-oauth-{id(self)}")
+        routes = self.routes
+
+        @app.route(routes["authorize"])
+        def authorize():
+            self._record()
+            target = request.args["redirect_uri"]
+            if self.deny:
+                return redirect(target + "?" + urlencode({
+                    "error": "access_denied", "error_description": "The user said no",
+                    "state": request.args.get("state", "")}))
+            code = secrets.token_urlsafe(12)
+            self.codes[code] = request.args.to_dict()
+            return redirect(target + "?" + urlencode({"code": code,
+                                                      "state": request.args["state"]}))
+
+        @app.route(routes["token"], methods=["POST"])
+        def token():
+            self._record()
+            if self.token_mode == "error":
+                return "upstream exploded", 500
+            if self.token_mode == "garbage":
+                return "<html>gateway</html>", 200, {"Content-Type": "text/html"}
+            if self.token_mode == "slow":
+                time.sleep(self.delay)
+            if not self._client_authenticated():
+                return jsonify(error="invalid_client"), 401
+            if request.form.get("code") not in self.codes:
+                return jsonify(error="invalid_grant"), 400
+            if self.token_mode == "no_access_token":
+                return jsonify(token_type="bearer")
+            access_token = "provider-access-" + secrets.token_hex(4)
+            self.access_tokens.add(access_token)
+            reply = {"access_token": access_token, "token_type": "bearer",
+                     "refresh_token": self.refresh_token, "expires_in": 3600}
+            if self.id_token_claims is not None and self.signing_key is not None:
+                reply["id_token"] = self.sign({**self.id_token_claims})
+            return jsonify(reply)
+
+        def profile():
+            self._record()
+            header = request.headers.get("Authorization", "")
+            if header.removeprefix("Bearer ") not in self.access_tokens:
+                return jsonify(message="bad token"), 401
+            if self.profile_status != 200:
+                return jsonify(message="broken"), self.profile_status
+            return jsonify(self.documents[request.path])
+
+        for path in routes["profiles"]:
+            app.add_url_rule(path, path, profile)
+
+        if "discovery" in routes:
+            @app.route(routes["discovery"])
+            def discovery():
+                self._record()
+                if self.discovery_status != 200:
+                    return "unavailable", self.discovery_status
+                return jsonify({
+                    "issuer": self.issuer,
+                    "authorization_endpoint": self.url + routes["authorize"],
+                    "token_endpoint": self.url + routes["token"],
+                    "userinfo_endpoint": self.url + routes["profiles"][0],
+                    "jwks_uri": self.url + routes["jwks"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                })
+
+            @app.route(routes["jwks"])
+            def jwks():
+                self._record()
+                return jsonify({"keys": [self.signing_key.as_dict(private=False)]})
+
+        return app
+
+    def sign(self, claims: dict) -> str:
+        now = int(time.time())
+        claims.setdefault("iss", self.issuer)
+        claims.setdefault("aud", self.client_id)
+        claims.setdefault("iat", now)
+        claims.setdefault("exp", now + 600)
+        return jwt.encode({"alg": "RS256", "kid": self.signing_key.kid}, claims,
+                          self.signing_key)
+
+
+def rsa_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "test-key-1"}, private=True)
