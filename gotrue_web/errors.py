@@ -29,6 +29,7 @@ class ErrorCode:
     BAD_OAUTH_STATE = "bad_oauth_state"
     BAD_OAUTH_CALLBACK = "bad_oauth_callback"
     OAUTH_PROVIDER_NOT_SUPPORTED = "oauth_provider_not_supported"
+    PROVIDER_DISABLED = "provider_disabled"
     UNEXPECTED_AUDIENCE = "unexpected_audience"
     SINGLE_IDENTITY_NOT_DELETABLE = "single_identity_not_deletable"
     EMAIL_CONFLICT_IDENTITY_NOT_DELETABLE = "email_conflict_identity_not_deletable"

@@ -15,6 +15,7 @@ from . import (admin_audit, admin_users, health, invite, logout, otp, reauthenti
 from .captcha import TOKEN_GRANTS, captcha_required
 from .oauth import authorize as oauth_authorize
 from .oauth import callback as oauth_callback
+from .oauth import identities as oauth_identities
 from .guards import (forget_client, identify_client, rate_limited, requires_admin,
                      requires_user, signup_bucket)
 
@@ -58,6 +59,10 @@ _route("/callback", oauth_callback.callback, ("GET", "POST"), "oauth_callback")
 _route("/reauthenticate", reauthenticate.reauthenticate, ("GET",), auth="user")
 _route("/user", user.get_user, ("GET",), "get_user", auth="user", read_only=True)
 _route("/user", user.update_user, ("PUT",), "update_user", auth="user", limit="otp")
+_route("/user/identities/authorize", oauth_identities.link_identity, ("GET",),
+       "link_identity", auth="user")
+_route("/user/identities/<identity_id>", oauth_identities.unlink_identity, ("DELETE",),
+       "unlink_identity", auth="user")
 
 _route("/invite", invite.invite, ("POST",), auth="admin")
 _route("/admin/generate_link", invite.generate_link, ("POST",), "admin_generate_link",

@@ -111,6 +111,17 @@ def redirect_to_param(body: Body | None = None) -> str:
     return value or request.headers.get("Referer", "")
 
 
+def oauth_referrer() -> str:
+    """Where an OAuth flow ends (GET /authorize, identity linking): a valid redirect_to (query
+    or form), else a valid Referer, else SITE_URL."""
+    settings = current_runtime().settings
+    for candidate in (request.values.get("redirect_to", ""), request.headers.get("Referer", "")):
+        if candidate and redirects.is_valid(candidate, settings.site_url,
+                                            settings.uri_allow_list):
+            return candidate
+    return settings.site_url
+
+
 def resolved_redirect(body: Body | None = None) -> str:
     """Where the flow ends: the request's redirect_to when the allow-list permits it, else
     GOTRUE_SITE_URL (the one place a redirect target is chosen)."""

@@ -1,16 +1,19 @@
-"""POST /token?grant_type=password|refresh_token|pkce. Parity: GoTrue internal/api/token.go."""
+"""POST /token?grant_type=password|refresh_token|pkce|id_token. Parity: GoTrue
+internal/api/token.go and token_oidc.go."""
 
 from __future__ import annotations
 
 from flask import request
 
-from ..errors import ErrorCode, bad_request
+from ..errors import ErrorCode, OAuthError, bad_request
 from ..extensions import db
 from ..runtime import current_runtime
 from ..serializers import session_json
 from ..services import pkce, sessions
+from ..services.oauth.id_token import IdTokenRequest, sign_in_with_id_token
 from ..services.signin import sign_in_with_password
 from .errors import json_response
+from .guards import authenticate_user
 from .params import json_body, request_info
 
 
@@ -47,8 +50,24 @@ def _pkce_grant():
                          request_info())
 
 
+def _id_token_grant():
+    body = json_body()
+    if body.bool("link_identity"):
+        if not request.headers.get("Authorization", "").strip():
+            raise OAuthError("invalid request",
+                             "Linking requires a valid user access token in Authorization")
+        link_to = authenticate_user().user.id
+    else:
+        link_to = None
+    return sign_in_with_id_token(current_runtime(), IdTokenRequest(
+        id_token=body.str("id_token"), access_token=body.str("access_token"),
+        nonce=body.str("nonce"), provider=body.str("provider"), client_id=body.str("client_id"),
+        issuer=body.str("issuer")), request_info(), link_to=link_to)
+
+
 _GRANTS = {
     "password": _password_grant,
     "refresh_token": _refresh_token_grant,
     "pkce": _pkce_grant,
+    "id_token": _id_token_grant,
 }

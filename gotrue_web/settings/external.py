@@ -16,6 +16,7 @@ EXTERNAL_PROVIDERS = (
 )
 # Every provider GoTrue reads GOTRUE_EXTERNAL_<P>_* for: /settings has no key for the last two.
 OAUTH_PROVIDERS = (*EXTERNAL_PROVIDERS, "x", "vercel_marketplace")
+DEFAULT_ID_TOKEN_ISSUERS = ("https://appleid.apple.com", "https://accounts.google.com")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class ExternalSettings:
     # GOTRUE_EXPERIMENTAL_PROVIDER_LINKING_DOMAINS ("p=domain,..."): providers whose identities
     # link only among themselves; the deprecated per-provider list maps a provider to itself.
     linking_domains: Mapping[str, str] = field(default_factory=dict)
+    # GOTRUE_EXTERNAL_ALLOWED_ID_TOKEN_ISSUERS: issuers POST /token?grant_type=id_token accepts
+    # with the request's client_id when no configured provider matches.
+    allowed_id_token_issuers: tuple[str, ...] = DEFAULT_ID_TOKEN_ISSUERS
 
 
 def _provider(env: EnvReader, name: str) -> OAuthProviderSettings:
@@ -112,4 +116,6 @@ def read(env: EnvReader) -> ExternalSettings:
                                   zero_is_default=True),
         allow_unverified_email_sign_ins=env.bool("MAILER_ALLOW_UNVERIFIED_EMAIL_SIGN_INS", False),
         linking_domains=_linking_domains(env),
+        allowed_id_token_issuers=(env.list("EXTERNAL_ALLOWED_ID_TOKEN_ISSUERS")
+                                  or DEFAULT_ID_TOKEN_ISSUERS),
     )

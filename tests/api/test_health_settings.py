@@ -57,8 +57,8 @@ def test_settings_follow_the_configuration(make_app, settings):
         "external.anonymous_users_enabled": True,
         "external.phone_enabled": True,
         "external.email": dataclasses.replace(settings.external.email, enabled=False),
-        # zoom is not implemented yet: /settings reports it false even when enabled.
-        "external.providers": {"github": True, "google": False, "gitlab": True, "zoom": True},
+        # twitter is not implemented yet: /settings reports it false even when enabled.
+        "external.providers": {"github": True, "google": False, "gitlab": True, "twitter": True},
     })
     body = app.test_client().get("/settings").get_json()
     enabled = {name for name, on in body["external"].items() if on}

@@ -37,6 +37,40 @@ GOOGLE_ROUTES = {"authorize": "/o/oauth2/v2/auth", "token": "/token",
                  "discovery": "/.well-known/openid-configuration", "jwks": "/oauth2/v3/certs"}
 GOOGLE_ISSUER = "https://accounts.google.com"
 
+# The paths of the other providers as their modules place them under GOTRUE_EXTERNAL_<P>_URL.
+BITBUCKET_ROUTES = {"authorize": "/site/oauth2/authorize", "token": "/site/oauth2/access_token",
+                    "profiles": ("/2.0/user", "/2.0/user/emails")}
+DISCORD_ROUTES = {"authorize": "/api/oauth2/authorize", "token": "/api/oauth2/token",
+                  "profiles": ("/api/users/@me",)}
+FACEBOOK_ROUTES = {"authorize": "/dialog/oauth", "token": "/oauth/access_token",
+                   "profiles": ("/me",)}
+SPOTIFY_ROUTES = {"authorize": "/authorize", "token": "/api/token", "profiles": ("/me",)}
+TWITCH_ROUTES = {"authorize": "/oauth2/authorize", "token": "/oauth2/token",
+                 "profiles": ("/helix/users",)}
+NOTION_ROUTES = {"authorize": "/v1/oauth/authorize", "token": "/v1/oauth/token",
+                 "profiles": ("/v1/users/me",)}
+ZOOM_ROUTES = {"authorize": "/oauth/authorize", "token": "/oauth/token",
+               "profiles": ("/v2/users/me",)}
+FIGMA_ROUTES = {"authorize": "/oauth", "token": "/v1/oauth/token", "profiles": ("/v1/me",)}
+FLY_ROUTES = {"authorize": "/oauth/authorize", "token": "/oauth/token",
+              "profiles": ("/oauth/token/info",)}
+KAKAO_ROUTES = {"authorize": "/oauth/authorize", "token": "/oauth/token",
+                "profiles": ("/v2/user/me",)}
+WORKOS_ROUTES = {"authorize": "/sso/authorize", "token": "/sso/token", "profiles": ()}
+SLACK_OIDC_ROUTES = {"authorize": "/openid/connect/authorize",
+                     "token": "/api/openid.connect.token",
+                     "profiles": ("/api/openid.connect.userInfo",)}
+LINKEDIN_OIDC_ROUTES = {"authorize": "/oauth/v2/authorization", "token": "/oauth/v2/accessToken",
+                        "profiles": (), "discovery": "/oauth/.well-known/openid-configuration",
+                        "jwks": "/oauth/openid/jwks"}
+LINKEDIN_ISSUER = "https://www.linkedin.com/oauth"
+# Azure with URL=<fake>/tenant-1: the token's issuer is Microsoft's, its discovery is on the fake.
+AZURE_ROUTES = {"authorize": "/tenant-1/oauth2/v2.0/authorize",
+                "token": "/tenant-1/oauth2/v2.0/token", "profiles": (),
+                "discovery": "/tenant-1/v2.0/.well-known/openid-configuration",
+                "jwks": "/tenant-1/discovery/v2.0/keys"}
+AZURE_ISSUER = "https://login.microsoftonline.com/tenant-1/v2.0"
+
 
 class FakeProvider:
     def __init__(self, routes: dict, *, client_id: str = "client-1",
@@ -47,6 +81,10 @@ class FakeProvider:
         self.signing_key = signing_key
         self.issuer = issuer
         self.documents: dict[str, object] = {}
+        # Headers every profile request must carry (else 401), e.g. Twitch's Client-Id.
+        self.required_headers: dict[str, str] = {}
+        # Extra keys of the token reply (WorkOS puts the profile there).
+        self.token_extra: dict[str, object] = {}
         self.id_token_claims: dict | None = None
         self.token_mode = "ok"
         self.profile_status = 200
@@ -85,6 +123,7 @@ class FakeProvider:
                 "args": request.args.to_dict(), "form": request.form.to_dict(),
                 "authorization": request.headers.get("Authorization", ""),
                 "accept": request.headers.get("Accept", ""),
+                "headers": dict(request.headers),
             })
 
     def _client_authenticated(self) -> bool:
@@ -132,7 +171,8 @@ class FakeProvider:
             access_token = "provider-access-" + secrets.token_hex(4)
             self.access_tokens.add(access_token)
             reply = {"access_token": access_token, "token_type": "bearer",
-                     "refresh_token": self.refresh_token, "expires_in": 3600}
+                     "refresh_token": self.refresh_token, "expires_in": 3600,
+                     **self.token_extra}
             if self.id_token_claims is not None and self.signing_key is not None:
                 reply["id_token"] = self.sign({**self.id_token_claims})
             return jsonify(reply)
@@ -142,6 +182,8 @@ class FakeProvider:
             header = request.headers.get("Authorization", "")
             if header.removeprefix("Bearer ") not in self.access_tokens:
                 return jsonify(message="bad token"), 401
+            if any(request.headers.get(k) != v for k, v in self.required_headers.items()):
+                return jsonify(message="missing header"), 401
             if self.profile_status != 200:
                 return jsonify(message="broken"), self.profile_status
             return jsonify(self.documents[request.path])
@@ -159,7 +201,7 @@ class FakeProvider:
                     "issuer": self.issuer,
                     "authorization_endpoint": self.url + routes["authorize"],
                     "token_endpoint": self.url + routes["token"],
-                    "userinfo_endpoint": self.url + routes["profiles"][0],
+                    "userinfo_endpoint": self.url + (routes["profiles"] or ("/userinfo",))[0],
                     "jwks_uri": self.url + routes["jwks"],
                     "id_token_signing_alg_values_supported": ["RS256"],
                 })

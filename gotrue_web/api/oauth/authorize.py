@@ -10,19 +10,9 @@ from flask import redirect, request
 
 from ...extensions import db
 from ...runtime import current_runtime
-from ...security import redirects
 from ...services import pkce
 from ...services.oauth import flow
-
-
-def _referrer() -> str:
-    """A valid redirect_to (query or form), else a valid Referer, else SITE_URL."""
-    settings = current_runtime().settings
-    for candidate in (request.values.get("redirect_to", ""), request.headers.get("Referer", "")):
-        if candidate and redirects.is_valid(candidate, settings.site_url,
-                                            settings.uri_allow_list):
-            return candidate
-    return settings.site_url
+from ..params import oauth_referrer
 
 
 def authorize():
@@ -32,7 +22,7 @@ def authorize():
     location = flow.start(
         current_runtime(), provider_query=args.get("provider", ""),
         scopes=args.get("scopes", ""), pkce_params=pkce_params,
-        invite_token=args.get("invite_token", ""), referrer=_referrer(),
+        invite_token=args.get("invite_token", ""), referrer=oauth_referrer(),
         query=list(args.items(multi=True)),
     )
     db.session.commit()

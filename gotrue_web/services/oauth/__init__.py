@@ -15,9 +15,10 @@ from .github import GitHub
 from .gitlab import GitLab
 from .google import Google
 from .keycloak import Keycloak
+from . import providers as more_providers
 
 REGISTRY: dict[str, Provider] = {provider.name: provider for provider in (
-    GitHub(), GitLab(), Google(), Keycloak(),
+    GitHub(), GitLab(), Google(), Keycloak(), *more_providers.ALL,
 )}
 
 

@@ -21,6 +21,7 @@ from .. import sessions
 from . import ResolvedProvider, resolve
 from .base import Profile, ProviderEmail, ProviderFailure
 from .flow import is_pkce
+from .identities import link_to_target
 from .linking import SignIn, accept_invite, sign_in_user
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,10 @@ def finish(rt: Runtime, flow: FlowState, code: str, info: RequestInfo) -> Finish
                      emails=profile.emails, aud=info.aud, email_optional=flow.email_optional,
                      referrer=flow.referrer or rt.settings.site_url, pkce=is_pkce(flow))
     flow = _relock(flow.id)
-    if flow.invite_token:
+    if flow.linking_target_id is not None:
+        # GET /user/identities/authorize started this flow (spec section 4).
+        user = link_to_target(rt, sign_in, flow.linking_target_id, info)
+    elif flow.invite_token:
         user = accept_invite(rt, sign_in, flow.invite_token, info)
     else:
         user = sign_in_user(rt, sign_in, info)

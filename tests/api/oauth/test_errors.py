@@ -36,9 +36,9 @@ def test_authorize_refuses_an_incomplete_provider(oauth_app, github, change, rea
     assert entities(app, sa.select(FlowState)) == []
 
 
-@pytest.mark.parametrize("name", ["nope", "zoom", ""])
+@pytest.mark.parametrize("name", ["nope", "twitter", ""])
 def test_authorize_refuses_unknown_and_unimplemented_providers(oauth_app, github, name):
-    app = oauth_app({"github": github}, **{"external.providers": {"zoom": True}})
+    app = oauth_app({"github": github}, **{"external.providers": {"twitter": True}})
     answer = app.test_client().get("/authorize", query_string={"provider": name})
     assert answer.status_code == 400
     assert answer.get_json()["msg"] == f"Unsupported provider: Provider {name} could not be found"
