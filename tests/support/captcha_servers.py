@@ -8,16 +8,16 @@ too slow for the timeout). Start it with the ``servers`` fixture.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from .loopback_http import LoopbackHTTPServer, QuietHandler
 
 HCAPTCHA_PATH = "/siteverify"
 TURNSTILE_PATH = "/turnstile/v0/siteverify"
 
 
-class CaptchaServer:
+class CaptchaServer(LoopbackHTTPServer):
     """Accepts the token ``good_token`` and rejects any other with ``invalid-input-response``,
     unless ``answer`` is set to a fixed answer."""
 
@@ -26,11 +26,9 @@ class CaptchaServer:
         self.delay = delay
         self.answer: dict | tuple[int, str] | None = None
         self.posts: list[dict] = []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
         server_self = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
@@ -41,26 +39,11 @@ class CaptchaServer:
                         "form": {name: values[-1] for name, values in form.items()},
                     })
                 if server_self.delay:
-                    server_self.stopping.wait(server_self.delay)
+                    server_self.release.wait(server_self.delay)
                 status, text = server_self.reply(form.get("response", [""])[-1])
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except OSError:
-                    pass
+                self.answer(status, text, "application/json")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(Handler)
 
     def reply(self, token: str) -> tuple[int, str]:
         if isinstance(self.answer, tuple):
@@ -75,15 +58,6 @@ class CaptchaServer:
     def received(self) -> list[dict]:
         with self.lock:
             return list(self.posts)
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 def _now() -> str:

@@ -10,7 +10,6 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .loopback_http import LoopbackHTTPServer, QuietHandler
 from .smtp import SMTPSink, free_port
 
 # --- certificates ----------------------------------------------------------------------------
@@ -199,7 +199,7 @@ class Tarpit:
 # --- HTTP --------------------------------------------------------------------------------------
 
 
-class TemplateServer:
+class TemplateServer(LoopbackHTTPServer):
     """Serves ``pages`` (path -> body, or (status, body)) and counts the requests per path.
 
     ``stall`` makes chosen paths wait until ``release`` is set (a server too slow to answer).
@@ -209,10 +209,9 @@ class TemplateServer:
         self.pages = dict(pages or {})
         self.requests: list[str] = []
         self.stall: set[str] = set()
-        self.release = threading.Event()
         server_self = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 with server_self.lock:
                     server_self.requests.append(self.path)
@@ -222,35 +221,10 @@ class TemplateServer:
                 status, body = page if isinstance(page, tuple) else (200, page)
                 if body is None:
                     status, body = 404, "not found"
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except OSError:
-                    pass
+                self.answer(status, body, "text/html; charset=utf-8")
 
-            def log_message(self, *args):
-                pass
-
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(Handler)
 
     def count(self, path: str) -> int:
         with self.lock:
             return self.requests.count(path)
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)

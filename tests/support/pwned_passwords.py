@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .loopback_http import LoopbackHTTPServer, QuietHandler
 
 PADDING_LINES = 20
 
@@ -28,7 +28,7 @@ class RangeRequest:
     raw: str
 
 
-class RangeAPIServer:
+class RangeAPIServer(LoopbackHTTPServer):
     """``breached`` maps passwords to how often they were seen (0 lists them as padding).
 
     ``answer`` picks the behaviour: "range" (the real thing), "error" (HTTP 503), "garbage" (a
@@ -40,11 +40,9 @@ class RangeAPIServer:
         self.hashes = {sha1_hex(password): seen for password, seen in (breached or {}).items()}
         self.answer = answer
         self.requests: list[RangeRequest] = []
-        self.lock = threading.Lock()
-        self.release = threading.Event()
         server_self = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 raw = self.requestline + "\r\n" + str(self.headers)
                 with server_self.lock:
@@ -52,25 +50,9 @@ class RangeAPIServer:
                         RangeRequest(self.path, dict(self.headers.items()), raw))
                 if server_self.answer == "stall":
                     server_self.release.wait(timeout=30)
-                status, body = server_self._answer(self.path)
-                data = body.encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass
+                self.answer(*server_self._answer(self.path), "text/plain")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(Handler)
 
     def _answer(self, path: str) -> tuple[int, str]:
         if self.answer == "error":
@@ -93,12 +75,3 @@ class RangeAPIServer:
     def paths(self) -> list[str]:
         with self.lock:
             return [request.path for request in self.requests]
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
