@@ -78,6 +78,11 @@ class ErrorCode:
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID_CREDENTIALS = "invalid_credentials"
     FEATURE_DISABLED = "feature_disabled"
+    OAUTH_CLIENT_STATE_NOT_FOUND = "oauth_client_state_not_found"
+    OAUTH_CLIENT_STATE_EXPIRED = "oauth_client_state_expired"
+    OAUTH_INVALID_STATE = "oauth_invalid_state"
+    CUSTOM_PROVIDER_NOT_FOUND = "custom_provider_not_found"
+    OVER_CUSTOM_PROVIDER_QUOTA = "over_custom_provider_quota"
 
 
 class GoTrueError(Exception):

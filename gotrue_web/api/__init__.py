@@ -15,6 +15,7 @@ from . import (admin_audit, admin_users, health, invite, logout, otp, reauthenti
 from .captcha import TOKEN_GRANTS, captcha_required
 from .oauth import authorize as oauth_authorize
 from .oauth import callback as oauth_callback
+from .oauth import custom_providers as oauth_custom_providers
 from .oauth import identities as oauth_identities
 from .guards import (forget_client, identify_client, rate_limited, requires_admin,
                      requires_user, signup_bucket)
@@ -80,3 +81,14 @@ _route("/admin/users/<user_id>/factors", admin_users.list_factors, ("GET",),
        "admin_list_factors", auth="admin")
 _route("/admin/users/<user_id>/factors/<factor_id>", admin_users.delete_factor, ("DELETE",),
        "admin_delete_factor", auth="admin")
+# Custom OAuth/OIDC providers (spec oauth-sso.md section 6).
+_route("/admin/custom-providers", oauth_custom_providers.list_providers, ("GET",),
+       "admin_list_custom_providers", auth="admin")
+_route("/admin/custom-providers", oauth_custom_providers.create_provider, ("POST",),
+       "admin_create_custom_provider", auth="admin")
+_route("/admin/custom-providers/<identifier>", oauth_custom_providers.get_provider, ("GET",),
+       "admin_get_custom_provider", auth="admin")
+_route("/admin/custom-providers/<identifier>", oauth_custom_providers.update_provider, ("PUT",),
+       "admin_update_custom_provider", auth="admin")
+_route("/admin/custom-providers/<identifier>", oauth_custom_providers.delete_provider,
+       ("DELETE",), "admin_delete_custom_provider", auth="admin")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from . import (audit_log, auth, email_templates, invites, mail_log, rate_limits, settings_page,
-               user_detail, users)
+from . import (audit_log, auth, email_templates, invites, mail_log, providers, rate_limits,
+               settings_page, user_detail, users)
 
 console = Blueprint("console", __name__, url_prefix="/console")
 console.before_request(auth.load_operator)
@@ -54,6 +54,9 @@ _route("/users/<user_id>/soft-delete", user_detail.soft_delete_user, ("POST",))
 _route("/users/<user_id>/sessions/<session_id>/revoke", user_detail.revoke_session, ("POST",))
 _route("/users/<user_id>/sessions/revoke", user_detail.revoke_sessions, ("POST",))
 _route("/users/<user_id>/unlock", user_detail.unlock, ("POST",))
+_route("/users/<user_id>/identities/<identity_id>/unlink", user_detail.confirm_unlink)
+_route("/users/<user_id>/identities/<identity_id>/unlink", user_detail.unlink_identity,
+       ("POST",))
 
 # Invitations
 _route("/invites", invites.invites)
@@ -74,6 +77,10 @@ _route("/mail", mail_log.mail_log)
 _route("/mail/test", mail_log.smtp_test, ("POST",))
 _route("/audit", audit_log.audit_log)
 _route("/settings", settings_page.settings)
+
+# Sign-in providers
+_route("/providers", providers.providers)
+_route("/providers/<name>/test", providers.try_provider, ("POST",))
 
 # Rate limits
 _route("/rate-limits", rate_limits.rate_limits)

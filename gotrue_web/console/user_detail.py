@@ -27,6 +27,7 @@ from .operations import limit_keys, rate_limits, user_actions, user_timeline
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"
 TIMELINE = "console/users/_timeline.html"
+IDENTITIES = "console/users/_identities.html"
 NEW_PAGE = "console/users/new.html"
 NEW_FORM = "console/users/_new_form.html"
 
@@ -122,7 +123,8 @@ def _plural(count: int, word: str) -> str:
 
 def detail(user_id: str):
     user = _load(user_id)
-    fragment = TIMELINE if request.args.get("part") == "timeline" else DETAIL_BLOCK
+    fragment = {"timeline": TIMELINE, "identities": IDENTITIES}.get(request.args.get("part"),
+                                                                    DETAIL_BLOCK)
     return render_page_or_fragment(DETAIL_PAGE, fragment, **_context(user))
 
 
@@ -256,6 +258,28 @@ def remove_factors(user_id: str):
                                                  request_info())
         return f"{_plural(removed, 'MFA factor')} removed."
     return _act(user_id, "factors", act)
+
+
+# --- identities ---------------------------------------------------------------------------------
+
+
+def confirm_unlink(user_id: str, identity_id: str):
+    """The confirm step of Unlink: a GET that changes nothing; the POST below unlinks."""
+    user = _load(user_id)
+    identity = next((i for i in user.identities if str(i.id) == identity_id), None)
+    if identity is None:
+        abort(404, description="This identity is no longer linked to this user.")
+    return render_page_or_fragment(DETAIL_PAGE, IDENTITIES, **_context(user),
+                                   unlinking=identity)
+
+
+def unlink_identity(user_id: str, identity_id: str):
+    def act(user):
+        label = label_of(user)
+        provider = user_actions.unlink_identity(current_runtime(), user, identity_id, actor(),
+                                                request_info())
+        return f"The {provider} identity was unlinked from {label}."
+    return _act(user_id, "identities", act)
 
 
 # --- deletion -----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from .flow_state import CodeChallengeMethod, FlowState
 from .identity import Identity
 from .mail import EmailTemplate, MailLogEntry
 from .mfa import AMRClaim, Challenge, Factor, FactorStatus, FactorType
+from .oauth_provider import CustomOAuthProvider, OAuthClientState
 from .one_time_token import OneTimeToken, OneTimeTokenType
 from .operator import ConsoleLock, Operator, OperatorSignInAttempt
 from .session import AAL, RefreshToken, Session
@@ -14,9 +15,11 @@ from .user import User
 from . import search_indexes  # noqa: E402,F401  isort: skip
 
 __all__ = [
-    "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "EmailTemplate",
+    "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "CustomOAuthProvider",
+    "EmailTemplate",
     "Factor", "MailLogEntry",
-    "FactorStatus", "FactorType", "FlowState", "Identity", "OneTimeToken", "OneTimeTokenType",
+    "FactorStatus", "FactorType", "FlowState", "Identity", "OAuthClientState", "OneTimeToken",
+    "OneTimeTokenType",
     "ConsoleLock", "Operator", "OperatorSignInAttempt",
     "RefreshToken", "Session", "User",
 ]

@@ -68,6 +68,18 @@ class ExternalSettings:
     # GOTRUE_EXTERNAL_ALLOWED_ID_TOKEN_ISSUERS: issuers POST /token?grant_type=id_token accepts
     # with the request's client_id when no configured provider matches.
     allowed_id_token_issuers: tuple[str, ...] = DEFAULT_ID_TOKEN_ISSUERS
+    # GOTRUE_EXTERNAL_IOS_BUNDLE_ID: also an acceptable audience of Apple ID tokens (a native
+    # iOS app's tokens are issued to its bundle id, not to the web Services ID).
+    ios_bundle_id: str = ""
+    # GOTRUE_CUSTOM_OAUTH_*: operator-defined providers (/admin/custom-providers); 0 = no limit;
+    # EXTERNAL_URL is the base of their redirect_uri (else API_EXTERNAL_URL).
+    custom_oauth_enabled: bool = True
+    custom_oauth_max_providers: int = 0
+    custom_oauth_external_url: str = ""
+    # Tests only, deliberately NOT read from the environment: the app factory's overrides set it
+    # (make_app(**{"external.custom_oauth_allow_private_urls": True})) so that custom providers
+    # may live on http loopback fakes. Never on in a served app.
+    custom_oauth_allow_private_urls: bool = False
 
 
 def _provider(env: EnvReader, name: str) -> OAuthProviderSettings:
@@ -118,4 +130,8 @@ def read(env: EnvReader) -> ExternalSettings:
         linking_domains=_linking_domains(env),
         allowed_id_token_issuers=(env.list("EXTERNAL_ALLOWED_ID_TOKEN_ISSUERS")
                                   or DEFAULT_ID_TOKEN_ISSUERS),
+        ios_bundle_id=env.str("EXTERNAL_IOS_BUNDLE_ID"),
+        custom_oauth_enabled=env.bool("CUSTOM_OAUTH_ENABLED", True),
+        custom_oauth_max_providers=env.int("CUSTOM_OAUTH_MAX_PROVIDERS", 0, minimum=0),
+        custom_oauth_external_url=env.str("CUSTOM_OAUTH_EXTERNAL_URL"),
     )

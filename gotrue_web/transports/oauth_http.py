@@ -8,7 +8,7 @@ with a bearer token. What a reply means for a user is decided in services/oauth.
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import Callable, Mapping
 from urllib.parse import parse_qsl, quote_plus
 
 import requests
@@ -41,9 +41,12 @@ def _session(client_id: str, secret: str, redirect_uri: str, method: str) -> OAu
 
 
 def exchange_code(token_url: str, *, client_id: str, secret: str, redirect_uri: str, code: str,
-                  timeout: float, code_verifier: str = "", body_only: bool = False) -> dict:
-    """POST grant_type=authorization_code; the token reply (it has a non-empty access_token)."""
+                  timeout: float, code_verifier: str = "", body_only: bool = False,
+                  extra_params: Mapping[str, str] | None = None) -> dict:
+    """POST grant_type=authorization_code; the token reply (it has a non-empty access_token).
+    ``extra_params`` are more form fields (Apple wants client_id and secret in the body)."""
     extra = {"code_verifier": code_verifier} if code_verifier else {}
+    extra.update(extra_params or {})
     attempts = ["client_secret_post"] if body_only else ["basic", "client_secret_post"]
     last_error: Exception | None = None
     for method in attempts:
@@ -73,9 +76,15 @@ def get_json(url: str, *, timeout: float, access_token: str = "",
     sent = {"Accept": "application/json", **(headers or {})}
     if access_token:
         sent["Authorization"] = f"Bearer {access_token}"
+    return json_reply(url, lambda: requests.get(url, headers=sent, timeout=timeout, stream=True,
+                                                allow_redirects=False))
+
+
+def json_reply(url: str, send: Callable[[], requests.Response]) -> object:
+    """The parsed JSON of the streamed response ``send()`` returns: 2xx, at most
+    MAX_REPLY_BYTES, valid JSON; ProviderHTTPError otherwise."""
     try:
-        with requests.get(url, headers=sent, timeout=timeout, stream=True,
-                          allow_redirects=False) as response:
+        with send() as response:
             if not 200 <= response.status_code < 300:
                 raise ProviderHTTPError(f"{url} answered {response.status_code}")
             body = response.raw.read(MAX_REPLY_BYTES + 1, decode_content=True)

@@ -57,12 +57,11 @@ def test_settings_follow_the_configuration(make_app, settings):
         "external.anonymous_users_enabled": True,
         "external.phone_enabled": True,
         "external.email": dataclasses.replace(settings.external.email, enabled=False),
-        # twitter is not implemented yet: /settings reports it false even when enabled.
         "external.providers": {"github": True, "google": False, "gitlab": True, "twitter": True},
     })
     body = app.test_client().get("/settings").get_json()
     enabled = {name for name, on in body["external"].items() if on}
-    assert enabled == {"anonymous_users", "phone", "github", "gitlab"}
+    assert enabled == {"anonymous_users", "phone", "github", "gitlab", "twitter"}
     assert body["disable_signup"] is True
     assert body["mailer_autoconfirm"] is True
     assert body["phone_autoconfirm"] is True

@@ -472,7 +472,8 @@ def populated(app, api, make_operator):
         "mine": signed_in(app),
         "theirs": signed_in(app, "second@example.com", ip="198.51.100.7"),
         "args": {"user_id": session["user"]["id"], "session_id": session_id,
-                 "factor_id": str(uuid.uuid4()), "kind": "invite", "fmt": "csv"},
+                 "factor_id": str(uuid.uuid4()), "kind": "invite", "fmt": "csv",
+                 "identity_id": str(uuid.uuid4()), "name": "github"},
     }
 
 

@@ -7,10 +7,14 @@ GoTrue's environment variables, on a socket bound here so no port is guessed.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,3 +126,30 @@ def start_gunicorn(test_database, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+NPM_SECONDS = 300
+
+
+@pytest.fixture(scope="session")
+def auth_js() -> Path:
+    """tests/live/js with its node_modules installed (npm skips the work when up to date).
+
+    A missing node/npm or an unreachable registry fails the test; it never skips."""
+    npm = shutil.which("npm")
+    if not shutil.which("node") or not npm:
+        pytest.fail("node and npm are needed to test @supabase/auth-js")
+    # xdist workers share the folder: one npm at a time, the others then find it up to date.
+    lock_path = Path(tempfile.gettempdir()) / (
+        "gotrue-web-npm-" + hashlib.sha256(str(JS_DIR).encode()).hexdigest()[:16] + ".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            installed = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=JS_DIR,
+                                       capture_output=True, text=True, timeout=NPM_SECONDS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"npm install did not finish in {NPM_SECONDS}s")
+    if installed.returncode != 0:
+        pytest.fail(f"npm install failed ({installed.returncode}):\n{installed.stderr[-3000:]}")
+    return JS_DIR

@@ -9,11 +9,9 @@ run; a missing node/npm or an unreachable registry fails the test, it never skip
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,26 +23,7 @@ from ..factories import refresh_token_hash, verified_claims
 
 pytestmark = pytest.mark.live
 
-JS_DIR = Path(__file__).resolve().parent / "js"
-NPM_SECONDS = 300
 DRIVER_SECONDS = 120
-
-
-@pytest.fixture(scope="session")
-def auth_js() -> Path:
-    """tests/live/js with its node_modules installed (npm skips the work when up to date)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("node and npm are needed to test @supabase/auth-js")
-    try:
-        installed = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund"], cwd=JS_DIR, capture_output=True,
-            text=True, timeout=NPM_SECONDS)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"npm install did not finish in {NPM_SECONDS}s")
-    if installed.returncode != 0:
-        pytest.fail(f"npm install failed ({installed.returncode}):\n{installed.stderr[-3000:]}")
-    return JS_DIR
 
 
 @pytest.fixture(params=["", "/auth/v1"], ids=["root", "auth-v1"])

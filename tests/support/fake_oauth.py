@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus, urlencode
 from flask import Flask, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from markupsafe import escape
 from werkzeug.serving import make_server
 
 GITHUB_ROUTES = {"authorize": "/login/oauth/authorize", "token": "/login/oauth/access_token",
@@ -90,6 +91,8 @@ class FakeProvider:
         self.profile_status = 200
         self.discovery_status = 200
         self.deny = False
+        # More fields of a response_mode=form_post answer (Apple's id_token and user).
+        self.form_post_extra: dict[str, str] = {}
         self.delay = 0.0
         self.refresh_token = "provider-refresh-1"
         self.received: list[dict] = []
@@ -144,6 +147,8 @@ class FakeProvider:
         def authorize():
             self._record()
             target = request.args["redirect_uri"]
+            if request.args.get("response_mode") == "form_post":
+                return self._form_post(target)
             if self.deny:
                 return redirect(target + "?" + urlencode({
                     "error": "access_denied", "error_description": "The user said no",
@@ -212,6 +217,19 @@ class FakeProvider:
                 return jsonify({"keys": [self.signing_key.as_dict(private=False)]})
 
         return app
+
+    def _form_post(self, target: str) -> str:
+        """The answer as a page whose form the browser POSTs to ``target`` (OIDC form_post)."""
+        if self.deny:
+            fields = {"error": "access_denied", "error_description": "The user said no"}
+        else:
+            code = secrets.token_urlsafe(12)
+            self.codes[code] = request.args.to_dict()
+            fields = {"code": code, **self.form_post_extra}
+        fields["state"] = request.args.get("state", "")
+        inputs = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+                         for k, v in fields.items())
+        return f'<form method="post" action="{escape(target)}">{inputs}</form>'
 
     def sign(self, claims: dict) -> str:
         now = int(time.time())

@@ -16,6 +16,7 @@ from ...extensions import db
 from ...runtime import current_runtime
 from ...services.oauth import callback as oauth_callback
 from ...services.oauth import flow
+from ...services.oauth.base import Grant
 from ..params import request_info
 
 # OAuth error names by status, as GoTrue puts them in redirects; other statuses: server_error.
@@ -29,6 +30,12 @@ def _param(name: str) -> str:
     if request.method == "POST":
         return request.form.get(name, "")
     return request.args.get(name, "")
+
+
+def _grant() -> Grant:
+    # Twitter (OAuth1) comes back with its request token and verifier in the query.
+    return Grant(code=_param("code"), oauth_token=request.args.get("oauth_token", ""),
+                 oauth_verifier=request.args.get("oauth_verifier", ""))
 
 
 def _with_query(url: str, values: dict) -> str:
@@ -79,7 +86,8 @@ def callback():
         return _phase_b_error(base, {"error": _param("error"),
                                      "error_description": _param("error_description")})
     try:
-        finished = oauth_callback.finish(rt, flow_row, _param("code"), request_info())
+        finished = oauth_callback.finish(rt, flow_row, _grant(), request_info(),
+                                         form_user=_param("user"))
     except GoTrueError as error:
         if error.commit_first:
             db.session.commit()

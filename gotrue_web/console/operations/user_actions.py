@@ -22,6 +22,7 @@ from ...services import audit, magic_links, password_checks, recovery, sessions,
 from ...services.admin import invites
 from ...services.admin import users as admin_users
 from ...services.mail import flows as mail_flows
+from ...services.oauth import identities
 from ...services.validation import has_control_characters, json_storage_problem
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -297,6 +298,38 @@ def remove_factors(rt: Runtime, user: User, actor: audit.Actor, info: RequestInf
     for factor in factors:
         admin_users.delete_factor(rt, user, factor, actor, info)
     return len(factors)
+
+
+# What the console says when DELETE /user/identities/{id}'s rules refuse an unlink.
+UNLINK_REFUSALS = {
+    ErrorCode.SINGLE_IDENTITY_NOT_DELETABLE:
+        "This is the user's only sign-in method: it cannot be unlinked.",
+    ErrorCode.IDENTITY_NOT_FOUND: "This identity is no longer linked to this user.",
+    ErrorCode.USER_NOT_FOUND: "This user no longer exists.",
+    ErrorCode.EMAIL_CONFLICT_IDENTITY_NOT_DELETABLE:
+        "Unlinking would give the user an email address another user has. Nothing was changed.",
+}
+
+
+def unlink_identity(rt: Runtime, user: User, identity_id: str, actor: audit.Actor,
+                    info: RequestInfo) -> str:
+    """Unlink one identity by the rules of DELETE /user/identities/{id} (services.oauth.
+    identities.remove_identity): identity_unlinked names the operator and the user. Returns
+    the provider unlinked; refusals carry the console's wording."""
+    try:
+        wanted = uuid.UUID(identity_id)
+    except ValueError:
+        raise _refused(UNLINK_REFUSALS[ErrorCode.IDENTITY_NOT_FOUND],
+                       ErrorCode.IDENTITY_NOT_FOUND) from None
+    provider = next((i.provider for i in user.identities if i.id == wanted), "")
+    try:
+        identities.remove_identity(rt, user.id, wanted, info=info, actor=actor,
+                                   traits=admin_users.target_traits(user))
+    except GoTrueError as error:
+        if error.error_code not in UNLINK_REFUSALS:
+            raise
+        raise _refused(UNLINK_REFUSALS[error.error_code], error.error_code) from error
+    return provider
 
 
 # --- deletion ---------------------------------------------------------------------------------

@@ -51,26 +51,40 @@ def resolve(rt: Runtime, name: str, *, code: str = ErrorCode.VALIDATION_FAILED
     """The usable provider ``name`` (lower-cased by the caller); 400 "Unsupported provider:
     <reason>" otherwise. A provider GoTrue knows but this server does not implement yet is
     "not found" like an unknown name, so a client never starts a flow that cannot finish."""
+    if name.startswith("custom:"):
+        # An operator's provider row (spec 6); imported here: that package imports this one.
+        from .custom import provider as custom_provider
+
+        return ResolvedProvider(*custom_provider.resolve(rt, name, code))
     provider = REGISTRY.get(name)
     if provider is None or name not in rt.settings.external.oauth:
         raise _unsupported(code, f"Provider {name} could not be found")
     ctx = context(rt, name)
-    config = ctx.config
-    if not config.enabled:
-        raise _unsupported(code, "provider is not enabled")
-    if not config.client_id:
-        raise _unsupported(code, "missing OAuth client ID")
-    if not config.secret:
-        raise _unsupported(code, "missing OAuth secret")
-    if not config.redirect_uri:
-        raise _unsupported(code, "missing redirect URI")
-    if provider.requires_url and not config.url:
-        raise _unsupported(code, provider.missing_url_reason)
+    problems = missing(provider, ctx.config)
+    if problems:
+        raise _unsupported(code, problems[0])
     try:
         endpoints = provider.endpoints(ctx)
     except ProviderFailure as exc:
         raise _unsupported(code, str(exc)) from exc
     return ResolvedProvider(provider=provider, ctx=ctx, endpoints=endpoints)
+
+
+def missing(provider: Provider, config) -> list[str]:
+    """Every reason, in resolve()'s order, why ``provider`` cannot be used with ``config``
+    (its OAuthProviderSettings); resolve() gives the first, the console lists them all."""
+    reasons = []
+    if not config.enabled:
+        reasons.append("provider is not enabled")
+    if not config.client_id:
+        reasons.append("missing OAuth client ID")
+    if not config.secret:
+        reasons.append("missing OAuth secret")
+    if not config.redirect_uri:
+        reasons.append("missing redirect URI")
+    if provider.requires_url and not config.url:
+        reasons.append(provider.missing_url_reason)
+    return reasons
 
 
 def _unsupported(code: str, reason: str):

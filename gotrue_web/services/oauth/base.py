@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ...transports import oauth_http
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ...settings.external import OAuthProviderSettings
 
 OAUTH2, OIDC, OIDC_USERINFO = "oauth2", "oidc", "oidc_userinfo"
+OAUTH1 = "oauth1"
 
 
 class ProviderFailure(Exception):
@@ -46,6 +47,16 @@ class Profile:
 
     emails: list[ProviderEmail] = field(default_factory=list)
     claims: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the provider sent the browser back to /callback with: OAuth2's code, or OAuth1's
+    request token and verifier (Twitter)."""
+
+    code: str = ""
+    oauth_token: str = ""
+    oauth_verifier: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,9 @@ class Provider:
     missing_url_reason: ClassVar[str] = ""
     # Credentials go in the token request's body only (no Basic attempt).
     credentials_in_body: ClassVar[bool] = False
+    # The provider requires PKCE from its clients (we are its client): flow.start stores a
+    # verifier in oauth_client_states and the code exchange sends it.
+    requires_pkce: ClassVar[bool] = False
 
     def endpoints(self, ctx: Context) -> Endpoints:
         raise NotImplementedError
@@ -96,9 +110,54 @@ class Provider:
             scopes += requested.split(",")
         return scopes
 
+    def uses_pkce(self, ctx: Context) -> bool:
+        """Whether flows with this provider carry a provider-side PKCE verifier."""
+        return self.requires_pkce
+
     def authorize_extras(self) -> dict[str, str]:
         """Parameters this provider adds to the authorize URL."""
         return {}
+
+    def authorize_overrides(self) -> dict[str, str]:
+        """Parameters set after the client's passthrough (custom authorization_params)."""
+        return {}
+
+    # The client's extra /authorize parameters go on to the provider (Apple: never).
+    forwards_passthrough: ClassVar[bool] = True
+
+    def token_params(self, ctx: Context) -> dict[str, str]:
+        """Form fields this provider adds to the code exchange."""
+        return {}
+
+    def with_form_user(self, profile: Profile, user: str) -> Profile:
+        """The profile completed by the callback's `user` form field (Apple only sends it)."""
+        return profile
+
+    def authorize_redirect(self, ctx: Context, endpoints: Endpoints, state: str,
+                           params: dict[str, str]) -> str:
+        """Where GET /authorize sends the browser: the authorize URL with ``params`` (the
+        OAuth2 parameters, state included). ProviderFailure when the provider cannot be
+        reached (OAuth1 asks it for a request token first)."""
+        base = endpoints.authorize
+        return base + ("&" if "?" in base else "?") + urlencode(sorted(params.items()))
+
+    def grant_code(self, grant: Grant) -> str:
+        """The callback's grant as one value (OAuth2: the code); empty when it is missing."""
+        return grant.code
+
+    def exchange(self, ctx: Context, endpoints: Endpoints, grant: Grant,
+                 code_verifier: str) -> dict:
+        """The token reply for the callback's grant, with a non-empty access_token (OAuth2:
+        the code exchange); ProviderFailure otherwise."""
+        config = ctx.config
+        try:
+            return oauth_http.exchange_code(
+                endpoints.token, client_id=config.client_id, secret=config.secret,
+                redirect_uri=config.redirect_uri, code=grant.code, timeout=ctx.timeout,
+                code_verifier=code_verifier, body_only=self.credentials_in_body,
+                extra_params=self.token_params(ctx))
+        except oauth_http.ProviderHTTPError as exc:
+            raise ProviderFailure(str(exc)) from exc
 
     def profile(self, ctx: Context, token: dict) -> Profile:
         """The user's profile, given the token reply of the code exchange."""

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from ...db import begin_write_locked
-from ...errors import ErrorCode, bad_request, internal
+from ...errors import ErrorCode, bad_request, internal, unprocessable
 from ...extensions import db
-from ...models import FlowState
+from ...models import FlowState, OAuthClientState
 from ...runtime import RequestInfo, Runtime
-from ...transports import oauth_http
 from .. import sessions
 from . import ResolvedProvider, resolve
-from .base import Profile, ProviderEmail, ProviderFailure
+from .base import Grant, Profile, ProviderEmail, ProviderFailure
 from .flow import is_pkce
 from .identities import link_to_target
 from .linking import SignIn, accept_invite, sign_in_user
 
 log = logging.getLogger(__name__)
+
+# A provider-side PKCE verifier outlives its flow by nothing: GoTrue's 5 minutes.
+CLIENT_STATE_LIFETIME = timedelta(minutes=5)
 
 # identity_data keeps these profile claims when they are not empty (GoTrue's provider.Claims).
 IDENTITY_KEYS = ("iss", "sub", "aud", "iat", "exp", "name", "family_name", "given_name",
@@ -44,14 +47,13 @@ class Finished:
     provider_refresh_token: str = ""
 
 
-def exchange_and_profile(resolved: ResolvedProvider, code: str) -> tuple[dict, Profile]:
-    config = resolved.ctx.config
+def exchange_and_profile(resolved: ResolvedProvider, grant: Grant,
+                         code_verifier: str = "") -> tuple[dict, Profile]:
+    code = resolved.provider.grant_code(grant)
     try:
-        token = oauth_http.exchange_code(
-            resolved.endpoints.token, client_id=config.client_id, secret=config.secret,
-            redirect_uri=config.redirect_uri, code=code, timeout=resolved.ctx.timeout,
-            body_only=resolved.provider.credentials_in_body)
-    except oauth_http.ProviderHTTPError as exc:
+        token = resolved.provider.exchange(resolved.ctx, resolved.endpoints, grant,
+                                           code_verifier)
+    except ProviderFailure as exc:
         log.warning("oauth %s: code exchange failed: %s", resolved.name, exc)
         raise internal(f"Unable to exchange external code: {code[:4]}", cause=exc) from exc
     try:
@@ -79,16 +81,24 @@ def identity_data(profile: Profile) -> dict:
     return data
 
 
-def finish(rt: Runtime, flow: FlowState, code: str, info: RequestInfo) -> Finished:
-    """Phase B steps 1-11 for a loaded flow."""
-    if not code:
-        raise bad_request(ErrorCode.BAD_OAUTH_CALLBACK,
-                          "OAuth callback with missing authorization code missing")
+def finish(rt: Runtime, flow: FlowState, grant: Grant, info: RequestInfo, *,
+           form_user: str = "") -> Finished:
+    """Phase B steps 1-11 for a loaded flow; ``form_user`` is the callback's `user` field."""
+    if not (grant.code or grant.oauth_token):
+        raise _missing_grant()
     provider_type = flow.provider_type
     resolved = resolve(rt, provider_type.lower(), code=ErrorCode.OAUTH_PROVIDER_NOT_SUPPORTED)
-    # Provider-side PKCE (flow.oauth_client_state_id, x and custom providers) is checked here
-    # once a provider uses it; none of the implemented ones do.
-    token, profile = exchange_and_profile(resolved, code)
+    if not resolved.provider.grant_code(grant):
+        # The provider's own kind of grant is missing (OAuth1: token and verifier).
+        raise _missing_grant()
+    verifier = _client_verifier(rt, flow, resolved)
+    token, profile = exchange_and_profile(resolved, grant, verifier)
+    if form_user:
+        try:
+            profile = resolved.provider.with_form_user(profile, form_user)
+        except ProviderFailure as exc:
+            raise internal("Error getting user profile from external provider",
+                           cause=exc) from exc
     if not profile.emails and not flow.email_optional:
         raise internal("Error getting user email from external provider")
     data = identity_data(profile)
@@ -120,6 +130,31 @@ def finish(rt: Runtime, flow: FlowState, code: str, info: RequestInfo) -> Finish
     db.session.delete(flow)
     return Finished(session=issued, provider_token=provider_token,
                     provider_refresh_token=provider_refresh)
+
+
+def _missing_grant():
+    return bad_request(ErrorCode.BAD_OAUTH_CALLBACK,
+                       "OAuth callback with missing authorization code missing")
+
+
+def _client_verifier(rt: Runtime, flow: FlowState, resolved: ResolvedProvider) -> str:
+    """Step 2: the provider-side PKCE verifier, taken (deleted) from oauth_client_states."""
+    if flow.oauth_client_state_id is None:
+        if resolved.provider.uses_pkce(resolved.ctx):
+            raise bad_request(ErrorCode.OAUTH_INVALID_STATE, "OAuth PKCE code verifier missing")
+        return ""
+    client_state = db.session.get(OAuthClientState, flow.oauth_client_state_id)
+    if client_state is None:
+        raise unprocessable(ErrorCode.OAUTH_CLIENT_STATE_NOT_FOUND,
+                            "OAuth client state not found")
+    db.session.delete(client_state)
+    # Gone from here on, whatever follows: a verifier is good for one exchange.
+    db.session.commit()
+    if client_state.provider_type != resolved.name:
+        raise bad_request(ErrorCode.OAUTH_INVALID_STATE, "OAuth client state provider mismatch")
+    if rt.now() > client_state.created_at + CLIENT_STATE_LIFETIME:
+        raise unprocessable(ErrorCode.OAUTH_CLIENT_STATE_EXPIRED, "OAuth client state has expired")
+    return client_state.code_verifier or ""
 
 
 def _relock(flow_id) -> FlowState:

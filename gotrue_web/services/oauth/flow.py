@@ -6,18 +6,24 @@ worth nothing once the row is gone (spec oauth-sso.md 1.1, 1.2, 1.3 phase A).
 
 from __future__ import annotations
 
+import logging
 import uuid
-from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from ...errors import ErrorCode, bad_request, not_found, unprocessable
+from ...errors import ErrorCode, bad_request, internal, not_found, unprocessable
 from ...extensions import db
-from ...models import CodeChallengeMethod, FlowState, OneTimeToken, OneTimeTokenType, User
+from ...models import (CodeChallengeMethod, FlowState, OAuthClientState, OneTimeToken,
+                       OneTimeTokenType, User)
 from ...runtime import Runtime
 from ...security import codes
 from .. import pkce
 from . import ResolvedProvider, resolve
+from .base import ProviderFailure
+
+log = logging.getLogger(__name__)
 
 # Query keys never forwarded to the provider (compared lower-cased): the OAuth parameters are
 # ours to set.
@@ -53,8 +59,10 @@ def invited_user(token: str) -> User | None:
 
 
 def start(rt: Runtime, *, provider_query: str, scopes: str, pkce_params: pkce.PKCEParams | None,
-          invite_token: str, referrer: str, query: list[tuple[str, str]]) -> str:
-    """Create the flow_state and return the provider's authorize URL."""
+          invite_token: str, referrer: str, query: list[tuple[str, str]],
+          linking_target_id: uuid.UUID | None = None) -> str:
+    """Create the flow_state and return the provider's authorize URL. With
+    ``linking_target_id`` the callback links the identity to that user (spec section 4)."""
     resolved = resolve(rt, provider_query.lower())
     if invite_token and invited_user(invite_token) is None:
         raise not_found(ErrorCode.USER_NOT_FOUND, "User identified by token not found")
@@ -66,12 +74,20 @@ def start(rt: Runtime, *, provider_query: str, scopes: str, pkce_params: pkce.PK
         code_challenge=pkce_params.challenge if pkce_params else "",
         # As typed (GoTrue keeps the client's casing here, and identities inherit it).
         provider_type=provider_query, authentication_method=OAUTH_METHOD,
-        invite_token=invite_token or None, referrer=referrer,
+        invite_token=invite_token or None, referrer=referrer, linking_target_id=linking_target_id,
         email_optional=resolved.ctx.config.email_optional, created_at=now, updated_at=now,
     )
-    # Provider-side PKCE (oauth_client_states; x and custom providers) hooks in here.
+    extra = passthrough(query) if resolved.provider.forwards_passthrough else {}
+    if resolved.provider.uses_pkce(resolved.ctx):
+        # We are the provider's PKCE client: the verifier waits in oauth_client_states.
+        client_state = OAuthClientState(id=uuid.uuid4(), provider_type=resolved.name,
+                                        code_verifier=generate_token(64), created_at=now)
+        db.session.add(client_state)
+        flow.oauth_client_state_id = client_state.id
+        extra.update(code_challenge=create_s256_code_challenge(client_state.code_verifier),
+                     code_challenge_method="S256")
     db.session.add(flow)
-    return authorize_url(resolved, scopes, str(flow.id), passthrough(query))
+    return authorize_url(resolved, scopes, str(flow.id), extra)
 
 
 def authorize_url(resolved: ResolvedProvider, scopes: str, state: str,
@@ -84,8 +100,16 @@ def authorize_url(resolved: ResolvedProvider, scopes: str, state: str,
         params["scope"] = scope
     params.update(resolved.provider.authorize_extras())
     params.update(extra)
-    base = resolved.endpoints.authorize
-    return base + ("&" if "?" in base else "?") + urlencode(sorted(params.items()))
+    # Last: a custom provider's authorization_params override the client's passthrough.
+    params.update(resolved.provider.authorize_overrides())
+    try:
+        return resolved.provider.authorize_redirect(resolved.ctx, resolved.endpoints, state,
+                                                    params)
+    except ProviderFailure as exc:
+        # Twitter's request token: GoTrue would redirect to "", a 500 says what happened.
+        log.warning("oauth %s: authorize redirect failed: %s", resolved.name, exc)
+        raise internal("Unable to start the sign-in with the external provider",
+                       cause=exc) from exc
 
 
 def load_state(rt: Runtime, state: str) -> FlowState:

@@ -5,8 +5,8 @@ an issuer; SOURCES says which discovery issuer, audiences and profile mapping th
 token is verified with the issuer's JWKS (joserfc), then the same account decision as /callback
 (linking.py) picks the user, and a session with amr "oauth" starts.
 
-Adding a provider: a function for its discovery issuer (and a claims mapping if GoTrue has one)
-and one line in SOURCES; remove its name from NOT_IMPLEMENTED.
+The table and the claims mappings are in id_token_sources.py; adding a provider is a row
+there.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
@@ -27,36 +27,17 @@ from ...db import begin_write_locked
 from ...errors import ErrorCode, OAuthError, bad_request, internal
 from ...extensions import db
 from ...runtime import RequestInfo, Runtime
+from ...settings.external import OAuthProviderSettings
 from .. import sessions
-from . import google
-from .base import Profile, ProviderEmail, ProviderFailure, rebase, text
+from .base import Profile, ProviderFailure, rebase
 from .callback import identity_data
+from .id_token_sources import (SOURCES, WELL_KNOWN, BadIdToken, Source, generic_profile,
+                               profile_for)
 from .identities import link_to_target
 from .linking import SignIn, sign_in_user
-from .oidc import NOT_BEFORE_LEEWAY, SIGNING_ALGORITHMS, discover
-
-if TYPE_CHECKING:
-    from ...settings.external import OAuthProviderSettings
+from .oidc import NOT_BEFORE_LEEWAY, SIGNING_ALGORITHMS, discover, with_fresh_keys
 
 log = logging.getLogger(__name__)
-
-WELL_KNOWN = "/.well-known/openid-configuration"
-# Rows of the spec's table this server does not implement yet: a request for them is refused
-# like an issuer that is not allowed (Apple's issuers too, although they are in the default
-# allow-list: Apple's tokens need their own checks).
-NOT_IMPLEMENTED = {
-    "apple": ("https://appleid.apple.com", "https://account.apple.com"),
-    "azure": (),
-    "facebook": ("https://www.facebook.com",),
-    "kakao": ("https://kauth.kakao.com",),
-    "vercel_marketplace": ("https://marketplace.vercel.com",),
-    "snapchat": ("https://accounts.snapchat.com/accounts/oauth2/token",),
-}
-# Standard OIDC claims the generic mapping keeps in identity_data.
-_STANDARD_CLAIMS = ("iss", "sub", "aud", "iat", "exp", "name", "family_name", "given_name",
-                    "middle_name", "nickname", "preferred_username", "profile", "picture",
-                    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
-                    "phone", "phone_verified")
 
 
 @dataclass(frozen=True)
@@ -69,71 +50,6 @@ class IdTokenRequest:
     issuer: str = ""
 
 
-class BadIdToken(Exception):
-    """The token fails a check that GoTrue answers with "Bad ID token"."""
-
-
-# --- claims to profile (spec 3, "Mapping by iss") ---
-
-def generic_profile(claims: dict) -> Profile:
-    verified = claims.get("email_verified", False)
-    if not isinstance(verified, bool):
-        raise BadIdToken("email_verified is not a boolean")
-    result = {key: claims[key] for key in _STANDARD_CLAIMS if key in claims}
-    name = text(claims.get("name"))
-    result.update(sub=text(claims.get("sub")), full_name=name, avatar_url=text(claims.get(
-        "picture")))
-    emails = [ProviderEmail(str(claims["email"]), verified, True)] if claims.get("email") else []
-    return Profile(emails=emails, claims=result)
-
-
-def google_profile(claims: dict) -> Profile:
-    emails = []
-    if claims.get("email"):
-        verified = claims.get("email_verified") is True or claims.get("verified_email") is True
-        emails.append(ProviderEmail(str(claims["email"]), verified, True))
-    name, picture = text(claims.get("name")), text(claims.get("picture"))
-    result = {"iss": text(claims.get("iss")), "sub": text(claims.get("sub")), "name": name,
-              "full_name": name, "picture": picture, "avatar_url": picture}
-    if claims.get("hd"):
-        result["custom_claims"] = {"hd": claims["hd"]}
-    return Profile(emails=emails, claims=result)
-
-
-# --- the table ---
-
-@dataclass(frozen=True)
-class Source:
-    """One row of the spec's provider selection table."""
-
-    name: str
-    # The issuer the token must carry and whose discovery document gives the keys; "" when the
-    # provider is not configured well enough to have one.
-    issuer: Callable[["OAuthProviderSettings"], str]
-    # Issuers that, given as `issuer`, select this row.
-    selected_by: Callable[["OAuthProviderSettings"], tuple[str, ...]]
-    # The URL setting moves the discovery document (and the endpoints it names) to another
-    # server, as for /authorize; otherwise discovery is at the issuer.
-    url_moves_discovery: bool = False
-    accepted_issuers: Callable[[str], tuple[str, ...]] = lambda issuer: (issuer,)
-    profile: Callable[[dict], Profile] = generic_profile
-
-
-def _keycloak_issuer(config) -> str:
-    return config.url.rstrip("/")
-
-
-SOURCES = (
-    Source("google", issuer=lambda config: google.ISSUERS[0],
-           selected_by=lambda config: (google.ISSUERS[0],),
-           url_moves_discovery=True,
-           accepted_issuers=lambda issuer: google.ISSUERS, profile=google_profile),
-    # Keycloak's issuer selects it only while it is enabled.
-    Source("keycloak", issuer=_keycloak_issuer,
-           selected_by=lambda config: (_keycloak_issuer(config),) if config.enabled else ()),
-)
-
-
 @dataclass(frozen=True)
 class Selected:
     provider: str
@@ -141,38 +57,53 @@ class Selected:
     discovery_url: str
     base_url: str
     audiences: tuple[str, ...]
-    accepted_issuers: tuple[str, ...]
+    # None: the token's iss is not checked (Apple).
+    accepted_issuers: tuple[str, ...] | None
     skip_nonce_check: bool
     email_optional: bool
     profile: Callable[[dict], Profile]
 
 
+def _selects(source: Source, config: OAuthProviderSettings, request: IdTokenRequest) -> bool:
+    return request.provider == source.name or bool(
+        request.issuer and source.selected_by(config, request.issuer))
+
+
 def select(rt: Runtime, request: IdTokenRequest) -> Selected:
     """The first row of the table the request matches (exact comparisons)."""
+    external = rt.settings.external
     for source in SOURCES:
-        config = rt.settings.external.oauth.get(source.name)
-        if config is None or (request.provider != source.name and (
-                not request.issuer or request.issuer not in source.selected_by(config))):
+        # An unconfigured provider is a disabled one, as in GoTrue.
+        config = external.oauth.get(source.name) or OAuthProviderSettings()
+        if not _selects(source, config, request):
             continue
-        issuer = source.issuer(config)
+        if source.detect_issuer is not None:
+            issuer = source.detect_issuer(request.id_token)
+            if request.issuer and request.issuer != issuer:
+                raise bad_request(ErrorCode.VALIDATION_FAILED,
+                                  "Provided issuer does not match ID token issuer")
+        else:
+            issuer = source.issuer(config)
         if not config.enabled:
             raise bad_request(ErrorCode.PROVIDER_DISABLED,
                               f'Provider (issuer "{issuer}") is not enabled')
         if not issuer:
             raise bad_request(ErrorCode.VALIDATION_FAILED,
                               f"Unsupported provider: {source.name} has no URL configured")
-        base_url = config.url if source.url_moves_discovery else ""
+        base_url = source.discovery_base(config)
         return Selected(
             provider=source.name, issuer=issuer,
-            discovery_url=rebase(issuer + WELL_KNOWN, base_url), base_url=base_url,
-            audiences=config.client_ids,
+            discovery_url=rebase(issuer.rstrip("/") + WELL_KNOWN, base_url), base_url=base_url,
+            audiences=(*config.client_ids, *source.extra_audiences(external)),
             accepted_issuers=source.accepted_issuers(issuer),
-            skip_nonce_check=config.skip_nonce_check, email_optional=config.email_optional,
-            profile=source.profile)
-    not_implemented = request.provider in NOT_IMPLEMENTED or request.provider.startswith(
-        "custom:") or any(request.issuer in issuers for issuers in NOT_IMPLEMENTED.values())
-    allowed = rt.settings.external.allowed_id_token_issuers
-    if not_implemented or not request.issuer or request.issuer not in allowed:
+            skip_nonce_check=config.skip_nonce_check or not source.checks_nonce,
+            email_optional=config.email_optional, profile=source.profile or profile_for)
+    if request.provider.startswith("custom:"):
+        # The custom:<id> row (an operator's OIDC provider); imported here to avoid a cycle.
+        from .custom.id_token_source import select_custom
+
+        return select_custom(rt, request, Selected, generic_profile)
+    if not request.issuer or request.issuer not in external.allowed_id_token_issuers:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           f'Custom OIDC provider "{request.provider}" not allowed')
     # An allowed issuer with the client's own client_id (deprecated by GoTrue, still served).
@@ -180,7 +111,7 @@ def select(rt: Runtime, request: IdTokenRequest) -> Selected:
     return Selected(provider=request.issuer, issuer=request.issuer,
                     discovery_url=request.issuer.rstrip("/") + WELL_KNOWN, base_url="",
                     audiences=(request.client_id,), accepted_issuers=(request.issuer,),
-                    skip_nonce_check=False, email_optional=False, profile=generic_profile)
+                    skip_nonce_check=False, email_optional=False, profile=profile_for)
 
 
 # --- the checks ---
@@ -201,14 +132,15 @@ def verify(rt: Runtime, selected: Selected, request: IdTokenRequest) -> dict:
         log.warning("id_token grant: %s", exc)
         raise internal("Unable to fetch the OpenID configuration of the issuer",
                        cause=exc) from exc
+    discovery = with_fresh_keys(discovery, request.id_token)
     offered = discovery.document.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in offered if alg in SIGNING_ALGORITHMS] or ["RS256"]
     try:
         token = jwt.decode(request.id_token, discovery.keys, algorithms=algorithms)
-        jwt.JWTClaimsRegistry(
-            leeway=NOT_BEFORE_LEEWAY, exp={"essential": True},
-            iss={"essential": True, "values": list(selected.accepted_issuers)},
-        ).validate(token.claims)
+        checks: dict = {"exp": {"essential": True}}
+        if selected.accepted_issuers is not None:
+            checks["iss"] = {"essential": True, "values": list(selected.accepted_issuers)}
+        jwt.JWTClaimsRegistry(leeway=NOT_BEFORE_LEEWAY, **checks).validate(token.claims)
         claims = dict(token.claims)
         if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= time.time():
             raise BadIdToken("expired")
@@ -256,10 +188,12 @@ def sign_in_with_id_token(rt: Runtime, request: IdTokenRequest, info: RequestInf
     claims = verify(rt, selected, request)
     try:
         profile = selected.profile(claims)
-    except BadIdToken as exc:
+    except (BadIdToken, ProviderFailure) as exc:
         raise _invalid_request("Bad ID token") from exc
     data = identity_data(profile)
-    sign_in = SignIn(provider=selected.provider, subject=claims["sub"], identity_data=data,
+    # The mapped subject: Vercel's global user id replaces the token's sub.
+    sign_in = SignIn(provider=selected.provider, subject=data.get("sub") or claims["sub"],
+                     identity_data=data,
                      emails=profile.emails, aud=info.aud, email_optional=selected.email_optional,
                      referrer=rt.settings.site_url, pkce=False)
     # One writer at a time from here: the linking decision reads before it inserts.

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 
 from ...db import begin_write_locked
 from ...errors import ErrorCode, bad_request, forbidden, not_found, unprocessable
 from ...extensions import db
-from ...models import FlowState, Identity, User
+from ...models import Identity, User
 from ...runtime import RequestInfo, Runtime
 from .. import audit, pkce, users
 from ..mail import flows as mail_flows
@@ -40,14 +39,9 @@ def start_linking(rt: Runtime, user: User, *, provider_query: str, scopes: str,
     """Start an OAuth flow whose callback links the provider identity to ``user``; the
     provider's authorize URL."""
     require_manual_linking(rt)
-    url = flow.start(rt, provider_query=provider_query, scopes=scopes, pkce_params=pkce_params,
-                     invite_token="", referrer=referrer, query=query)
-    # The state sent to the provider is the new flow_state's id (flow.start).
-    state = parse_qs(urlsplit(url).query)["state"][0]
-    started = next(obj for obj in db.session.new
-                   if isinstance(obj, FlowState) and str(obj.id) == state)
-    started.linking_target_id = user.id
-    return url
+    return flow.start(rt, provider_query=provider_query, scopes=scopes, pkce_params=pkce_params,
+                      invite_token="", referrer=referrer, query=query,
+                      linking_target_id=user.id)
 
 
 # --- the callback of a linking flow --------------------------------------------------------------
@@ -114,7 +108,16 @@ def unlink(rt: Runtime, user: User, identity_id: str, *, token_audiences: list[s
     if not token_audiences or request_aud != token_audiences[0]:
         raise forbidden(ErrorCode.UNEXPECTED_AUDIENCE,
                         "Token audience doesn't match request audience")
-    user = _locked(user.id)
+    remove_identity(rt, user.id, wanted, info=info)
+
+
+def remove_identity(rt: Runtime, user_id: uuid.UUID, wanted: uuid.UUID, *, info: RequestInfo,
+                    actor: audit.Actor | None = None, traits: dict | None = None) -> User:
+    """The rules of unlinking that the API and the console share: at least one identity must
+    remain, the identity must be the user's, and the user's email follows the remaining ones.
+    The audit entry names ``actor`` (the user themselves when None) with ``traits`` added.
+    Returns the user, row-locked in the current transaction."""
+    user = _locked(user_id)
     remaining = list(user.identities)
     if len(remaining) < 2:
         raise unprocessable(ErrorCode.SINGLE_IDENTITY_NOT_DELETABLE,
@@ -123,9 +126,9 @@ def unlink(rt: Runtime, user: User, identity_id: str, *, token_audiences: list[s
     if doomed is None:
         raise unprocessable(ErrorCode.IDENTITY_NOT_FOUND, "Identity doesn't exist")
     now = rt.now()
-    audit.record("identity_unlinked", audit.Actor.of_user(user), now=now, ip=info.ip,
-                 traits={"identity_id": str(doomed.id), "provider": doomed.provider,
-                         "provider_id": doomed.provider_id})
+    audit.record("identity_unlinked", actor or audit.Actor.of_user(user), now=now, ip=info.ip,
+                 traits={**(traits or {}), "identity_id": str(doomed.id),
+                         "provider": doomed.provider, "provider_id": doomed.provider_id})
     user.identities.remove(doomed)
     db.session.delete(doomed)
     if doomed.provider == "phone":
@@ -136,6 +139,7 @@ def unlink(rt: Runtime, user: User, identity_id: str, *, token_audiences: list[s
     users.sync_providers(user)
     user.updated_at = now
     _flush_or(_email_conflict)
+    return user
 
 
 def _locked(user_id: uuid.UUID) -> User:

@@ -11,17 +11,20 @@ import time
 from dataclasses import dataclass
 
 from authlib.oidc.core.util import create_half_hash
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ...transports import oauth_http
-from .base import ProviderFailure, rebase
+from .base import Context, ProviderFailure, rebase
 
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384",
                       "PS512", "EdDSA")
 # nbf may be this far in the future (clock skew); exp is strict.
 NOT_BEFORE_LEEWAY = 60
+# A token signed with a key the cached JWKS lacks (the provider rotated its keys) refetches the
+# discovery early, but not more often than this: unknown kids must not become a request flood.
+KEY_REFRESH_INTERVAL = 30.0
 _ENDPOINT_KEYS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
 
 
@@ -30,6 +33,10 @@ class Discovery:
     document: dict
     keys: KeySet
     fetched_at: float
+    # Where it came from, so a rotated key can be refetched.
+    url: str = ""
+    base: str = ""
+    timeout: float = 10.0
 
     def endpoint(self, key: str) -> str:
         value = self.document.get(key)
@@ -52,7 +59,38 @@ def _fetch(discovery_url: str, base: str, timeout: float) -> Discovery:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except (oauth_http.ProviderHTTPError, JoseError, ValueError, TypeError, KeyError) as exc:
         raise ProviderFailure(f"OIDC discovery at {discovery_url} failed: {exc}") from exc
-    return Discovery(document=document, keys=keys, fetched_at=time.monotonic())
+    return Discovery(document=document, keys=keys, fetched_at=time.monotonic(),
+                     url=discovery_url, base=base, timeout=timeout)
+
+
+def clear_cache() -> None:
+    """Forget every cached discovery document (tests whose fakes reuse ports)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _has_key(discovery: Discovery, id_token: str) -> bool:
+    try:
+        kid = jws.extract_compact(id_token.encode()).headers().get("kid")
+    except (JoseError, ValueError, TypeError):
+        return True  # unreadable: let the verification below say why
+    if not kid:
+        return True
+    return any(key.kid == kid for key in discovery.keys.keys)
+
+
+def with_fresh_keys(discovery: Discovery, id_token: str) -> Discovery:
+    """``discovery``, refetched if the token names a key it does not have."""
+    if (not discovery.url or _has_key(discovery, id_token)
+            or time.monotonic() - discovery.fetched_at < KEY_REFRESH_INTERVAL):
+        return discovery
+    try:
+        fresh = _fetch(discovery.url, discovery.base, discovery.timeout)
+    except ProviderFailure:
+        return discovery
+    with _cache_lock:
+        _cache[discovery.url] = fresh
+    return fresh
 
 
 def discover(discovery_url: str, *, base: str, timeout: float, ttl: float) -> Discovery:
@@ -76,6 +114,7 @@ def discover(discovery_url: str, *, base: str, timeout: float, ttl: float) -> Di
 def validate_id_token(discovery: Discovery, id_token: str, *, audience: str,
                       issuers: tuple[str, ...] | None, access_token: str = "") -> dict:
     """The verified claims of ``id_token``; ProviderFailure when anything is wrong."""
+    discovery = with_fresh_keys(discovery, id_token)
     offered = discovery.document.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in offered if alg in SIGNING_ALGORITHMS] or ["RS256"]
     checks: dict = {"aud": {"essential": True, "value": audience},
@@ -96,3 +135,16 @@ def validate_id_token(discovery: Discovery, id_token: str, *, audience: str,
         if expected is None or expected.decode() != at_hash:
             raise ProviderFailure("invalid id_token: at_hash does not match the access token")
     return dict(claims)
+
+
+def token_reply_claims(ctx: Context, token: dict, *, provider: str, discovery_url: str,
+                       issuers: tuple[str, ...] | None) -> dict:
+    """The verified claims of the id_token in a code exchange's reply (providers whose ID
+    token is the profile); ProviderFailure when it is missing or wrong."""
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str) or not id_token:
+        raise ProviderFailure(f"{provider}: the token reply has no id_token")
+    discovery = discover(discovery_url, base=ctx.config.url, timeout=ctx.timeout,
+                         ttl=ctx.cache_ttl)
+    return validate_id_token(discovery, id_token, audience=ctx.config.client_id,
+                             issuers=issuers, access_token=token["access_token"])

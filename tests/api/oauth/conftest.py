@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 import pytest
 import requests
 
+from gotrue_web.services.oauth import oidc
 from gotrue_web.settings.external import OAuthProviderSettings
 
 from ...conftest import table_rows
@@ -16,6 +17,14 @@ from ...support.fake_oauth import (GITHUB_ROUTES, GITLAB_ROUTES, GOOGLE_ROUTES, 
 
 CALLBACK = "http://localhost:9999/callback"
 SITE = "http://localhost:3000"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_discovery_cache():
+    """Discovery documents are cached per URL for an hour, process-wide. A fake started by a
+    later test may get a port an earlier one had, with the same paths but another signing key,
+    so each test starts with an empty cache."""
+    oidc.clear_cache()
 
 
 @pytest.fixture

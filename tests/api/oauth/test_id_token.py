@@ -190,9 +190,6 @@ def test_missing_fields_get_oauth_errors(oauth_app, google, body, description):
 
 @pytest.mark.parametrize("body, provider", [
     ({"provider": "myspace", "id_token": "x"}, "myspace"),
-    # Providers of the spec's table this server does not implement yet.
-    ({"provider": "apple", "id_token": "x"}, "apple"),
-    ({"issuer": "https://appleid.apple.com", "client_id": "c", "id_token": "x"}, ""),
     ({"issuer": "https://not-allowed.example", "client_id": "c", "id_token": "x"}, ""),
 ])
 def test_an_unknown_or_not_allowed_provider_is_refused(oauth_app, google, body, provider):
@@ -368,3 +365,28 @@ def test_link_identity_with_a_forged_user_token_is_refused(oauth_app, google):
     assert answer.status_code == 403
     assert answer.get_json()["error_code"] == "bad_jwt"
     _nothing_written(app)
+
+
+def test_a_rotated_provider_key_is_fetched_once_the_cached_keys_are_not_brand_new(
+        oauth_app, google, monkeypatch):
+    from joserfc.jwk import RSAKey
+
+    from gotrue_web.services.oauth import oidc
+
+    app = oauth_app({"google": google})
+    assert _grant(app, {"provider": "google", "id_token": _google_token(google),
+                        "nonce": NONCE}).status_code == 200
+    jwks_path = GOOGLE_ROUTES["jwks"]
+    fetched = len(google.requests_to(jwks_path))
+    google.signing_key = RSAKey.generate_key(2048, parameters={"kid": "test-key-2"},
+                                             private=True)
+    rotated = _google_token(google, sub="google-sub-2", email="gus@example.com")
+    # Keys fetched moments ago are not refetched for an unknown kid (no request flood).
+    _oauth_error(_grant(app, {"provider": "google", "id_token": rotated, "nonce": NONCE}),
+                 "invalid request", "Bad ID token")
+    assert len(google.requests_to(jwks_path)) == fetched
+    monkeypatch.setattr(oidc, "KEY_REFRESH_INTERVAL", 0.0)
+    answer = _grant(app, {"provider": "google", "id_token": rotated, "nonce": NONCE})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["user"]["email"] == "gus@example.com"
+    assert len(google.requests_to(jwks_path)) == fetched + 1

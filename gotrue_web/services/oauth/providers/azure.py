@@ -85,12 +85,17 @@ class Azure(Provider):
                              base=host, timeout=ctx.timeout, ttl=ctx.cache_ttl)
         claims = validate_id_token(discovery, id_token, audience=ctx.config.client_id,
                                    issuers=(issuer,), access_token=token["access_token"])
-        emails = []
-        if claims.get("email"):
-            emails.append(ProviderEmail(str(claims["email"]), _email_verified(claims), True))
-        return Profile(emails=emails, claims={
-            "iss": text(claims.get("iss")), "sub": text(claims.get("sub")),
-            "full_name": text(claims.get("name")),
-            "preferred_username": text(claims.get("preferred_username")),
-            "custom_claims": {k: v for k, v in claims.items() if k not in _NOT_CUSTOM},
-        })
+        return claims_profile(claims)
+
+
+def claims_profile(claims: dict) -> Profile:
+    """Table B's azure row (the id_token grant maps Azure tokens the same way)."""
+    emails = []
+    if claims.get("email"):
+        emails.append(ProviderEmail(str(claims["email"]), _email_verified(claims), True))
+    return Profile(emails=emails, claims={
+        "iss": text(claims.get("iss")), "sub": text(claims.get("sub")),
+        "full_name": text(claims.get("name")),
+        "preferred_username": text(claims.get("preferred_username")),
+        "custom_claims": {k: v for k, v in claims.items() if k not in _NOT_CUSTOM},
+    })

@@ -4,7 +4,7 @@ by https://www.linkedin.com/oauth whatever URL points the endpoints at."""
 from __future__ import annotations
 
 from ..base import OIDC, Endpoints, Profile, Provider, ProviderEmail, ProviderFailure, rebase, text
-from ..oidc import discover, validate_id_token
+from ..oidc import token_reply_claims
 
 ISSUER = "https://www.linkedin.com/oauth"
 _DISCOVERY = "https://www.linkedin.com/oauth/.well-known/openid-configuration"
@@ -32,21 +32,21 @@ class LinkedInOIDC(Provider):
                          discovery=rebase(_DISCOVERY, url))
 
     def profile(self, ctx, token) -> Profile:
-        id_token = token.get("id_token")
-        if not isinstance(id_token, str) or not id_token:
-            raise ProviderFailure("linkedin_oidc: the token reply has no id_token")
-        discovery = discover(self.endpoints(ctx).discovery, base=ctx.config.url,
-                             timeout=ctx.timeout, ttl=ctx.cache_ttl)
-        claims = validate_id_token(discovery, id_token, audience=ctx.config.client_id,
-                                   issuers=(ISSUER,), access_token=token["access_token"])
-        emails = []
-        if claims.get("email"):
-            emails.append(ProviderEmail(str(claims["email"]),
-                                        _verified(claims.get("email_verified")), True))
-        given, family = text(claims.get("given_name")), text(claims.get("family_name"))
-        return Profile(emails=emails, claims={
-            "iss": text(claims.get("iss")), "sub": text(claims.get("sub")),
-            "name": f"{given} {family}".strip(), "given_name": given, "family_name": family,
-            # LinkedIn may send the locale as an object; identity_data keeps it as sent.
-            "locale": claims.get("locale"), "picture": text(claims.get("picture")),
-        })
+        return claims_profile(token_reply_claims(
+            ctx, token, provider=self.name, discovery_url=self.endpoints(ctx).discovery,
+            issuers=(ISSUER,)))
+
+
+def claims_profile(claims: dict) -> Profile:
+    """Table B's linkedin_oidc row (the id_token grant maps LinkedIn tokens the same way)."""
+    emails = []
+    if claims.get("email"):
+        emails.append(ProviderEmail(str(claims["email"]),
+                                    _verified(claims.get("email_verified")), True))
+    given, family = text(claims.get("given_name")), text(claims.get("family_name"))
+    return Profile(emails=emails, claims={
+        "iss": text(claims.get("iss")), "sub": text(claims.get("sub")),
+        "name": f"{given} {family}".strip(), "given_name": given, "family_name": family,
+        # LinkedIn may send the locale as an object; identity_data keeps it as sent.
+        "locale": claims.get("locale"), "picture": text(claims.get("picture")),
+    })
