@@ -104,6 +104,7 @@ def init_runtime(app: Flask, settings) -> None:
     from .services.mail.log import PendingMailLog
     from .services.mail.outbox import MailOutbox
     from .services.mail.template_urls import TemplateURLCache
+    from .services.phone import delivery as sms_delivery
     from .transports import sms
     from .transports.mail.smtp import SMTPMailer
 
@@ -112,7 +113,7 @@ def init_runtime(app: Flask, settings) -> None:
         keyring=KeyRing(settings.jwt),
         hasher=PasswordHasher(settings.password.bcrypt_cost),
         mailer=SMTPMailer(settings.smtp, app.extensions["mail"]),
-        sms=sms.build(settings.sms),
+        sms=sms.build(settings.sms, timeout=settings.external.http_timeout),
         limiter=RateLimiter.from_settings(
             settings.rate_limit,
             default_storage_url(
@@ -126,6 +127,8 @@ def init_runtime(app: Flask, settings) -> None:
     app.extensions["gotrue"] = runtime
     # Mail log entries outlive the request's transaction (a failed send is still recorded).
     app.teardown_appcontext(runtime.mail_log.write_pending)
+    # sms_log rows likewise (a failed text message is still recorded).
+    app.teardown_appcontext(sms_delivery.write_pending)
 
     # Emails a request queued go out on the outbox's threads, so the answer does not wait for
     # the SMTP server; a failed request drops them (its tokens were rolled back).

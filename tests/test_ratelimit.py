@@ -125,14 +125,20 @@ def test_gotrue_defaults_and_this_servers_budgets():
             for name, bucket in buckets.items()} == {
         "verify": (30, 300), "token": (150, 300), "otp": (30, 300), "anonymous": (30, 3600),
         "email_client": (10, 3600), "email_address": (5, 3600),
-        "password_account": (100, 3600), "password_client": (10, 900)}
+        "password_account": (100, 3600), "password_client": (10, 900),
+        "sms_sent": (30, 3600)}
     assert {name for name, bucket in buckets.items() if bucket.fail_closed} == {
-        "email_client", "email_address"}
+        "email_client", "email_address", "sms_sent"}
     # Fractions round, at least one; this server's own budgets are off at 0.
     tuned = buckets_from(RateLimitSettings(verify=2.4, otp=0.2, email_sent_per_client=0,
                                            password_failures=0))
     assert tuned["verify"].limit.amount == 2 and tuned["otp"].limit.amount == 1
     assert "email_client" not in tuned and "password_account" not in tuned
+    # GOTRUE_RATE_LIMIT_SMS_SENT: "N/duration" sets the window; "0" sends nothing (no bucket:
+    # services/phone/budget.py refuses at once).
+    sms = buckets_from(RateLimitSettings(sms_sent="5/10m"))["sms_sent"].limit
+    assert (sms.amount, sms.get_expiry()) == (5, 600)
+    assert "sms_sent" not in buckets_from(RateLimitSettings(sms_sent="0"))
 
 
 def test_the_default_storage_is_one_file_per_server_database():

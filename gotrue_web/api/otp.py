@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..errors import ErrorCode, bad_request, unprocessable
 from ..extensions import db
 from ..runtime import current_runtime
-from ..services import phone as phone_flows
 from ..services import pkce
+from ..services.phone import otp as phone_otp
 from ..services.magic_links import (
     MagicLinkRequest,
     check_may_create,
@@ -43,8 +43,11 @@ def otp():
         db.session.commit()
         return json_response({})
     if phone:
-        # Always refused until phone codes can be texted (services.phone.sms_unavailable).
-        phone_flows.send_otp(rt, phone, channel, create_user=create_user, info=request_info())
+        message_id = phone_otp.send_otp(rt, phone, channel, create_user=create_user,
+                                        data=body.object("data"), info=request_info())
+        db.session.commit()
+        # The provider's message id (spec D1), or "test-otp" for a test number.
+        return json_response({"message_id": message_id} if message_id else {})
     raise bad_request(ErrorCode.VALIDATION_FAILED, "One of email or phone must be set")
 
 

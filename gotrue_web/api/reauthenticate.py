@@ -12,6 +12,7 @@ from .errors import json_response
 
 def reauthenticate():
     caller = g.caller
-    request_nonce(current_runtime(), caller.user, caller.info)
+    message_id = request_nonce(current_runtime(), caller.user, caller.info)
     db.session.commit()
-    return json_response({})
+    # A texted code's message id (spec D1); an emailed code has none.
+    return json_response({"message_id": message_id} if message_id else {})

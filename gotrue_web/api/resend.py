@@ -11,7 +11,9 @@ from .params import json_body, pkce_params, request_info, resolved_redirect
 
 def resend():
     body = json_body()
-    resend_confirmation(current_runtime(), body.str("type"), body.str("email"), body.str("phone"),
-                        resolved_redirect(), pkce_params(body), request_info())
+    message_id = resend_confirmation(current_runtime(), body.str("type"), body.str("email"),
+                                     body.str("phone"), resolved_redirect(), pkce_params(body),
+                                     request_info())
     db.session.commit()
-    return json_response({})
+    # A texted code's message id (spec D1); emails have none.
+    return json_response({"message_id": message_id} if message_id else {})

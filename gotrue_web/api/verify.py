@@ -110,9 +110,9 @@ def verify_post():
         except GoTrueError:
             raise unprocessable(ErrorCode.VALIDATION_FAILED, "Invalid email format") from None
     elif phone:
-        normalize_phone(phone)
+        phone = normalize_phone(phone)
     result = verification.verify(rt, verify_type, request_info(), token_hash=token_hash,
-                                 code=token, email=email)
+                                 code=token, email=email, phone=phone)
     db.session.commit()
     if result.message:
         return json_response({"msg": result.message, "code": "200"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, url_for
 
 from . import (audit_log, auth, email_templates, invites, mail_log, providers, rate_limits,
-               settings_page, user_detail, users)
+               settings_page, sms, user_detail, users)
 
 console = Blueprint("console", __name__, url_prefix="/console")
 console.before_request(auth.load_operator)
@@ -43,6 +43,7 @@ _route("/users/<user_id>/recovery", user_detail.send_recovery, ("POST",))
 _route("/users/<user_id>/magic-link", user_detail.send_magic_link, ("POST",))
 _route("/users/<user_id>/confirmation", user_detail.resend_confirmation, ("POST",))
 _route("/users/<user_id>/confirm", user_detail.confirm_email, ("POST",))
+_route("/users/<user_id>/confirm-phone", user_detail.confirm_phone, ("POST",))
 _route("/users/<user_id>/password", user_detail.set_password, ("POST",))
 _route("/users/<user_id>/ban", user_detail.ban, ("POST",))
 _route("/users/<user_id>/unban", user_detail.unban, ("POST",))
@@ -75,6 +76,9 @@ _route("/templates/<kind>/reset", email_templates.reset, ("POST",))
 # Logs and settings
 _route("/mail", mail_log.mail_log)
 _route("/mail/test", mail_log.smtp_test, ("POST",))
+_route("/sms", sms.sms_log)
+_route("/sms/template", sms.sms_template)
+_route("/sms/test", sms.send_test, ("POST",), "sms_test")
 _route("/audit", audit_log.audit_log)
 _route("/settings", settings_page.settings)
 

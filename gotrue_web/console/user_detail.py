@@ -164,6 +164,13 @@ def confirm_email(user_id: str):
     return _act(user_id, "emails", act)
 
 
+def confirm_phone(user_id: str):
+    def act(user):
+        user_actions.confirm_phone(current_runtime(), user, actor(), request_info())
+        return f"+{user.phone} is now confirmed."
+    return _act(user_id, "phone", act)
+
+
 def set_password(user_id: str):
     password = request.form.get("password", "")
 

@@ -3,7 +3,7 @@
 from .audit_log import AuditLogEntry
 from .flow_state import CodeChallengeMethod, FlowState
 from .identity import Identity
-from .mail import EmailTemplate, MailLogEntry
+from .mail import EmailTemplate, MailLogEntry, SMSLogEntry
 from .mfa import AMRClaim, Challenge, Factor, FactorStatus, FactorType
 from .oauth_provider import CustomOAuthProvider, OAuthClientState
 from .one_time_token import OneTimeToken, OneTimeTokenType
@@ -20,6 +20,6 @@ __all__ = [
     "Factor", "MailLogEntry",
     "FactorStatus", "FactorType", "FlowState", "Identity", "OAuthClientState", "OneTimeToken",
     "OneTimeTokenType",
-    "ConsoleLock", "Operator", "OperatorSignInAttempt",
+    "ConsoleLock", "Operator", "OperatorSignInAttempt", "SMSLogEntry",
     "RefreshToken", "Session", "User",
 ]

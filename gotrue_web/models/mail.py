@@ -46,3 +46,23 @@ class EmailTemplate(Base):
     __table_args__ = (
         sa.UniqueConstraint("kind", "locale", name="email_templates_kind_locale_key"),
     )
+
+
+class SMSLogEntry(Base):
+    """One text message (SMS or WhatsApp) the server sent or tried to send: the console's
+    message log shows it next to mail. The number is stored whole and masked when shown."""
+
+    __tablename__ = "sms_log"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    # confirmation | phone_change | reauthentication | mfa | test
+    kind: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    recipient: Mapped[str] = mapped_column(sa.String(32), nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    provider: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    # sent | failed | test_otp (a configured test code: nothing was sent)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)

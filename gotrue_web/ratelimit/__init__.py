@@ -26,12 +26,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.errors import ConfigurationError
 from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from ..settings import RateLimitSettings
+from ..settings.rate_limit import sent_budget
 from . import sqlite_storage
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def _per(amount: float, minutes: int) -> RateLimitItem:
 
 
 def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
-    """GoTrue's per-client limits, and this server's email and password-failure budgets.
+    """GoTrue's per-client limits and its global SMS budget, and this server's email and
+    password-failure budgets.
 
     The per-client email and password-failure limits are off at 0.
     """
@@ -89,6 +91,12 @@ def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
         table.append(Bucket("email_address", _per(settings.email_sent_per_address, 60),
                             "GOTRUE_RATE_LIMIT_EMAIL_SENT_PER_ADDRESS",
                             "emails sent to one address, per hour", fail_closed=True))
+    sms_sent, sms_window = sent_budget(settings.sms_sent)
+    if sms_sent > 0:
+        # One key ("global"): GOTRUE_RATE_LIMIT_SMS_SENT is the server's, all workers together.
+        table.append(Bucket("sms_sent", RateLimitItemPerSecond(
+            sms_sent, max(1, round(sms_window.total_seconds()))), "GOTRUE_RATE_LIMIT_SMS_SENT",
+            "codes texted by SMS or WhatsApp, by the whole server", fail_closed=True))
     if settings.password_failures > 0:
         table.append(Bucket("password_account", _per(settings.password_failures, 60),
                             "GOTRUE_RATE_LIMIT_PASSWORD_FAILURES",

@@ -48,6 +48,7 @@ LOG_TYPES = {
     "email_template_reset": "operator",
     "email_template_test_sent": "operator",
     "smtp_test_sent": "operator",
+    "sms_test_sent": "operator",
     "users_exported": "operator",
     "rate_limit_reset": "operator",
     # An operator forgot an account's wrong passwords (console, rate limits or user page).

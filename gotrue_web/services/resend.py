@@ -18,10 +18,12 @@ TYPES = ("signup", "email_change", "sms", "phone_change")
 
 
 def resend(rt: Runtime, resend_type: str, email: str, phone: str, redirect_to: str,
-           pkce_params: pkce.PKCEParams | None, info: RequestInfo) -> None:
+           pkce_params: pkce.PKCEParams | None, info: RequestInfo) -> str:
     """Re-send the pending confirmation of ``resend_type`` (60 s rule applies).
 
-    The user is found by the address given: for ``email_change`` that is the *current* email.
+    The user is found by the address given: for ``email_change`` and ``phone_change`` that is
+    the *current* email or phone; a phone_change code goes to the new number. Returns the
+    texted code's message id ("" for emails and when nothing was sent).
     """
     settings = rt.settings
     if resend_type not in TYPES:
@@ -48,7 +50,7 @@ def resend(rt: Runtime, resend_type: str, email: str, phone: str, redirect_to: s
         if email:
             # The email budgets count as if a mail went out: they must not tell the cases apart.
             send_budgets.charge_email(rt, normalize_email(email))
-        return
+        return ""
 
     if resend_type == "signup":
         audit.record("user_confirmation_requested", audit.Actor.of_user(user), now=rt.now(),
@@ -58,8 +60,12 @@ def resend(rt: Runtime, resend_type: str, email: str, phone: str, redirect_to: s
     elif resend_type == "email_change":
         pkce_flow = _flow(rt, pkce_params, user, "email_change")
         mail_flows.send_email_change(rt, user, redirect_to, pkce=pkce_flow, after_response=True)
+    elif resend_type == "sms":
+        return phone_flows.send_code(rt, user, user.phone or "", "confirmation", "sms", info)
     else:
-        phone_flows.sms_unavailable(rt, "otp")
+        return phone_flows.send_code(rt, user, user.phone_change or "", "phone_change", "sms",
+                                     info)
+    return ""
 
 
 def _pending(user, resend_type: str) -> bool:

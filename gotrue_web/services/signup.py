@@ -5,6 +5,7 @@ Parity: GoTrue internal/api/signup.go and anonymous.go.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -38,6 +39,10 @@ class SignupResult:
 
     session: sessions.IssuedSession | None = None
     user: User | None = None
+    # A phone signup's texted code: the provider's message id ("" if none; /signup never shows
+    # it, /otp does). ``fake``: the user is a look-alike, not in the database.
+    message_id: str = ""
+    fake: bool = False
 
 
 def check_signup_allowed(rt: Runtime) -> None:
@@ -65,7 +70,7 @@ def sign_up(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupRes
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Only an email address or phone number should be provided on signup.")
     if request.phone:
-        phone_flows.check_channel(request.channel)
+        phone_flows.check_channel(rt, request.channel)
     if request.phone and (request.code_challenge or request.code_challenge_method):
         raise bad_request(ErrorCode.VALIDATION_FAILED, "PKCE not supported for phone signups")
     pkce_params = pkce.parse_params(request.code_challenge, request.code_challenge_method)
@@ -106,7 +111,8 @@ def _look_alike(rt: Runtime, aud: str, address: str, request: SignupRequest, pro
         updated_at=now if like is None else like.updated_at,
         confirmation_sent_at=now if like is None else like.confirmation_sent_at,
     )
-    identity_data = users.base_identity_data(user, email=user.email, phone=user.phone,
+    # As a new user's: a phone identity carries no number (_sign_up_with_phone).
+    identity_data = users.base_identity_data(user, email=user.email, phone=None,
                                              extra=request.data)
     identity = Identity(id=uuid.uuid4(), user_id=user.id, provider=provider,
                         provider_id=str(user.id), created_at=user.created_at,
@@ -143,7 +149,7 @@ def _repeated_signup(rt: Runtime, existing: User | None, address: str, request: 
     if existing is not None:
         audit.record("user_repeated_signup", audit.Actor.of_user(existing), now=rt.now(),
                      ip=info.ip, traits={"provider": provider})
-    return SignupResult(user=_look_alike(rt, info.aud, address, request, provider))
+    return SignupResult(user=_look_alike(rt, info.aud, address, request, provider), fake=True)
 
 
 def _autoconfirm_existing(rt: Runtime, existing: User, request: SignupRequest, provider: str,
@@ -237,29 +243,67 @@ def _send_confirmation(rt: Runtime, user: User, request: SignupRequest,
                                  after_response=True)
 
 
-def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo) -> SignupResult:
+def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo, *,
+                        for_otp: bool = False) -> SignupResult:
+    """A phone signup; the confirmation code is texted (codes.send_code) unless SMS_AUTOCONFIRM.
+
+    ``for_otp``: POST /otp's internal signup. It leaves an existing account's password alone
+    and issues no session (under SMS_AUTOCONFIRM /otp then texts a code as for a confirmed
+    number, so an unconfirmed account is confirmed by that code, not by the signup).
+    """
     settings = rt.settings
     if not settings.external.phone_enabled:
         raise bad_request(ErrorCode.PHONE_PROVIDER_DISABLED, "Phone signups are disabled")
     phone = normalize_phone(request.phone)
-    if not settings.sms.autoconfirm:
+    channel = request.channel or "sms"
+    autoconfirm = settings.sms.autoconfirm
+    if not autoconfirm:
         # Refused before the number is looked up, so a known number answers as a new one does.
-        phone_flows.sms_unavailable(rt, "confirmation")
+        phone_flows.require_sender(rt, phone)
     existing = users.find_by_phone(phone, info.aud)
     if existing is None and address_taken(User.phone, phone):
         return _repeated_signup(rt, None, phone, request, "phone", info)
     if existing is not None and existing.is_phone_confirmed:
         return _repeated_signup(rt, existing, phone, request, "phone", info)
     if existing is not None:
-        return _autoconfirm_existing(rt, existing, request, "phone", info)
+        if autoconfirm:
+            if for_otp:
+                return SignupResult(user=existing)
+            return _autoconfirm_existing(rt, existing, request, "phone", info)
+        # Unconfirmed: text the confirmation again (SMS_MAX_FREQUENCY applies).
+        audit.record("user_confirmation_requested", audit.Actor.of_user(existing), now=rt.now(),
+                     ip=info.ip, traits={"provider": "phone"})
+        if not for_otp:
+            keep_password_only_if_presented(rt, existing, request.password)
+        message_id = phone_flows.send_code(rt, existing, phone, "confirmation", channel, info)
+        return SignupResult(user=existing, message_id=message_id)
     user = users.new_user(rt, aud=info.aud, phone=phone, password=request.password,
                           user_metadata=request.data)
-    _add_first_identity(rt, user, "phone", email=None, phone=phone, data=request.data)
-    users.confirm_phone(rt, user)
+    # GoTrue's phone identity carries no number: {sub, email_verified, phone_verified} + data.
+    _add_first_identity(rt, user, "phone", email=None, phone=None, data=request.data)
     actor = audit.Actor.of_user(user)
+    if not autoconfirm:
+        audit.record("user_confirmation_requested", actor, now=rt.now(), ip=info.ip,
+                     traits={"provider": "phone"})
+        message_id = phone_flows.send_code(rt, user, phone, "confirmation", channel, info)
+        return SignupResult(user=user, message_id=message_id)
+    users.confirm_phone(rt, user)
     audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
+    if for_otp:
+        return SignupResult(user=user)
     audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
     return SignupResult(session=sessions.start_session(rt, user, "password", info))
+
+
+def sign_up_for_otp(rt: Runtime, phone: str, channel: str, data: dict | None,
+                    info: RequestInfo) -> SignupResult:
+    """POST /otp for a number without a confirmed account: GoTrue's internal /signup with a
+    random password nobody knows (DISABLE_SIGNUP applies; no password rules: it is not chosen
+    by anyone). ``phone`` is normalised and ``channel`` checked."""
+    check_signup_allowed(rt)
+    request = SignupRequest(phone=phone, password=secrets.token_urlsafe(48), data=data,
+                            channel=channel)
+    return _sign_up_with_phone(rt, request, info, for_otp=True)
 
 
 def _add_first_identity(rt: Runtime, user: User, provider: str, *, email: str | None,

@@ -16,6 +16,7 @@ from ..models import AAL, AMRClaim, Identity, OneTimeTokenType, Session, User
 from ..runtime import RequestInfo, Runtime
 from . import audit, one_time_tokens, password_checks, pkce, sessions, users
 from . import phone as phone_flows
+from .phone import verification as phone_codes
 from .mail import flows as mail_flows
 from .signup import address_taken
 from .validation import normalize_email, normalize_phone
@@ -68,10 +69,11 @@ def _check_reauthentication(rt: Runtime, user: User, session: Session | None,
     if not nonce:
         raise bad_request(ErrorCode.REAUTH_NONCE_MISSING,
                           "Password update requires reauthentication")
-    if user.email:
-        address, lifetime = user.email, rt.settings.mailer.otp_exp
-    else:
-        address, lifetime = user.phone or "", rt.settings.sms.otp_exp
+    if not user.email and user.phone:
+        # Texted nonce: twilio_verify, SMS_OTP_EXP and GoTrue's message (phone_codes).
+        phone_codes.check_nonce(rt, user, nonce)
+        return
+    address, lifetime = user.email or "", rt.settings.mailer.otp_exp
     sent_at = user.reauthentication_sent_at
     valid = (
         bool(address) and sent_at is not None
@@ -105,14 +107,14 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
 
     A new password ends every other session and clears pending links and codes; metadata is
     merged (null deletes a key); a new email is mailed for confirmation (or applied at once for
-    an anonymous user under MAILER_AUTOCONFIRM); a new phone needs SMS_AUTOCONFIRM. Writes
+    an anonymous user under MAILER_AUTOCONFIRM); a new phone gets a texted code (applied at once
+    under SMS_AUTOCONFIRM). Writes
     user_modified / user_updated_password audit entries.
     """
     settings = rt.settings
     email = normalize_email(change.email) if change.email else None
     phone = normalize_phone(change.phone) if change.phone else None
-    if phone:
-        phone_flows.check_channel(change.channel)
+    channel = phone_flows.check_channel(rt, change.channel) if phone else "sms"
     if change.password is not None:
         password_checks.check_new_password(rt, change.password)
     pkce_params = pkce.parse_params(change.code_challenge, change.code_challenge_method)
@@ -168,7 +170,7 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
     if email:
         _change_email(rt, user, email, change.redirect_to, pkce_params, taken=email_taken)
     if phone:
-        _change_phone(rt, user, phone)
+        _change_phone(rt, user, phone, channel, info)
     user.updated_at = now
     audit.record("user_modified", audit.Actor.of_user(user), now=now, ip=info.ip)
     return user
@@ -231,10 +233,14 @@ def forget_email_change_tokens(user: User) -> None:
                            OneTimeTokenType.email_change_token_new)
 
 
-def _change_phone(rt: Runtime, user: User, phone: str) -> None:
-    """SMS_AUTOCONFIRM applies a phone change at once; otherwise the new number gets a code."""
+def _change_phone(rt: Runtime, user: User, phone: str, channel: str,
+                  info: RequestInfo) -> None:
+    """SMS_AUTOCONFIRM applies a phone change at once; otherwise the new number gets a code
+    (phone_change and phone_change_token, SMS_MAX_FREQUENCY applies). The answer never shows
+    the message id."""
     if not rt.settings.sms.autoconfirm:
-        phone_flows.sms_unavailable(rt, "phone_change")
+        phone_flows.send_code(rt, user, phone, "phone_change", channel, info)
+        return
     user.phone = phone
     user.phone_change = ""
     user.is_anonymous = False

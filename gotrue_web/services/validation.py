@@ -32,8 +32,9 @@ def normalize_email(raw: str) -> str:
 
 
 def phone_digits(raw: str) -> str:
-    """GoTrue's stored phone form: digits only, without '+' or spaces."""
-    return raw.replace(" ", "").replace("+", "")
+    """GoTrue's normalisation: one leading '+' and every ASCII space go (nothing else, so
+    "++1..." or "1-555..." stay invalid)."""
+    return raw.removeprefix("+").replace(" ", "")
 
 
 def normalize_phone(raw: str) -> str:

@@ -1,4 +1,5 @@
-"""Verifying email links and codes: signup, invite, magic link, recovery and email change.
+"""Verifying email links and codes (signup, invite, magic link, recovery, email change) and
+texted codes (sms, phone_change).
 
 Parity: GoTrue internal/api/verify.go. A link token is found through the hash one_time_tokens
 stores of it; a code through its keyed digest in the user's column (security.codes). Verifying
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..db import begin_write_locked
-from ..errors import ErrorCode, bad_request, forbidden
+from ..errors import ErrorCode, bad_request, forbidden, unprocessable
 from ..extensions import db
 from ..models import OneTimeToken, OneTimeTokenType, User
 from ..runtime import RequestInfo, Runtime
 from ..security import codes
 from . import audit, one_time_tokens, pkce, sessions, users
+from .phone import verification as phone_codes
 from .validation import normalize_email
 
 T = OneTimeTokenType
@@ -157,8 +159,10 @@ def _wrong_code(rt: Runtime, verify_type: str, candidates: list[User], invalid: 
 
 
 def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str = "",
-           code: str = "", email: str = "", want_auth_code: bool = False) -> VerifyResult:
-    """Check a link token (``token_hash``) or a code for ``email``, then apply the action.
+           code: str = "", email: str = "", phone: str = "",
+           want_auth_code: bool = False) -> VerifyResult:
+    """Check a link token (``token_hash``) or a code for ``email`` or ``phone`` (validated
+    digits, types sms and phone_change), then apply the action.
 
     Raises 403 otp_expired when nothing matches or the token is too old, 403 user_banned.
     ``want_auth_code`` (GET /verify) turns a PKCE token into an authorization code instead of a
@@ -169,8 +173,9 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
     if verify_type not in EMAIL_TYPES:
         if token_hash:
             raise bad_request(ErrorCode.VALIDATION_FAILED, "Invalid email verification type")
-        # Phone codes come from SMS flows, which this server does not send.
-        raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
+        if not phone:
+            raise forbidden(ErrorCode.OTP_EXPIRED, invalid)
+        return _verify_phone(rt, verify_type, phone, code, info)
     # Taken before the first read so that concurrent uses of one token queue (SQLite).
     begin_write_locked(db.session)
     found = None
@@ -276,6 +281,93 @@ def _apply_email_change(rt: Runtime, user: User, token_type: OneTimeTokenType,
     audit.record("user_modified", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
                  traits={"email_change": new_email})
     return True
+
+
+# verify type -> (the users column the number is looked up in, the token type of its code)
+_PHONE_LOOKUP = {
+    "sms": (User.phone, T.confirmation_token),
+    "phone_change": (User.phone_change, T.phone_change_token),
+}
+
+
+def _verify_phone(rt: Runtime, verify_type: str, phone: str, code: str,
+                  info: RequestInfo) -> VerifyResult:
+    """A texted code: sms finds the user by ``users.phone``, phone_change by the pending new
+    number. Checks in GoTrue's order: ban, test code, twilio_verify, stored code (within
+    SMS_OTP_EXP; wrong ones count towards the five that forget it)."""
+    column, token_type = _PHONE_LOOKUP[verify_type]
+    begin_write_locked(db.session)
+    # A pending new number is not unique: the users asking for it are all candidates.
+    candidates = _locked_user(sa.select(User).where(
+        User.instance_id == users.NIL, User.aud == info.aud, User.is_sso_user.is_(False),
+        column == phone).order_by(User.created_at))
+    if not candidates:
+        raise forbidden(ErrorCode.OTP_EXPIRED, CODE_INVALID)
+    user = next((u for u in candidates
+                 if phone_codes.stored_code_matches(rt, u, token_type, phone, code)),
+                candidates[0])
+    if user.is_banned(rt.now()):
+        raise forbidden(ErrorCode.USER_BANNED, "User is banned")
+    if not phone_codes.test_code_matches(rt, phone, code):
+        if phone_codes.delegated(rt):
+            if not phone_codes.provider_accepts(rt, phone, code):
+                raise forbidden(ErrorCode.OTP_EXPIRED, CODE_INVALID)
+        elif not phone_codes.stored_code_matches(rt, user, token_type, phone, code):
+            raise _wrong_code_of(rt, token_type, candidates)
+        elif not phone_codes.stored_code_fresh(rt, user, token_type):
+            raise forbidden(ErrorCode.OTP_EXPIRED, CODE_INVALID)
+
+    if verify_type == "sms":
+        _apply_phone_confirmation(rt, user, info)
+    else:
+        _apply_phone_change(rt, user, info)
+    users.clear_pending_tokens(user)
+    user.is_anonymous = False
+    users.sync_providers(user)
+    return VerifyResult(verify_type=verify_type, user=user,
+                        session=sessions.start_session(rt, user, "otp", info))
+
+
+def _wrong_code_of(rt: Runtime, token_type: OneTimeTokenType, candidates: list[User]):
+    for user in candidates:
+        one_time_tokens.count_failed_attempt(user, (token_type,), rt.now())
+    error = forbidden(ErrorCode.OTP_EXPIRED, CODE_INVALID)
+    error.commit_first = True
+    return error
+
+
+def _apply_phone_confirmation(rt: Runtime, user: User, info: RequestInfo) -> None:
+    # Every code sign-in moves phone_confirmed_at, as GoTrue's ConfirmPhone does.
+    user.phone_confirmed_at = rt.now()
+    users.confirm_phone(rt, user)
+    actor = audit.Actor.of_user(user)
+    audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
+    audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
+
+
+def _apply_phone_change(rt: Runtime, user: User, info: RequestInfo) -> None:
+    """The pending number becomes the user's, confirmed, with the phone identity following."""
+    now = rt.now()
+    new_phone = user.phone_change or ""
+    # Someone may have taken the number since the code was sent (users.phone is unique).
+    taken = sa.select(User.id).where(User.phone == new_phone, User.id != user.id).limit(1)
+    if db.session.execute(taken).first() is not None:
+        raise unprocessable(ErrorCode.PHONE_EXISTS,
+                            "A user with this phone number has already been registered")
+    audit.record("user_modified", audit.Actor.of_user(user), now=now, ip=info.ip,
+                 traits={"phone_change": new_phone})
+    identity = next((i for i in user.identities if i.provider == "phone"), None)
+    if identity is None:
+        users.add_identity(rt, user, "phone", str(user.id), {
+            "sub": str(user.id), "phone": new_phone, "phone_verified": True})
+    else:
+        identity.set_data({**(identity.identity_data or {}), "phone": new_phone,
+                           "phone_verified": True})
+        identity.updated_at = now
+    user.phone = new_phone
+    user.phone_change = ""
+    user.phone_confirmed_at = now
+    users.confirm_phone(rt, user)
 
 
 def check_post_shape(*, verify_type: str, token: str, token_hash: str, email: str, phone: str,

@@ -48,6 +48,15 @@ def read(env: EnvReader) -> RateLimitSettings:
         password_failures_per_client=env.float("RATE_LIMIT_PASSWORD_FAILURES_PER_CLIENT", 10),
     )
 
+def sent_budget(value: str) -> tuple[int, timedelta]:
+    """A checked RATE_LIMIT_EMAIL_SENT / RATE_LIMIT_SMS_SENT value as (messages, window): "N"
+    per hour or "N/duration". A fraction above zero still allows one; "0" allows none."""
+    count, _, period = value.strip().partition("/")
+    number = float(count)
+    allowed = int(number) if number >= 1 or number <= 0 else 1
+    return allowed, parse_go_duration(period) if period else timedelta(hours=1)
+
+
 # Storages the limiter can use (limits' schemes, and sqlite_storage's file).
 STORAGE_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster",
                    "sqlite", "memory")

@@ -548,10 +548,12 @@ def test_phone_path(make_mail_app):
     assert bad.get_json()["message"] == "Invalid phone number format (E.164 required)"
     channel = api_for(on).post("/otp", json={"phone": "+15555550100", "channel": "pigeon"})
     assert channel.status_code == 400
-    # No SMS provider is configured: refused before anything is written.
+    # No SMS provider is configured: refused before anything is written (texted codes:
+    # tests/api/phone/test_phone_otp.py).
     unsent = api_for(on).post("/otp", json={"phone": "+15555550100"})
-    assert unsent.status_code == 422
-    assert unsent.get_json()["code"] == "sms_send_failed"
+    assert unsent.status_code == 500
+    assert unsent.get_json() == {"code": "unexpected_failure",
+                                 "message": "Unable to get SMS provider"}
     assert count(app=on, model=User) == 0
 
 

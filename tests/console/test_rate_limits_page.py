@@ -439,6 +439,7 @@ def test_a_redis_that_does_not_answer_is_shown_as_an_outage(make_app):
     assert ("Until the storage answers, request limits are being let through (verify, token, "
             "otp, anonymous, password_account, password_client)") in status
     assert "Emails are refused (email_client, email_address fail closed)" in status
+    assert "Texted codes are refused too (sms_sent fails closed" in status
     assert "The counts cannot be read now" in _text(_section(page, "limit-verify"))
     assert "Locked accounts cannot be read now" in _text(_section(page, "locked-accounts"))
     assert "Reset" not in _section(page, "limit-verify")

@@ -247,3 +247,10 @@ def test_smtp_unset_with_autoconfirm_is_a_lesser_warning(make_app):
 def test_the_settings_page_is_read_only_and_needs_an_operator(app, anonymous_console, console):
     assert anonymous_console.get("/console/settings").status_code == 303
     assert console.post("/console/settings").status_code == 405
+
+
+def test_sms_test_codes_are_never_shown(make_app):
+    page = settings_page(make_app, **{"sms.test_otp": {"15551234567": "424242"}})
+    assert "GOTRUE_SMS_TEST_OTP" in page and "15551234567=***" in page
+    assert "424242" not in page
+    assert "GOTRUE_SMS_VONAGE_FROM_" not in page

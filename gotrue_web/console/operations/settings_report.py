@@ -67,6 +67,8 @@ _VARIABLES = {
     "smtp.timeout": "",
     "password.bcrypt_cost": "",
     "console.max_age": "GOTRUE_CONSOLE_SESSION_MAX_AGE",
+    "sms.vonage.from_": "GOTRUE_SMS_VONAGE_FROM",
+    "sms.test_otp": "GOTRUE_SMS_TEST_OTP",
 }
 _MAPPING_VARIABLES = {"mailer.url_paths": "GOTRUE_MAILER_URLPATHS_"}
 # Groups whose variables are not GOTRUE_ + the group name (GoTrue nests captcha in security).
@@ -249,6 +251,11 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
                            default=not enabled)]
     if path == "external.oauth":
         return _oauth_rows(value)
+    if path == "sms.test_otp":
+        # Test codes sign anyone in as those numbers: the numbers are shown, the codes not.
+        text = ", ".join(f"{phone}=***" for phone in sorted(value)) or "none"
+        return [SettingRow(path, text, variable_of(path), masked=bool(value),
+                           default=not value)]
     if path == "external.linking_domains":
         text = ", ".join(f"{p}={d}" for p, d in sorted(value.items())) or "none"
         return [SettingRow(path, text, variable_of(path), default=not value)]

@@ -190,6 +190,17 @@ def confirm_email(rt: Runtime, user: User, actor: audit.Actor, info: RequestInfo
                             info, audit_traits={"change": "email_confirmed"})
 
 
+def confirm_phone(rt: Runtime, user: User, actor: audit.Actor, info: RequestInfo) -> None:
+    """Mark the phone confirmed by hand (PUT /admin/users phone_confirm); 422 when there is no
+    phone or it is confirmed already."""
+    if not user.phone or user.deleted_at is not None:
+        raise _refused("This user has no phone number.")
+    if user.phone_confirmed_at is not None:
+        raise _refused("This phone number is confirmed already.")
+    admin_users.update_user(rt, user, admin_users.AdminUserParams(phone_confirm=True), actor,
+                            info, audit_traits={"change": "phone_confirmed"})
+
+
 def set_password(rt: Runtime, user: User, password: str, actor: audit.Actor,
                  info: RequestInfo) -> None:
     """A new password (PUT /admin/users password): strength-checked (422 weak_password), ends
