@@ -77,7 +77,7 @@ def test_digits_in_the_middle_of_a_number_do_not_match(console, app):
     assert _listed(console, "1234567") == set()
 
 
-# --- create with a phone ---------------------------------------------------------------------------
+# --- create with a phone --------------------------------------------------------------------------
 
 
 def test_create_with_a_spaced_phone_and_auto_confirm_signs_in_by_phone(console, app, api):
@@ -105,7 +105,7 @@ def test_a_number_the_api_refuses_is_refused_with_nothing_created(console, app):
     assert _listed(console, "0555") == set()
 
 
-# --- confirm phone by hand ---------------------------------------------------------------------------
+# --- confirm phone by hand ------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def shown(console, query: str = "") -> list[uuid.UUID]:
     return row_ids(body)
 
 
-# --- what a row shows ------------------------------------------------------------------------------
+# --- what a row shows -----------------------------------------------------------------------------
 
 
 def test_masking():
@@ -129,7 +129,7 @@ def test_the_provider_note_is_gone_when_a_provider_is_set(make_app):
     assert 'id="sms-unset"' not in body
 
 
-# --- tabs and access ---------------------------------------------------------------------------------
+# --- tabs and access ------------------------------------------------------------------------------
 
 
 def test_mail_and_sms_logs_link_to_each_other(console):
@@ -160,7 +160,7 @@ def test_htmx_gets_the_results_fragment(console, app):
     assert 'id="sms-results"' in body and row_ids(body) == [entry]
 
 
-# --- filters -----------------------------------------------------------------------------------------
+# --- filters --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_bad_filters_are_422_with_what_is_wrong(console, mixed, query, problem):
     assert row_ids(body) == []
 
 
-# --- keyset pages ------------------------------------------------------------------------------------
+# --- keyset pages ---------------------------------------------------------------------------------
 
 
 def test_keyset_pages_older_and_newer(console, app):

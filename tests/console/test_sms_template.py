@@ -56,7 +56,7 @@ def twilio_console(twilio_app):
     return signed_in(twilio_app)
 
 
-# --- the page ------------------------------------------------------------------------------------------
+# --- the page -------------------------------------------------------------------------------------
 
 
 def test_page_without_a_provider(console):
@@ -111,7 +111,7 @@ def test_signed_out_visitors_are_sent_to_the_login(anonymous_console):
     assert "/console/login" in response.headers["Location"]
 
 
-# --- the test send ------------------------------------------------------------------------------------
+# --- the test send --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("htmx", [False, True])

@@ -49,8 +49,8 @@ def deliver(rt: Runtime, *, to: str, body: str, channel: str, kind: str,
     the attempt; returns the provider's message id ("" when the provider gives none).
 
     ``otp`` is the code the body carries, for senders that send it apart (a Twilio WhatsApp
-    content template). Raises the sender's SMSDeliveryError (SMSProviderUnavailable among them) after logging it
-    as failed; the caller decides what the client is told.
+    content template). Raises the sender's SMSDeliveryError (SMSProviderUnavailable among
+    them) after logging it as failed; the caller decides what the client is told.
     """
     try:
         message_id = rt.sms.send(to, body, channel, otp=otp) or ""
