@@ -24,7 +24,7 @@ from flask import Flask, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from markupsafe import escape
-from werkzeug.serving import make_server
+from .loopback_http import LoopbackWSGIServer
 
 GITHUB_ROUTES = {"authorize": "/login/oauth/authorize", "token": "/login/oauth/access_token",
                  "profiles": ("/api/v3/user", "/api/v3/user/emails")}
@@ -73,7 +73,7 @@ AZURE_ROUTES = {"authorize": "/tenant-1/oauth2/v2.0/authorize",
 AZURE_ISSUER = "https://login.microsoftonline.com/tenant-1/v2.0"
 
 
-class FakeProvider:
+class FakeProvider(LoopbackWSGIServer):
     def __init__(self, routes: dict, *, client_id: str = "client-1",
                  secret: str = "secret:1 two", signing_key: RSAKey | None = None,
                  issuer: str = GOOGLE_ISSUER):
@@ -99,19 +99,7 @@ class FakeProvider:
         self.codes: dict[str, dict] = {}
         self.access_tokens: set[str] = set()
         self.lock = threading.Lock()
-        self.app = self._build()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    # --- lifecycle (the ``servers`` fixture calls start and stop) ---
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._build())
 
     def requests_to(self, route: str) -> list[dict]:
         with self.lock:

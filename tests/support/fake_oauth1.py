@@ -23,7 +23,7 @@ from authlib.integrations.flask_oauth1 import AuthorizationServer, ResourceProte
 from authlib.oauth1 import OAuth1Request
 from authlib.oauth1.errors import OAuth1Error
 from flask import Flask, jsonify, redirect, request
-from werkzeug.serving import make_server
+from .loopback_http import LoopbackWSGIServer
 
 TWITTER_ROUTES = {"request_token": "/oauth/request_token", "authenticate": "/oauth/authenticate",
                   "access_token": "/oauth/access_token",
@@ -76,7 +76,7 @@ class Credential:
         return 1
 
 
-class FakeTwitter:
+class FakeTwitter(LoopbackWSGIServer):
     def __init__(self, *, client_id: str = "client-1", secret: str = "secret:1 two"):
         self.routes = TWITTER_ROUTES
         self.client_id, self.secret = client_id, secret
@@ -94,19 +94,7 @@ class FakeTwitter:
         self.access_tokens: dict[str, Credential] = {}
         self.nonces: set[tuple] = set()
         self.lock = threading.Lock()
-        self.app = self._build()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    # --- lifecycle (the ``servers`` fixture calls start and stop) ---
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._build())
 
     def requests_to(self, route: str) -> list[dict]:
         with self.lock:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from werkzeug.serving import make_server
+
 
 class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -45,3 +47,21 @@ class LoopbackHTTPServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class LoopbackWSGIServer:
+    """Serves a WSGI ``app`` (the Flask fakes of OAuth providers) on a free loopback port
+    (``url``), in a background thread between ``start`` and ``stop``."""
+
+    def serve(self, app) -> None:
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
