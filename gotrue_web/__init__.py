@@ -104,6 +104,7 @@ def init_runtime(app: Flask, settings) -> None:
     from .services.mail.log import PendingMailLog
     from .services.mail.outbox import MailOutbox
     from .services.mail.template_urls import TemplateURLCache
+    from .services.hooks import log as hook_log
     from .services.phone import delivery as sms_delivery
     from .transports import sms
     from .transports.mail.smtp import SMTPMailer
@@ -129,6 +130,8 @@ def init_runtime(app: Flask, settings) -> None:
     app.teardown_appcontext(runtime.mail_log.write_pending)
     # sms_log rows likewise (a failed text message is still recorded).
     app.teardown_appcontext(sms_delivery.write_pending)
+    # hook_deliveries rows likewise (a hook that failed the request is still recorded).
+    app.teardown_appcontext(hook_log.write_pending)
 
     # Emails a request queued go out on the outbox's threads, so the answer does not wait for
     # the SMTP server; a failed request drops them (its tokens were rolled back).

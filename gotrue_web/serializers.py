@@ -1,14 +1,18 @@
 """JSON shapes of users, identities, factors and sessions exactly as GoTrue emits them.
 
-Wire format: key names and order are what the clients parse; do not rename.
+Wire format: key names and order are what the clients parse; do not rename. Only models are
+imported, so services can give hooks the same user JSON the API returns.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .models import AuditLogEntry, Factor, Identity, User
-from .services.sessions import IssuedSession
+
+if TYPE_CHECKING:
+    from .services.sessions import IssuedSession
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -8,11 +8,17 @@ checked after the rate limit as in GoTrue).
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
+
+from ..errors import GoTrueError
+from ..runtime import current_runtime
+from ..services.hooks import user_created
 
 from . import (admin_audit, admin_users, health, invite, logout, otp, reauthenticate, recover,
                resend, settings, signup, token, user, verify, well_known)
 from .captcha import TOKEN_GRANTS, captcha_required
+from .errors import render_error
+from .mfa import factors as mfa_factors
 from .oauth import authorize as oauth_authorize
 from .oauth import callback as oauth_callback
 from .oauth import custom_providers as oauth_custom_providers
@@ -23,6 +29,22 @@ from .guards import (forget_client, identify_client, rate_limited, requires_admi
 api = Blueprint("api", __name__)
 api.before_request(identify_client)
 api.teardown_request(forget_client)
+
+
+def _after_user_created(response):
+    """after_user_created for the users this request created and committed (on every app
+    request: the console creates users too). Its error replaces a JSON API success; redirects
+    (the OAuth callback) and console pages keep their answer, the error stays in the log."""
+    try:
+        user_created.run_after(current_runtime())
+    except GoTrueError as error:
+        if request.blueprint in ("api", "api_v1") and response.status_code < 300:
+            return render_error(error)
+    return response
+
+
+api.record_once(lambda state: (state.app.after_request(_after_user_created),
+                               state.app.teardown_request(user_created.forget)))
 
 
 def _route(rule: str, view, methods: tuple[str, ...], endpoint: str | None = None, *,
@@ -64,6 +86,13 @@ _route("/user/identities/authorize", oauth_identities.link_identity, ("GET",),
        "link_identity", auth="user")
 _route("/user/identities/<identity_id>", oauth_identities.unlink_identity, ("DELETE",),
        "unlink_identity", auth="user")
+# MFA: challenge and verify share GoTrue's per-client MFA limiter.
+_route("/factors", mfa_factors.enroll, ("POST",), "mfa_enroll", auth="user")
+_route("/factors/<factor_id>/challenge", mfa_factors.challenge, ("POST",), "mfa_challenge",
+       auth="user", limit="mfa")
+_route("/factors/<factor_id>/verify", mfa_factors.verify, ("POST",), "mfa_verify", auth="user",
+       limit="mfa")
+_route("/factors/<factor_id>", mfa_factors.unenroll, ("DELETE",), "mfa_unenroll", auth="user")
 
 _route("/invite", invite.invite, ("POST",), auth="admin")
 _route("/admin/generate_link", invite.generate_link, ("POST",), "admin_generate_link",
@@ -81,6 +110,8 @@ _route("/admin/users/<user_id>/factors", admin_users.list_factors, ("GET",),
        "admin_list_factors", auth="admin")
 _route("/admin/users/<user_id>/factors/<factor_id>", admin_users.delete_factor, ("DELETE",),
        "admin_delete_factor", auth="admin")
+_route("/admin/users/<user_id>/factors/<factor_id>", admin_users.update_factor, ("PUT",),
+       "admin_update_factor", auth="admin")
 # Custom OAuth/OIDC providers (spec oauth-sso.md section 6).
 _route("/admin/custom-providers", oauth_custom_providers.list_providers, ("GET",),
        "admin_list_custom_providers", auth="admin")

@@ -84,3 +84,14 @@ def delete_factor(user_id: str, factor_id: str):
     admin_users.delete_factor(current_runtime(), user, factor, admin_actor(), request_info())
     db.session.commit()
     return json_response(payload)
+
+
+def update_factor(user_id: str, factor_id: str):
+    user = admin_users.load(user_id)
+    factor = admin_users.load_factor(user, factor_id)
+    body = json_body()
+    admin_users.update_factor(current_runtime(), user, factor, admin_actor(), request_info(),
+                              friendly_name=body.str("friendly_name"), phone=body.str("phone"))
+    payload = factor_json(factor)
+    db.session.commit()
+    return json_response(payload)

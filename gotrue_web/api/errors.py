@@ -52,12 +52,17 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> Respo
 
 def render_error(error: GoTrueError) -> Response:
     version = requested_api_version()
-    headers = {"x-sb-error-code": error.error_code, **error.headers}
+    # An error a hook returned carries no error code: the key and the header are left out.
+    headers = {"x-sb-error-code": error.error_code} if error.error_code else {}
+    headers.update(error.headers)
     if version is not None and version >= API_VERSION_2024_01_01:
-        body: dict = {"code": error.error_code, "message": error.message}
+        fallback = ErrorCode.UNEXPECTED_FAILURE if error.status == 500 else "unknown"
+        body: dict = {"code": error.error_code or fallback, "message": error.message}
         headers[API_VERSION_HEADER] = "2024-01-01"
     else:
         body = {"code": error.status, "error_code": error.error_code, "msg": error.message}
+        if not error.error_code:
+            del body["error_code"]
         if error.status >= 500:
             body["error_id"] = str(uuid.uuid4())
     if isinstance(error, WeakPasswordError):

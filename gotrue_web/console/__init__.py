@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from . import (audit_log, auth, email_templates, invites, mail_log, providers, rate_limits,
-               settings_page, sms, user_detail, users)
+from . import (audit_log, auth, email_templates, hooks, invites, mail_log, providers,
+               rate_limits, settings_page, sms, user_detail, users)
 
 console = Blueprint("console", __name__, url_prefix="/console")
 console.before_request(auth.load_operator)
@@ -85,6 +85,10 @@ _route("/settings", settings_page.settings)
 # Sign-in providers
 _route("/providers", providers.providers)
 _route("/providers/<name>/test", providers.try_provider, ("POST",))
+
+# Auth hooks
+_route("/hooks", hooks.hooks)
+_route("/hooks/<name>/test", hooks.send_test, ("POST",), "hook_test")
 
 # Rate limits
 _route("/rate-limits", rate_limits.rate_limits)

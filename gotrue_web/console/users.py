@@ -78,7 +78,7 @@ def users(**_kwargs):
         # 422 so that htmx swaps the message in; a plain request is simply a bad one.
         return _render(422 if _wants_table() else 400, error=str(error))
 
-    result = user_search.find_page(filters, page, now)
+    result = user_search.find_page(filters, page, now, rt.settings.sessions)
     exact = filters.exact_user_id
     if exact is not None and result.rows and page.after is None and page.before is None:
         # A whole user id goes straight to that user.

@@ -2,6 +2,7 @@
 
 from .audit_log import AuditLogEntry
 from .flow_state import CodeChallengeMethod, FlowState
+from .hook import HookDelivery
 from .identity import Identity
 from .mail import EmailTemplate, MailLogEntry, SMSLogEntry
 from .mfa import AMRClaim, Challenge, Factor, FactorStatus, FactorType
@@ -17,7 +18,7 @@ from . import search_indexes  # noqa: E402,F401  isort: skip
 __all__ = [
     "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "CustomOAuthProvider",
     "EmailTemplate",
-    "Factor", "MailLogEntry",
+    "Factor", "HookDelivery", "MailLogEntry",
     "FactorStatus", "FactorType", "FlowState", "Identity", "OAuthClientState", "OneTimeToken",
     "OneTimeTokenType",
     "ConsoleLock", "Operator", "OperatorSignInAttempt", "SMSLogEntry",

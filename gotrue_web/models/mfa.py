@@ -46,6 +46,8 @@ class Factor(Base):
     web_authn_credential: Mapped[dict | None] = mapped_column(JSONB)
     web_authn_aaguid: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     last_webauthn_challenge_data: Mapped[dict | None] = mapped_column(JSONB)
+    # Beyond GoTrue: the time step of the last TOTP code accepted, so a code is used once.
+    last_totp_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     user = relationship("User", back_populates="factors")
 
@@ -73,6 +75,9 @@ class Challenge(Base):
     ip_address: Mapped[str] = mapped_column(IPAddress, nullable=False)
     otp_code: Mapped[str | None] = mapped_column(sa.Text)
     web_authn_session_data: Mapped[dict | None] = mapped_column(JSONB)
+    # Beyond GoTrue: codes typed against this challenge (it dies after a few wrong ones).
+    failed_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0,
+                                                 server_default="0")
 
     factor = relationship("Factor", lazy="raise", passive_deletes=True)
 

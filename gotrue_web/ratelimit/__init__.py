@@ -82,6 +82,10 @@ def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
                "per 5 minutes"),
         Bucket("anonymous", _per(settings.anonymous_users, 60),
                "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS", "anonymous sign-ins per client, per hour"),
+        # GoTrue allows N a minute in bursts of 2N: a moving window of 2N per 2 minutes.
+        Bucket("mfa", _per(settings.mfa_challenge_and_verify * 2, 2),
+               "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY",
+               "MFA challenges and verifications per client, per 2 minutes (twice the setting)"),
     ]
     if settings.email_sent_per_client > 0:
         table.append(Bucket("email_client", _per(settings.email_sent_per_client, 60),

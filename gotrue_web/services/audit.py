@@ -45,6 +45,7 @@ LOG_TYPES = {
     "operator_password_changed": "operator",
     # Console actions on the server itself rather than on one user.
     "email_template_updated": "operator",
+    "hook_test_sent": "operator",
     "email_template_reset": "operator",
     "email_template_test_sent": "operator",
     "smtp_test_sent": "operator",

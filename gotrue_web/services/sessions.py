@@ -37,6 +37,7 @@ from ..security.codes import (
     refresh_token_hash,
 )
 from . import audit
+from .hooks import access_token as access_token_hook
 
 _NIL = uuid.UUID(NIL_UUID)
 
@@ -58,15 +59,41 @@ class IssuedSession:
     provider_refresh_token: str | None = None
 
 
+# GoTrue's authentication_method of a refresh (the custom_access_token hook's input).
+TOKEN_REFRESH = "token_refresh"
+
+
 def _mint(rt: Runtime, user: User, session: Session, amr: list[dict], now: datetime,
-          refresh_token: str) -> IssuedSession:
+          refresh_token: str, method: str, ip: str = "") -> IssuedSession:
+    """The access token of ``session``; ``method`` is how this token was obtained (an amr
+    method, or token_refresh), given to the custom_access_token hook."""
     expires_in = rt.settings.jwt.exp
     expires_at = int(now.timestamp()) + expires_in
+    low_aal_end = _low_aal_deadline(rt, user, session)
+    if low_aal_end is not None and low_aal_end < expires_at:
+        # An MFA user's aal1 session lives only SESSIONS_ALLOW_LOW_AAL: so does its token.
+        expires_at = max(int(now.timestamp()), low_aal_end)
+        expires_in = expires_at - int(now.timestamp())
     claims = mint_claims(rt.settings.jwt, user, session, amr, now, expires_at)
+    if rt.settings.hooks.custom_access_token.enabled:
+        claims = access_token_hook.customize(rt, user.id, claims, method, ip)
     return IssuedSession(
         access_token=rt.keyring.encode(claims), expires_in=expires_in, expires_at=expires_at,
         refresh_token=refresh_token, user=user,
     )
+
+
+def _below_possible_aal(user: User, session: Session) -> bool:
+    """An aal1 session of a user who has a verified factor (and so could reach aal2)."""
+    return session.aal in (None, AAL.aal1) and any(f.is_verified for f in user.factors)
+
+
+def _low_aal_deadline(rt: Runtime, user: User, session: Session) -> int | None:
+    """When SESSIONS_ALLOW_LOW_AAL ends ``session`` (unix seconds), or None."""
+    window = rt.settings.sessions.allow_low_aal
+    if window is None or session.created_at is None or not _below_possible_aal(user, session):
+        return None
+    return int((session.created_at + window).timestamp())
 
 
 def _first_token_row(user: User, session_id: uuid.UUID, now: datetime
@@ -98,12 +125,14 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
     user.updated_at = now
     db.session.add_all([session, claim, row])
     amr = [{"method": method, "timestamp": int(now.timestamp())}]
-    return _mint(rt, user, session, amr, now, token)
+    return _mint(rt, user, session, amr, now, token, method, info.ip)
 
 
 def validity_error(rt: Runtime, session: Session, now: datetime,
-                   last_refresh: datetime | None = None) -> str | None:
-    """Why ``session`` may no longer be used, as GoTrue's message suffix, or None if valid."""
+                   last_refresh: datetime | None = None, user: User | None = None) -> str | None:
+    """Why ``session`` may no longer be used, as GoTrue's message suffix, or None if valid.
+
+    The SESSIONS_ALLOW_LOW_AAL rule needs the session's ``user`` (with its factors)."""
     settings = rt.settings.sessions
     if session.not_after is not None and now > session.not_after:
         return "Session Expired"
@@ -113,6 +142,10 @@ def validity_error(rt: Runtime, session: Session, now: datetime,
         refreshed = session.refreshed_at or last_refresh or session.created_at
         if refreshed and now > refreshed + settings.inactivity_timeout:
             return "Session Expired (Inactivity)"
+    if user is not None:
+        low_aal_end = _low_aal_deadline(rt, user, session)
+        if low_aal_end is not None and now.timestamp() > low_aal_end:
+            return "Session Expired (Low AAL: User Needs MFA Verification)"
     if settings.single_per_user:
         newer = db.session.execute(
             sa.select(sa.func.count()).select_from(Session).where(
@@ -211,7 +244,7 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
                                      "Invalid Refresh Token: No Valid Session Found"))
     if user.is_banned(now):
         raise bad_request(ErrorCode.USER_BANNED, "Invalid Refresh Token: User Banned")
-    problem = validity_error(rt, session, now, token.updated_at)
+    problem = validity_error(rt, session, now, token.updated_at, user)
     if problem:
         raise bad_request(ErrorCode.SESSION_EXPIRED, f"Invalid Refresh Token: {problem}")
 
@@ -252,7 +285,8 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
         refresh_info["ip"] = info.ip
     db.session.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id == session.id)
                        .values(refresh_info))
-    return _mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token)
+    return _mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token,
+                 TOKEN_REFRESH, info.ip)
 
 
 def _live_child(session_id: uuid.UUID, parent_hash: str, presented: str) -> str | None:
@@ -269,6 +303,49 @@ def _live_child(session_id: uuid.UUID, parent_hash: str, presented: str) -> str 
         return None
     child = child_refresh_token(presented, newest.derivation_salt)
     return child if hmac.compare_digest(refresh_token_hash(child), newest.token) else None
+
+
+def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
+                  factor_id: uuid.UUID, ip: str = "") -> IssuedSession:
+    """A verified second factor: ``session`` becomes aal2 with ``method`` added to its amr, gets
+    a new refresh token (its older tokens are revoked) and a new access token. The user's other
+    aal1 sessions are deleted. The caller commits."""
+    now = rt.now()
+    _add_amr_claim(session.id, method, now)
+    session.aal = AAL.aal2
+    session.factor_id = factor_id
+    session.updated_at = now
+    newest = db.session.execute(
+        sa.select(RefreshToken.token).where(RefreshToken.session_id == session.id)
+        .order_by(RefreshToken.id.desc()).limit(1)).scalar()
+    db.session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.session_id == session.id, RefreshToken.revoked.is_(False))
+        .values(revoked=True, updated_at=now),
+        execution_options={"synchronize_session": False})
+    row, token = _first_token_row(user, session.id, now)
+    row.parent = newest
+    db.session.add(row)
+    db.session.execute(
+        sa.delete(Session).where(Session.user_id == user.id, Session.id != session.id,
+                                 sa.or_(Session.aal.is_(None), Session.aal == AAL.aal1)),
+        execution_options={"synchronize_session": False})
+    db.session.flush()
+    claims = db.session.execute(
+        sa.select(AMRClaim).where(AMRClaim.session_id == session.id)).scalars().all()
+    return _mint(rt, user, session, amr_entries(claims), now, token, method, ip)
+
+
+def _add_amr_claim(session_id: uuid.UUID, method: str, now: datetime) -> None:
+    """One amr claim per session and method: a repeated method only becomes the newest."""
+    existing = db.session.execute(
+        sa.select(AMRClaim).where(AMRClaim.session_id == session_id,
+                                  AMRClaim.authentication_method == method)).scalar()
+    if existing is not None:
+        existing.updated_at = now
+        return
+    db.session.add(AMRClaim(id=uuid.uuid4(), session_id=session_id, created_at=now,
+                            updated_at=now, authentication_method=method))
 
 
 def logout(rt: Runtime, user: User, session: Session | None, scope: str,

@@ -13,6 +13,8 @@ from ..extensions import db
 from ..models import User
 from ..runtime import RequestInfo, Runtime
 from . import audit, password_attempts, password_checks, sessions
+from .hooks import legacy as legacy_webhook
+from .hooks.attempts import check_password_attempt
 from .users import NIL
 from .validation import phone_digits
 
@@ -42,6 +44,8 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
 
     Unknown user, missing or wrong password all give the same 400 invalid_credentials after the
     same hashing work. A ban or a missing confirmation is only disclosed to the right password.
+    The password_verification_attempt hook is told of every password check of a known user
+    (valid false, or true once the ban check has passed) and may reject the attempt.
     """
     settings = rt.settings
     if email and phone:
@@ -69,11 +73,14 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
         raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
     if not rt.hasher.verify(password, user.encrypted_password):
         password_attempts.record_failure(rt, throttled)
+        # The hook hears of every wrong password of a known user (and may reject it its way).
+        check_password_attempt(rt, user.id, False, info.ip)
         raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
     password_attempts.record_success(rt, throttled)
     now = rt.now()
     if user.is_banned(now):
         raise bad_request(ErrorCode.USER_BANNED, "User is banned")
+    check_password_attempt(rt, user.id, True, info.ip)
     if provider == "email" and not user.is_email_confirmed:
         raise bad_request(ErrorCode.EMAIL_NOT_CONFIRMED, "Email not confirmed")
     if provider == "phone" and not user.is_phone_confirmed:
@@ -81,6 +88,7 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
 
     audit.record("login", audit.Actor.of_user(user), now=now, ip=info.ip,
                  traits={"provider": provider})
+    legacy_webhook.trigger(rt, "login", user)
     issued = sessions.start_session(rt, user, "password", info)
     issued.report_weak_password = True
     issued.weak_password = password_checks.login_weakness(rt, password)

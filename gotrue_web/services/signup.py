@@ -16,6 +16,8 @@ from ..extensions import db
 from ..models import Identity, User
 from ..runtime import RequestInfo, Runtime
 from . import audit, password_checks, pkce, send_budgets, sessions, users
+from .hooks import legacy as legacy_webhook
+from .hooks import user_created
 from . import phone as phone_flows
 from .mail import flows as mail_flows
 from .validation import normalize_email, normalize_phone
@@ -161,6 +163,7 @@ def _autoconfirm_existing(rt: Runtime, existing: User, request: SignupRequest, p
     """
     if not rt.hasher.verify(request.password, existing.encrypted_password):
         raise _already_registered(rt, existing, provider, info)
+    legacy_webhook.trigger(rt, "signup", existing)
     if provider == "email":
         users.confirm_email(rt, existing)
     else:
@@ -168,6 +171,7 @@ def _autoconfirm_existing(rt: Runtime, existing: User, request: SignupRequest, p
     actor = audit.Actor.of_user(existing)
     audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits={"provider": provider})
     audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": provider})
+    legacy_webhook.trigger(rt, "login", existing)
     return SignupResult(session=sessions.start_session(rt, existing, "password", info))
 
 
@@ -175,10 +179,13 @@ def register_email_user(rt: Runtime, email: str, password: str | None, data: dic
                         info: RequestInfo, *, audit_signup: bool = True) -> User:
     """A new, unconfirmed user with an email identity (``email`` already normalised).
 
-    Writes user_signedup unless ``audit_signup`` is off (invitations record user_invited).
-    Used by /signup, the passwordless flows and invitations.
+    Writes user_signedup unless ``audit_signup`` is off (invitations record user_invited);
+    with it, an after_user_created error is answered as /signup does. Used by /signup, the
+    passwordless flows and invitations.
     """
-    user = users.new_user(rt, aud=info.aud, email=email, password=password, user_metadata=data)
+    user = users.new_user(rt, aud=info.aud, email=email, password=password, user_metadata=data,
+                          providers=("email",), ip=info.ip,
+                          after_hook=user_created.SIGNUP if audit_signup else user_created.PASS)
     _add_first_identity(rt, user, "email", email=email, phone=None, data=data)
     if audit_signup:
         audit.record("user_signedup", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
@@ -214,9 +221,13 @@ def _sign_up_with_email(rt: Runtime, request: SignupRequest,
 
     user = register_email_user(rt, email, request.password, request.data, info)
     if autoconfirm:
+        legacy_webhook.trigger(rt, "signup", user)
         users.confirm_email(rt, user)
         audit.record("login", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
                      traits={"provider": "email"})
+        legacy_webhook.trigger(rt, "login", user)
+        # GoTrue answers with the session before its after_user_created call.
+        user_created.skip_after(user)
         return SignupResult(session=sessions.start_session(rt, user, "password", info))
     _send_confirmation(rt, user, request, pkce_params)
     return SignupResult(user=user)
@@ -278,7 +289,8 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo, 
         message_id = phone_flows.send_code(rt, existing, phone, "confirmation", channel, info)
         return SignupResult(user=existing, message_id=message_id)
     user = users.new_user(rt, aud=info.aud, phone=phone, password=request.password,
-                          user_metadata=request.data)
+                          user_metadata=request.data, providers=("phone",), ip=info.ip,
+                          after_hook=user_created.SIGNUP)
     # GoTrue's phone identity carries no number: {sub, email_verified, phone_verified} + data.
     _add_first_identity(rt, user, "phone", email=None, phone=None, data=request.data)
     actor = audit.Actor.of_user(user)
@@ -287,11 +299,14 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo, 
                      traits={"provider": "phone"})
         message_id = phone_flows.send_code(rt, user, phone, "confirmation", channel, info)
         return SignupResult(user=user, message_id=message_id)
+    legacy_webhook.trigger(rt, "signup", user)
     users.confirm_phone(rt, user)
     audit.record("user_signedup", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
     if for_otp:
         return SignupResult(user=user)
     audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": "phone"})
+    legacy_webhook.trigger(rt, "login", user)
+    user_created.skip_after(user)
     return SignupResult(session=sessions.start_session(rt, user, "password", info))
 
 
@@ -310,8 +325,14 @@ def _add_first_identity(rt: Runtime, user: User, provider: str, *, email: str | 
                         phone: str | None, data: dict | None) -> None:
     identity_data = users.base_identity_data(user, email=email, phone=phone, extra=data)
     users.add_identity(rt, user, provider, str(user.id), identity_data)
-    user.raw_user_meta_data = users.merge_metadata(user.raw_user_meta_data, identity_data)
-    user.raw_app_meta_data = {"provider": provider, "providers": [provider]}
+    # GoTrue's own keys go into user_metadata (the request's data is there already, unless the
+    # legacy webhook's validate reply replaced it: that replacement stands).
+    own = users.base_identity_data(user, email=email, phone=phone, extra=None)
+    user.raw_user_meta_data = users.merge_metadata(
+        user.raw_user_meta_data,
+        {key: value for key, value in identity_data.items() if key in own or value is None})
+    user.raw_app_meta_data = {**(user.raw_app_meta_data or {}), "provider": provider,
+                              "providers": [provider]}
 
 
 def sign_in_anonymously(rt: Runtime, data: dict | None, info: RequestInfo
@@ -325,7 +346,7 @@ def sign_in_anonymously(rt: Runtime, data: dict | None, info: RequestInfo
         raise unprocessable(ErrorCode.ANONYMOUS_PROVIDER_DISABLED,
                             "Anonymous sign-ins are disabled")
     check_signup_allowed(rt)
-    user = users.new_user(rt, aud=info.aud, user_metadata=data, is_anonymous=True)
+    user = users.new_user(rt, aud=info.aud, user_metadata=data, is_anonymous=True, ip=info.ip)
     user.identities = []
     actor = audit.Actor.of_user(user)
     audit.record("user_signedup", actor, now=rt.now(), ip=info.ip,

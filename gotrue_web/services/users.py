@@ -23,6 +23,8 @@ from ..models import Factor, Identity, OneTimeToken, OneTimeTokenType, Session, 
 from ..models.user import TOKEN_COLUMNS
 from ..runtime import Runtime
 from . import one_time_tokens, sessions
+from .hooks import legacy as legacy_webhook
+from .hooks import user_created
 
 NIL = uuid.UUID(NIL_UUID)
 
@@ -154,8 +156,16 @@ def new_user(rt: Runtime, *, aud: str, email: str | None = None, phone: str | No
              password: str | None = None, password_hash: str | None = None,
              user_metadata: dict | None = None, app_metadata: dict | None = None,
              role: str | None = None, user_id: uuid.UUID | None = None,
-             is_anonymous: bool = False) -> User:
-    """A new user row (added to the session) with GoTrue's defaults."""
+             is_anonymous: bool = False, providers: tuple[str, ...] = (), ip: str = "",
+             after_hook: str = user_created.PASS) -> User:
+    """A new user row (added to the session) with GoTrue's defaults.
+
+    ``providers`` (the first is app_metadata.provider) are set in app_metadata. The
+    before_user_created hook may refuse the user first (nothing is added then); once added, the
+    legacy webhook's validate event may change its metadata or abort the request, and
+    after_user_created is queued (``after_hook``: user_created.SIGNUP maps its errors as
+    /signup does).
+    """
     now = rt.now()
     if password_hash is None and password:
         password_hash = rt.hasher.hash(password)
@@ -168,7 +178,15 @@ def new_user(rt: Runtime, *, aud: str, email: str | None = None, phone: str | No
         email_change="", phone_change="", email_change_confirm_status=0,
         **{column: "" for column in TOKEN_COLUMNS},
     )
+    provider_keys = ({"provider": providers[0], "providers": list(providers)}
+                     if providers else {})
+    user.raw_app_meta_data = {**user.raw_app_meta_data, **provider_keys}
+    user_created.before(rt, user, providers, ip)
     db.session.add(user)
+    legacy_webhook.trigger(rt, "validate", user)
+    # A webhook reply may replace app_metadata; the providers stay, as GoTrue re-adds them.
+    user.raw_app_meta_data = {**(user.raw_app_meta_data or {}), **provider_keys}
+    user_created.queue_after(rt, user, ip, mode=after_hook)
     return user
 
 

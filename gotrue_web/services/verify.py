@@ -25,6 +25,7 @@ from ..models import OneTimeToken, OneTimeTokenType, User
 from ..runtime import RequestInfo, Runtime
 from ..security import codes
 from . import audit, one_time_tokens, pkce, sessions, users
+from .hooks import legacy as legacy_webhook
 from .phone import verification as phone_codes
 from .validation import normalize_email
 
@@ -235,6 +236,7 @@ def _apply_confirmation(rt: Runtime, user: User, info: RequestInfo) -> None:
         # An invitee who never chose a password gets one nobody knows; they can reset it.
         user.encrypted_password = rt.hasher.hash(codes.random_password())
     was_confirmed = user.is_email_confirmed
+    legacy_webhook.trigger(rt, "signup", user)
     users.confirm_email(rt, user)
     action = "invite_accepted" if user.invited_at is not None else "user_signedup"
     if not was_confirmed:
@@ -246,9 +248,12 @@ def _apply_confirmation(rt: Runtime, user: User, info: RequestInfo) -> None:
 
 def _apply_recovery(rt: Runtime, user: User, info: RequestInfo) -> None:
     if not user.is_email_confirmed:
+        legacy_webhook.trigger(rt, "signup", user)
         users.confirm_email(rt, user)
         audit.record("user_signedup", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
                      traits={"provider": "email"})
+    else:
+        legacy_webhook.trigger(rt, "login", user)
     audit.record("login", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
                  traits={"provider": "email"})
 
@@ -270,6 +275,7 @@ def _apply_email_change(rt: Runtime, user: User, token_type: OneTimeTokenType,
         user.email_change_confirm_status = 1
         user.updated_at = rt.now()
         return False
+    legacy_webhook.trigger(rt, "email_change", user)
     new_email = user.email_change
     user.email = new_email
     user.email_change = ""
@@ -317,6 +323,8 @@ def _verify_phone(rt: Runtime, verify_type: str, phone: str, code: str,
         elif not phone_codes.stored_code_fresh(rt, user, token_type):
             raise forbidden(ErrorCode.OTP_EXPIRED, CODE_INVALID)
 
+    # GoTrue sends the signup event for both phone types, before confirming.
+    legacy_webhook.trigger(rt, "signup", user)
     if verify_type == "sms":
         _apply_phone_confirmation(rt, user, info)
     else:

@@ -28,14 +28,17 @@ from . import (
     console,
     db,
     external,
+    hooks,
     jwt,
     mailer,
+    mfa,
     password,
     rate_limit,
     security,
     sessions,
     sms,
     smtp,
+    webhook,
 )
 from .api import APISettings
 from .captcha import CaptchaSettings
@@ -44,22 +47,25 @@ from .database_url import normalize_database_url
 from .db import DBSettings
 from .env import PREFIX, EnvReader, SettingsError, check_url, parse_required_characters
 from .external import EXTERNAL_PROVIDERS, EmailProviderSettings, ExternalSettings
+from .hooks import HOOK_NAMES, HookConfig, HooksSettings
 from .jwt import JWTSettings
 from .mailer import DEFAULT_SUBJECTS, MAILER_TEMPLATE_KINDS, URL_PATH_KINDS, MailerSettings
+from .mfa import MFASettings
 from .password import PasswordSettings
 from .rate_limit import RateLimitSettings
 from .security import SecuritySettings
 from .sessions import SessionsSettings
 from .sms import SMSSettings
 from .smtp import SMTPSettings
+from .webhook import WebhookSettings
 
 __all__ = [
     "APISettings", "ConsoleSettings", "DBSettings", "DEFAULT_SUBJECTS", "EXTERNAL_PROVIDERS",
-    "EmailProviderSettings", "ExternalSettings", "JWTSettings", "MAILER_TEMPLATE_KINDS",
-    "MailerSettings", "PREFIX", "PasswordSettings", "RateLimitSettings", "SMSSettings",
-    "SMTPSettings", "SecuritySettings", "SessionsSettings", "Settings", "SettingsError",
-    "URL_PATH_KINDS", "from_env", "normalize_database_url", "parse_required_characters",
-    "validate",
+    "EmailProviderSettings", "ExternalSettings", "HOOK_NAMES", "HookConfig", "HooksSettings",
+    "JWTSettings", "MAILER_TEMPLATE_KINDS", "MFASettings", "MailerSettings", "PREFIX",
+    "PasswordSettings", "RateLimitSettings", "SMSSettings", "SMTPSettings", "SecuritySettings",
+    "SessionsSettings", "Settings", "SettingsError", "URL_PATH_KINDS", "WebhookSettings",
+    "from_env", "normalize_database_url", "parse_required_characters", "validate",
 ]
 
 
@@ -76,12 +82,15 @@ class Settings:
     mailer: MailerSettings = field(default_factory=MailerSettings)
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
     sms: SMSSettings = field(default_factory=SMSSettings)
+    mfa: MFASettings = field(default_factory=MFASettings)
     password: PasswordSettings = field(default_factory=PasswordSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     captcha: CaptchaSettings = field(default_factory=CaptchaSettings)
     sessions: SessionsSettings = field(default_factory=SessionsSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    hooks: HooksSettings = field(default_factory=HooksSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
     def replace(self, **changes) -> "Settings":
         """A copy with top-level fields or dotted group fields (``"jwt.exp"``) changed."""
@@ -102,8 +111,9 @@ class Settings:
 # checks them.
 GROUPS = {
     "smtp": smtp, "api": api, "jwt": jwt, "db": db, "external": external, "mailer": mailer,
-    "sms": sms, "password": password, "security": security, "sessions": sessions,
-    "rate_limit": rate_limit, "console": console, "captcha": captcha,
+    "sms": sms, "mfa": mfa, "password": password, "security": security, "sessions": sessions,
+    "rate_limit": rate_limit, "console": console, "captcha": captcha, "hooks": hooks,
+    "webhook": webhook,
 }
 
 
@@ -139,7 +149,21 @@ def validate(settings: Settings) -> None:
             glob_pattern(pattern)
         except ValueError as exc:
             raise SettingsError(f"GOTRUE_URI_ALLOW_LIST: {pattern!r}: {exc}") from None
+    _check_pg_hooks(settings)
     for name, module in GROUPS.items():
         check = getattr(module, "check", None)
         if check is not None:
             check(getattr(settings, name))
+
+
+def _check_pg_hooks(settings: Settings) -> None:
+    """pg-functions:// hooks run SQL functions, which only PostgreSQL has."""
+    url = settings.db.url or ""
+    if url.startswith(("postgres://", "postgresql")):
+        return
+    for name in HOOK_NAMES:
+        config = settings.hooks.get(name)
+        if config.enabled and config.is_pg_function:
+            raise SettingsError(
+                f"GOTRUE_HOOK_{name.upper()}_URI: pg-functions:// hooks need PostgreSQL; "
+                "this server's database is not (use an https:// hook)")

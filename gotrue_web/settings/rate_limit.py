@@ -21,6 +21,7 @@ class RateLimitSettings:
     token_refresh: float = 150
     otp: float = 30
     anonymous_users: float = 30
+    mfa_challenge_and_verify: float = 15
     # Beyond GoTrue: where counters live (redis://...; empty = a SQLite file every worker of
     # this server shares; memory:// = this process only, for tests).
     storage_url: str = ""
@@ -41,6 +42,7 @@ def read(env: EnvReader) -> RateLimitSettings:
         token_refresh=env.float("RATE_LIMIT_TOKEN_REFRESH", 150),
         otp=env.float("RATE_LIMIT_OTP", 30),
         anonymous_users=env.float("RATE_LIMIT_ANONYMOUS_USERS", 30),
+        mfa_challenge_and_verify=env.float("MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15),
         storage_url=env.str("RATE_LIMIT_STORAGE_URL"),
         email_sent_per_client=env.float("RATE_LIMIT_EMAIL_SENT_PER_CLIENT", 10),
         email_sent_per_address=env.float("RATE_LIMIT_EMAIL_SENT_PER_ADDRESS", 5),

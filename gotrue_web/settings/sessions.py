@@ -13,6 +13,8 @@ class SessionsSettings:
     timebox: timedelta | None = None
     inactivity_timeout: timedelta | None = None
     single_per_user: bool = False
+    # How long an MFA user's session may stay at aal1 (None = no limit).
+    allow_low_aal: timedelta | None = None
 
 
 def read(env: EnvReader) -> SessionsSettings:
@@ -20,4 +22,5 @@ def read(env: EnvReader) -> SessionsSettings:
         timebox=positive(env.duration("SESSIONS_TIMEBOX", None)),
         inactivity_timeout=positive(env.duration("SESSIONS_INACTIVITY_TIMEOUT", None)),
         single_per_user=env.bool("SESSIONS_SINGLE_PER_USER", False),
+        allow_low_aal=positive(env.duration("SESSIONS_ALLOW_LOW_AAL", None)),
     )

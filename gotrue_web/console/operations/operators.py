@@ -7,13 +7,10 @@ wrong.
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyotp
-import segno
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,7 +18,7 @@ from ...errors import ErrorCode, GoTrueError, bad_request
 from ...extensions import db
 from ...models import Operator
 from ...runtime import Runtime
-from ...security import passwords
+from ...security import passwords, totp
 from ...services import audit
 from ...services.validation import normalize_email
 from . import sign_in_throttle
@@ -183,15 +180,7 @@ def recheck_password(rt: Runtime, operator: Operator, password: str, ip: str) ->
 
 def totp_step(secret: str | None, code: str, now: datetime) -> int | None:
     """The 30 s step (previous, current or next at ``now``) whose code ``code`` is, or None."""
-    code = code.strip().replace(" ", "")
-    if not secret or len(code) != 6 or not code.isascii() or not code.isdigit():
-        return None
-    totp = pyotp.TOTP(secret)
-    current = totp.timecode(now)
-    for step in (current - 1, current, current + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
+    return totp.step_of(secret, code, now)
 
 
 def code_is_fresh(operator: Operator, code: str, now: datetime) -> bool:
@@ -233,7 +222,7 @@ def start_totp_enrolment(operator: Operator, now: datetime) -> Enrolment:
     if operator.totp_enabled:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Two-factor sign-in is already on. Turn it off first.")
-    secret = pyotp.random_base32()
+    secret = totp.new_secret()
     operator.totp_secret = secret
     operator.totp_enabled = False
     operator.totp_last_step = None
@@ -242,10 +231,8 @@ def start_totp_enrolment(operator: Operator, now: datetime) -> Enrolment:
 
 
 def enrolment_of(operator: Operator) -> Enrolment:
-    uri = pyotp.TOTP(operator.totp_secret).provisioning_uri(name=operator.email,
-                                                            issuer_name=TOTP_ISSUER)
-    svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#1f2933", light="#ffffff")
-    return Enrolment(secret=operator.totp_secret, uri=uri, qr_svg=svg)
+    uri = totp.provisioning_uri(operator.totp_secret, operator.email, TOTP_ISSUER)
+    return Enrolment(secret=operator.totp_secret, uri=uri, qr_svg=totp.qr_svg(uri, dark="#1f2933"))
 
 
 def confirm_totp(rt: Runtime, operator: Operator, code: str, ip: str) -> None:

@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ...extensions import db
-from ...models import Factor, FactorStatus, Identity, User
+from ...models import AAL, Factor, FactorStatus, Identity, Session, User
 from .user_filters import (
     COUNT_CAP,
     DEFAULT_PER_PAGE,
@@ -38,11 +39,14 @@ from .user_filters import (
     describe,
 )
 
+if TYPE_CHECKING:
+    from ...settings.sessions import SessionsSettings
+
 # What the users page needs, in one place: the filters' vocabulary and the pager.
 __all__ = [
     "COUNT_CAP", "KNOWN_PROVIDERS", "MFA_CHOICES", "SORTS", "STATES", "Cursor", "InvalidSearch",
     "ListedUser", "PageRequest", "Total", "UserFilters", "UserPage", "count", "describe",
-    "find_page", "iter_batches", "user_states",
+    "find_page", "highest_aal", "iter_batches", "live_session_conditions", "user_states",
 ]
 
 # --- cursors -------------------------------------------------------------------------------------
@@ -114,6 +118,9 @@ class ListedUser:
     user: User
     providers: list[str]
     has_mfa: bool
+    # The highest assurance level ("aal1", "aal2", ...) of the user's live sessions; None when
+    # the user has none, or when it was not looked up (the exports).
+    aal: str | None = None
 
     def states(self, now: datetime) -> list[tuple[str, str]]:
         """Badges as (label, style), with the same meaning as the state filters."""
@@ -197,8 +204,10 @@ def _read(conditions: list, sort: Sort, cursor: Cursor | None, forward: bool,
     return found
 
 
-def _listed(users: list[User]) -> list[ListedUser]:
-    """The users with their providers and whether they have a verified MFA factor."""
+def _listed(users: list[User], sessions_at: datetime | None = None,
+            limits: SessionsSettings | None = None) -> list[ListedUser]:
+    """The users with their providers and whether they have a verified MFA factor; given
+    ``sessions_at``, also the highest aal of their sessions live at that time."""
     if not users:
         return []
     ids = [user.id for user in users]
@@ -209,26 +218,71 @@ def _listed(users: list[User]) -> list[ListedUser]:
     with_mfa = set(db.session.execute(
         sa.select(Factor.user_id).where(Factor.user_id.in_(ids),
                                         Factor.status == FactorStatus.verified)).scalars())
-    return [ListedUser(user, sorted(providers.get(user.id, ())), user.id in with_mfa)
-            for user in users]
+    levels = {} if sessions_at is None else highest_aal(ids, sessions_at, limits)
+    return [ListedUser(user, sorted(providers.get(user.id, ())), user.id in with_mfa,
+                       levels.get(user.id)) for user in users]
 
 
-def find_page(filters: UserFilters, page: PageRequest, now: datetime) -> UserPage:
-    """One page of the filtered list, found by keyset from the page's cursor."""
+_AAL_RANK = {level: rank for rank, level in enumerate(AAL)}
+
+
+def live_session_conditions(now: datetime, limits: SessionsSettings | None = None) -> list:
+    """WHERE clauses for the sessions still usable at ``now``: not past their not_after, and
+    within GOTRUE_SESSIONS_TIMEBOX / _INACTIVITY_TIMEOUT when set (sessions.validity_error's
+    rules, except one-session-per-user, which a refresh settles)."""
+    conditions = [sa.or_(Session.not_after.is_(None), Session.not_after >= now)]
+    if limits is not None and limits.timebox:
+        conditions.append(sa.or_(Session.created_at.is_(None),
+                                 Session.created_at >= now - limits.timebox))
+    if limits is not None and limits.inactivity_timeout:
+        cutoff = now - limits.inactivity_timeout
+        conditions.append(sa.or_(
+            Session.refreshed_at >= cutoff,
+            sa.and_(Session.refreshed_at.is_(None),
+                    sa.or_(Session.created_at.is_(None), Session.created_at >= cutoff))))
+    return conditions
+
+
+def highest_aal(user_ids: list[uuid.UUID], now: datetime,
+                limits: SessionsSettings | None = None) -> dict[uuid.UUID, str]:
+    """user id -> the highest aal among the user's live sessions (users without one are left
+    out). One grouped query: at most one row per user and level."""
+    if not user_ids:
+        return {}
+    found: dict[uuid.UUID, AAL] = {}
+    statement = (sa.select(Session.user_id, Session.aal)
+                 .where(Session.user_id.in_(user_ids), *live_session_conditions(now, limits))
+                 .group_by(Session.user_id, Session.aal))
+    for user_id, level in db.session.execute(statement):
+        # A session without an aal is a one-step (aal1) session, as the user page shows it.
+        level = level or AAL.aal1
+        if user_id not in found or _AAL_RANK[level] > _AAL_RANK[found[user_id]]:
+            found[user_id] = level
+    return {user_id: level.value for user_id, level in found.items()}
+
+
+def find_page(filters: UserFilters, page: PageRequest, now: datetime,
+              limits: SessionsSettings | None = None) -> UserPage:
+    """One page of the filtered list, found by keyset from the page's cursor; each row with
+    the highest aal of the user's sessions live at ``now`` (under the session ``limits``)."""
     sort, limit = filters.sort_spec, page.per_page
+
+    def listed(users: list[User]) -> list[ListedUser]:
+        return _listed(users, now, limits)
+
     conditions = filters.conditions(now)
     if page.before is not None:
         rows = _read(conditions, sort, page.before, False, limit + 1)
         if len(rows) > limit:
             rows = list(reversed(rows[:limit]))
-            return UserPage(_listed(rows), sort, limit, next_cursor=Cursor.of(sort, rows[-1]),
+            return UserPage(listed(rows), sort, limit, next_cursor=Cursor.of(sort, rows[-1]),
                             prev_cursor=Cursor.of(sort, rows[0]), is_first=False)
         # Fewer rows than a page before the cursor: that is the first page; show it whole.
         page = PageRequest(per_page=limit)
     rows = _read(conditions, sort, page.after, True, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    result = UserPage(_listed(rows), sort, limit, is_first=page.after is None)
+    result = UserPage(listed(rows), sort, limit, is_first=page.after is None)
     if more:
         result.next_cursor = Cursor.of(sort, rows[-1])
     if page.after is not None and rows:

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 from ...errors import ErrorCode, bad_request, not_found, unprocessable
 from ...extensions import db
-from ...models import AAL, AMRClaim, Factor, Identity, Session, User
+from ...models import Factor, Identity, User
 from ...runtime import RequestInfo, Runtime
 from ...security import codes, passwords
 from .. import audit, password_checks, sessions, users
+from ..mfa import factors as mfa_factors
 from ..validation import normalize_email, normalize_phone
 
 SORTABLE = {
@@ -248,20 +249,19 @@ def create_user(rt: Runtime, params: AdminUserParams, actor: audit.Actor,
     elif password_hash is None:
         password = codes.random_password()
 
+    providers = tuple(p for p, address in (("email", email), ("phone", phone)) if address)
+    # Unlike GoTrue, before/after_user_created also run here (issue 12 asks for "admin").
     user = users.new_user(rt, aud=aud, email=email, phone=phone, password=password,
                           password_hash=password_hash, user_id=user_id, role=params.role or None,
-                          user_metadata=params.user_metadata)
-    providers = []
+                          user_metadata=params.user_metadata, providers=providers, ip=info.ip)
     if email:
         users.add_identity(rt, user, "email", str(user.id), users.base_identity_data(
             user, email=email, phone=None, extra=None))
-        providers.append("email")
     if phone:
         users.add_identity(rt, user, "phone", str(user.id), users.base_identity_data(
             user, email=None, phone=phone, extra=None))
-        providers.append("phone")
-    user.raw_app_meta_data = users.merge_metadata(
-        {"provider": providers[0], "providers": providers}, params.app_metadata or {})
+    user.raw_app_meta_data = users.merge_metadata(user.raw_app_meta_data,
+                                                  params.app_metadata or {})
     if params.email_confirm and email:
         users.confirm_email(rt, user)
     if params.phone_confirm and phone:
@@ -352,40 +352,21 @@ def delete_user(rt: Runtime, user: User, *, soft: bool, actor: audit.Actor,
 
 def load_factor(user: User, factor_id: str) -> Factor:
     """The user's factor; 404 validation_failed for a malformed id, 404 mfa_factor_not_found."""
-    try:
-        parsed = uuid.UUID(factor_id)
-    except ValueError:
-        raise not_found(ErrorCode.VALIDATION_FAILED, "factor_id must be an UUID") from None
-    factor = next((f for f in user.factors if f.id == parsed), None)
-    if factor is None:
-        raise not_found(ErrorCode.MFA_FACTOR_NOT_FOUND, "Factor not found")
-    return factor
+    return mfa_factors.load_factor(user, factor_id)
 
 
-# The amr method a verified factor of each type adds to its sessions.
-_FACTOR_AMR_METHOD = {"totp": "totp", "phone": "mfa/phone", "webauthn": "webauthn"}
+def update_factor(rt: Runtime, user: User, factor: Factor, actor: audit.Actor,
+                  info: RequestInfo, *, friendly_name: str = "", phone: str = "") -> Factor:
+    """Rename a factor, or give a phone factor another number. Writes factor_updated."""
+    return mfa_factors.update(rt, user, factor, actor, info, friendly_name=friendly_name,
+                              phone=phone)
 
 
 def delete_factor(rt: Runtime, user: User, factor: Factor, actor: audit.Actor,
                   info: RequestInfo) -> None:
-    """Remove an MFA factor; sessions that reached aal2 with it drop back to aal1.
-
-    Those sessions also lose the factor's amr claim. Writes a factor_deleted audit entry.
-    """
-    linked_sessions = sa.select(Session.id).where(Session.factor_id == factor.id)
-    db.session.execute(
-        sa.delete(AMRClaim).where(
-            AMRClaim.session_id.in_(linked_sessions),
-            AMRClaim.authentication_method == _FACTOR_AMR_METHOD[factor.factor_type.value]),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.execute(
-        sa.update(Session).where(Session.factor_id == factor.id)
-        .values(aal=AAL.aal1, factor_id=None, updated_at=rt.now()),
-        execution_options={"synchronize_session": False},
-    )
-    user.factors.remove(factor)
-    db.session.delete(factor)
+    """Remove an MFA factor; sessions that reached aal2 with it drop back to aal1 and lose
+    the factor's amr claim. Writes a factor_deleted audit entry."""
+    mfa_factors.remove(rt, user, factor)
     audit.record("factor_deleted", actor, now=rt.now(), ip=info.ip, traits={
         "user_id": str(user.id), "factor_id": str(factor.id),
         "factor_type": factor.factor_type.value})

@@ -12,18 +12,23 @@ The flows an anonymous caller can start for any address (``after_response=True``
 recovery, magic link, resend, an anonymous user's email change) only queue the email, after the
 same checks, so that the answer takes the same time whether or not the address has an account;
 it goes out after the answer (outbox), and a failure is then only in the mail log.
+
+With the send_email hook on, the hook gets each email's event instead of the SMTP server
+(send_hook.py), at the same moment: sent now, its error is the client's answer as it is;
+after the answer, it is a failed mail log entry like an SMTP failure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
-from ...errors import ErrorCode, bad_request, internal, too_many_requests
+from ...errors import ErrorCode, GoTrueError, bad_request, internal, too_many_requests
 from ...models import OneTimeTokenType, User
 from ...runtime import Runtime
 from .. import one_time_tokens, send_budgets
 from . import log as mail_log
-from . import outbox
+from . import outbox, send_hook
 from .links import FLOWS, TEMPLATE_OF, IssuedLink, check_frequency, issue
 
 
@@ -77,22 +82,40 @@ def deliver(rt: Runtime, user: User, issued: IssuedLink, to: str, *,
 
     Raises 400 email_address_not_authorized or 429 over_email_send_rate_limit (nothing logged:
     nothing was attempted) either way. Sent now, a failed SMTP exchange raises 500
-    ``failure_message`` (logged as failed, so the caller's rollback cannot hide it); sent after
-    the answer, a failure is only in the mail log.
+    ``failure_message`` and a send_email hook's error is raised as it is (either logged as
+    failed, so the caller's rollback cannot hide it); sent after the answer, a failure is only
+    in the mail log.
     """
+    email = _prepare(rt, user, issued, to, budget_checked=budget_checked)
+    _dispatch(rt, email, failure_message=failure_message, after_response=after_response)
+
+
+def _prepare(rt: Runtime, user: User, issued: IssuedLink, to: str, *,
+             budget_checked: bool = False, hook_data: dict | None = None) -> outbox.Email:
+    """The checks and budgets of one email, and the email (with its send_email hook event,
+    ``hook_data`` or the link's own, when the hook is on)."""
     kind = TEMPLATE_OF[issued.flow]
     check_authorized(rt, to)
     if not budget_checked:
         check_budget(rt)
     send_budgets.charge_email(rt, to)
     flow = FLOWS[issued.flow]
-    email = outbox.Email(kind=kind, to=to, variables=_variables(rt, user, issued, to),
-                         user_id=user.id, created_at=rt.now(), token_type=flow.token_type,
-                         stored_token=getattr(user, flow.column))
+    hook_event = None
+    if send_hook.enabled(rt):
+        hook_event = send_hook.event(user, hook_data or send_hook.email_data(rt, issued))
+    return outbox.Email(kind=kind, to=to, variables=_variables(rt, user, issued, to),
+                        user_id=user.id, created_at=rt.now(), token_type=flow.token_type,
+                        stored_token=getattr(user, flow.column), hook_event=hook_event)
+
+
+def _dispatch(rt: Runtime, email: outbox.Email, *, failure_message: str,
+              after_response: bool) -> None:
     if after_response:
         rt.outbox.put(email)
         return
     error = outbox.send(rt, email)
+    if isinstance(error, GoTrueError):
+        raise error
     if error is not None:
         raise internal(failure_message, cause=error) from error
 
@@ -154,11 +177,18 @@ def send_email_change(rt: Runtime, user: User, redirect_to: str, *, pkce: bool =
     if issued_current is not None:
         check_authorized(rt, user.email)
     check_budget(rt)
+    current = None
     if issued_current is not None:
-        deliver(rt, user, issued_current, user.email, failure_message=failure,
-                budget_checked=True, after_response=after_response)
-    deliver(rt, user, issued_new, new_email, failure_message=failure, budget_checked=True,
-            after_response=after_response)
+        current = _prepare(rt, user, issued_current, user.email, budget_checked=True)
+    new = _prepare(rt, user, issued_new, new_email, budget_checked=True,
+                   hook_data=send_hook.email_data(rt, issued_new, current=issued_current))
+    if new.hook_event is not None:
+        # One hook call covers both addresses, as in GoTrue (email_data's crossed tokens).
+        new = dataclasses.replace(new, also=(current,) if current else ())
+        current = None
+    for email in (current, new):
+        if email is not None:
+            _dispatch(rt, email, failure_message=failure, after_response=after_response)
 
 
 def withhold_email_change(rt: Runtime, user: User) -> None:

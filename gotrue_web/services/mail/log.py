@@ -5,14 +5,15 @@ its transaction ends, in a transaction of their own, so a failed send is recorde
 the request rolls back everything else (the user row an entry names may then not exist).
 
 Statuses: ``sent``; ``failed`` (the SMTP error is in ``error``); ``not_sent`` (no SMTP host, as
-in GoTrue, where mail is then silently dropped).
+in GoTrue, where mail is then silently dropped). With the send_email hook on, the entries of the
+emails the hook was asked to send have send_hook.SUBJECT as subject, and a failed one the hook's
+error.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from ...durations import parse_go_duration
 from ...extensions import db
 from ...models import MailLogEntry
+from ..deferred_rows import DeferredRows
 from .templates import KINDS
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,7 @@ class PendingMailLog:
     """
 
     def __init__(self):
-        self._entries: ContextVar[list[MailLogEntry] | None] = ContextVar(
-            "pending_mail_log", default=None)
+        self._entries = DeferredRows("pending_mail_log", "mail log entries")
 
     def record(self, *, now: datetime, template: str, recipient: str, subject: str,
                status: str, error: str | None = None, user_id: uuid.UUID | None = None
@@ -50,30 +51,15 @@ class PendingMailLog:
         entry = MailLogEntry(id=uuid.uuid4(), created_at=now, template=template,
                              recipient=recipient[:255], subject=subject, status=status,
                              error=error, user_id=user_id)
-        entries = self._entries.get()
-        if entries is None:
-            entries = []
-            self._entries.set(entries)
-        entries.append(entry)
+        self._entries.add(entry)
 
     def pending(self) -> list[MailLogEntry]:
         """Entries of this request not written yet."""
-        return list(self._entries.get() or ())
+        return self._entries.pending()
 
     def write_pending(self, _exception=None) -> None:
         """Teardown: persist this request's entries in their own transaction."""
-        entries = self._entries.get()
-        self._entries.set(None)
-        if not entries:
-            return
-        try:
-            db.session.rollback()
-            db.session.add_all(entries)
-            db.session.commit()
-        except sa.exc.SQLAlchemyError:
-            db.session.rollback()
-            # Without the entries the console misses them and the budget undercounts: say so.
-            log.exception("could not write %d mail log entries", len(entries))
+        self._entries.write()
 
 
 def newest_attempts(pending: PendingMailLog, since: datetime, limit: int) -> list[datetime]:

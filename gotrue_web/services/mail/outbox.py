@@ -16,6 +16,10 @@ its queue together with the tokens it rolled back. Every attempt lands in the ma
 received is forgotten and the flow's SMTP_MAX_FREQUENCY window freed, so the user can ask again
 at once, as when a send inside the request failed and rolled back.
 
+With the send_email hook on, ``send`` calls the hook instead of the SMTP server (send_hook.py),
+at the same moment: in the request, or after the answer for the flows above, where a hook error
+is then a ``failed`` entry and the code is released as after an SMTP failure.
+
 The queue lives in the worker process: a stopping worker sends what it holds before it exits,
 but one killed between the answer and the send loses the email (the user asks again once
 SMTP_MAX_FREQUENCY has passed). A database outbox would survive that; ``MailOutbox`` and
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from ...errors import GoTrueError
 from ...extensions import db
 from ...models import OneTimeTokenType, User
 from ...models.one_time_token import USER_COLUMNS
@@ -40,6 +45,7 @@ from ...runtime import Runtime
 from ...transports.mail import MailDeliveryError, OutgoingMail
 from .. import one_time_tokens
 from . import log as mail_log
+from . import send_hook
 from . import template_store as email_template_store
 from . import templates as email_templates
 from .redaction import redact
@@ -60,6 +66,11 @@ class Email:
     # The code the email carries, as its users column holds it: undone if the send fails.
     token_type: OneTimeTokenType | None = None
     stored_token: str = ""
+    # With the send_email hook on: its event (send_hook.event), sent instead of SMTP.
+    hook_event: dict | None = None
+    # Emails the same hook call covers (a secure email change's current address): logged and,
+    # should the call fail, released with this one, never sent on their own.
+    also: tuple["Email", ...] = ()
 
 
 def render(rt: Runtime, kind: str, variables: dict) -> email_templates.RenderedEmail:
@@ -84,9 +95,12 @@ def render(rt: Runtime, kind: str, variables: dict) -> email_templates.RenderedE
             return email_templates.render(kind, variables)
 
 
-def send(rt: Runtime, email: Email) -> MailDeliveryError | None:
+def send(rt: Runtime, email: Email) -> MailDeliveryError | GoTrueError | None:
     """Render and send ``email`` now and keep the attempt for the mail log; returns the
-    delivery error when the SMTP exchange failed."""
+    delivery error when the SMTP exchange failed. With the send_email hook, the hook gets the
+    email's event instead (nothing is rendered) and its error, if any, is returned."""
+    if email.hook_event is not None:
+        return _send_by_hook(rt, email)
     rendered = render(rt, email.kind, email.variables)
     entry = {"now": email.created_at, "template": email.kind, "recipient": email.to,
              "subject": redact(rendered.subject, email.variables), "user_id": email.user_id}
@@ -99,6 +113,16 @@ def send(rt: Runtime, email: Email) -> MailDeliveryError | None:
         return exc
     rt.mail_log.record(**entry, status=mail_log.SENT if sent else mail_log.NOT_SENT)
     return None
+
+
+def _send_by_hook(rt: Runtime, email: Email) -> GoTrueError | None:
+    error = send_hook.call(rt, email.hook_event)
+    for each in (email, *email.also):
+        rt.mail_log.record(now=each.created_at, template=each.kind, recipient=each.to,
+                           subject=send_hook.SUBJECT,
+                           status=mail_log.FAILED if error else mail_log.SENT,
+                           error=error.message if error else None, user_id=each.user_id)
+    return error
 
 
 # Threads per process that send queued emails; SMTP exchanges wait on the network, and a burst
@@ -181,7 +205,8 @@ def deliver(rt: Runtime, emails: list[Email]) -> None:
                                error=f"{type(exc).__name__}: {exc}", user_id=email.user_id)
             failed = True
         if failed:
-            _release(email)
+            for each in (email, *email.also):
+                _release(each)
 
 
 def _release(email: Email) -> None:
@@ -191,6 +216,8 @@ def _release(email: Email) -> None:
         return
     column, sent_column = USER_COLUMNS[email.token_type]
     try:
+        # A failed pg-functions send_email hook leaves this context's transaction aborted.
+        db.session.rollback()
         user = db.session.get(User, email.user_id)
         if user is None or getattr(user, column) != email.stored_token:
             return

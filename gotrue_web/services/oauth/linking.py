@@ -16,6 +16,7 @@ from ...extensions import db
 from ...models import Identity, User
 from ...runtime import RequestInfo, Runtime
 from .. import audit, users
+from ..hooks import legacy as legacy_webhook
 from ..mail import flows as mail_flows
 from .base import ProviderEmail
 from .flow import invited_user
@@ -121,10 +122,9 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
         if rt.settings.disable_signup:
             raise unprocessable(ErrorCode.SIGNUP_DISABLED, "Signups not allowed for this instance")
         candidate = decision.candidate
+        # before_user_created runs here, after the DISABLE_SIGNUP check, as in GoTrue.
         user = users.new_user(rt, aud=sign_in.aud, email=candidate.email if candidate else None,
-                              user_metadata=data,
-                              app_metadata={"provider": sign_in.provider,
-                                            "providers": [sign_in.provider]})
+                              user_metadata=data, providers=(sign_in.provider,), ip=info.ip)
         user.is_sso_user = linking_domain(rt, sign_in.provider) != DEFAULT_DOMAIN
         _insert_new_user()
         identity = users.add_identity(rt, user, sign_in.provider, sign_in.subject, data)
@@ -144,12 +144,16 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
     if user.is_banned(now):
         raise forbidden(ErrorCode.USER_BANNED, "User is banned")
     candidate = decision.candidate
+    # The legacy webhook hears "signup" when this sign-in confirms the user, "login" when the
+    # user was confirmed already (GoTrue sends neither for an unverified sign-in).
+    was_confirmed = user.is_email_confirmed
     emails_apply = not (sign_in.email_optional and not (candidate and candidate.email))
     if emails_apply and not user.is_email_confirmed:
         _remove_unconfirmed_identities(user, identity)
         if (candidate and candidate.verified) or rt.settings.mailer.autoconfirm:
             audit.record("user_signedup", audit.Actor.of_user(user), now=now, ip=info.ip,
                          traits={"provider": sign_in.provider})
+            legacy_webhook.trigger(rt, "signup", user)
             users.confirm_email(rt, user)
         else:
             if candidate and candidate.email and user.email:
@@ -160,6 +164,8 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
             return user
     audit.record("login", audit.Actor.of_user(user), now=now, ip=info.ip,
                  traits={"provider": sign_in.provider})
+    if was_confirmed:
+        legacy_webhook.trigger(rt, "login", user)
     return user
 
 
@@ -218,5 +224,6 @@ def accept_invite(rt: Runtime, sign_in: SignIn, invite_token: str, info: Request
     audit.record("invite_accepted", audit.Actor.of_user(user), now=now, ip=info.ip,
                  traits={"provider": sign_in.provider})
     _remove_unconfirmed_identities(user, identity)
+    legacy_webhook.trigger(rt, "signup", user)
     users.confirm_email(rt, user)
     return user

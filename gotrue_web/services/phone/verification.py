@@ -26,7 +26,8 @@ from ...models import OneTimeTokenType, User
 from ...models.one_time_token import USER_COLUMNS
 from ...runtime import Runtime
 from ...transports.sms import SMSDeliveryError, SMSProviderUnavailable, SMSVerificationError
-from .. import one_time_tokens
+from .. import hooks, one_time_tokens
+from .delivery import HOOK
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,11 @@ def test_code_matches(rt: Runtime, phone: str, code: str) -> bool:
 def delegated(rt: Runtime) -> bool:
     """Whether the provider chose and holds the codes (twilio_verify).
 
-    D2: once the send-sms hook exists (issue 12), a hook-sent code is ours: this must then be
-    False so that the code is checked locally.
+    D2: with the send_sms hook on, every code was made here and sent by the hook, so it is
+    checked locally (POST /verify, the reauthentication nonce, MFA phone verify).
     """
+    if hooks.enabled(rt, HOOK):
+        return False
     return bool(getattr(rt.sms, "delegates_codes", False))
 
 

@@ -5,8 +5,10 @@
 // Usage: node oauth_driver.mjs <base url>
 // stdin: one JSON command per line; stdout: one JSON answer per line, in order.
 //   {"op": "new", "client": "a", "flowType": "pkce"}            a client with its own storage
+//   {"op": "new", "client": "s", "serviceRoleKey": "<jwt>"}  a server-side client (admin API)
 //   {"op": "call", "client": "a", "method": "signInWithOAuth", "args": [{...}]}
 //       -> {"data": ..., "error": {name, status, code, message, details} | null}
+//       a dotted method ("mfa.enroll", "admin.mfa.listFactors") is called on its namespace
 //   {"op": "land", "client": "a", "url": "<where the server redirected>"}
 //       a page load at that URL in a browser sharing a's storage: a new client with
 //       detectSessionInUrl finds the session in the URL (implicit) or exchanges the code (PKCE)
@@ -35,10 +37,13 @@ function memoryStorage() {
   }
 }
 
-function newClient(storage, flowType, detectSessionInUrl = false) {
+function newClient(storage, flowType, detectSessionInUrl = false, serviceRoleKey = null) {
+  const headers = serviceRoleKey
+    ? { apikey: serviceRoleKey, Authorization: `Bearer ${serviceRoleKey}` }
+    : { apikey: 'anon-key' }
   return new AuthClient({
     url: baseUrl,
-    headers: { apikey: 'anon-key' },
+    headers,
     storage,
     flowType,
     autoRefreshToken: false,
@@ -90,12 +95,17 @@ async function run(command) {
     case 'new': {
       const storage = memoryStorage()
       clients.set(command.client, {
-        storage, flowType: command.flowType, client: newClient(storage, command.flowType),
+        storage,
+        flowType: command.flowType,
+        client: newClient(storage, command.flowType, false, command.serviceRoleKey ?? null),
       })
       return { ok: true }
     }
     case 'call': {
-      const result = await entry.client[command.method](...(command.args ?? []))
+      // "mfa.enroll" -> entry.client.mfa.enroll, called on entry.client.mfa.
+      const path = command.method.split('.')
+      const owner = path.slice(0, -1).reduce((object, key) => object[key], entry.client)
+      const result = await owner[path.at(-1)](...(command.args ?? []))
       return { data: result?.data ?? null, error: describeError(result?.error) }
     }
     case 'land':

@@ -1,0 +1,1 @@
+"""Multi-factor authentication routes: a user's factors, their challenges and verification."""

@@ -1,0 +1,40 @@
+"""Helpers for the hooks core tests: an app with one hook configured, and calling
+``hooks.invoke`` inside its app context as a service would."""
+
+from __future__ import annotations
+
+import pytest
+
+from gotrue_web.errors import GoTrueError
+from gotrue_web.services import hooks
+from gotrue_web.settings import HookConfig
+from tests.support.fake_hooks import SECRET
+
+
+@pytest.fixture
+def hook_app(make_app):
+    """``hook_app(uri, secrets=(SECRET,), name="send_sms", **overrides)``: an app whose hook
+    ``name`` is enabled at ``uri``."""
+
+    def build(uri: str, secrets: tuple[str, ...] = (SECRET,), name: str = "send_sms",
+              **overrides):
+        return make_app(**{f"hooks.{name}": HookConfig(True, uri, tuple(secrets)),
+                           **overrides})
+
+    return build
+
+
+def call(app, payload: dict | None = None, name: str = "send_sms", **options):
+    """Invoke hook ``name`` in an app context of its own (the delivery row is written when the
+    context ends, as after a request)."""
+    with app.app_context():
+        return hooks.invoke(app.extensions["gotrue"], name,
+                            {"sms": {"otp": "123456", "phone": "15550001111"}}
+                            if payload is None else payload, **options)
+
+
+def call_error(app, payload: dict | None = None, name: str = "send_sms",
+               **options) -> GoTrueError:
+    with pytest.raises(GoTrueError) as caught:
+        call(app, payload, name, **options)
+    return caught.value
