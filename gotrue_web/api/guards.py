@@ -19,7 +19,7 @@ from .. import ratelimit
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
-from ..services import sessions, users
+from ..services import hot_reads, sessions, users
 from ..services.audit import Actor
 from .params import request_info
 
@@ -56,7 +56,7 @@ def authenticate_user(*, read_only: bool = False) -> Caller:
     user_id = claim_user_id(claims)
     session_id = claim_session_id(claims)
     if read_only:
-        user, session_found = users.read_profile(user_id, session_id)
+        user, session_found = hot_reads.read_profile(user_id, session_id)
         session = None
     else:
         user, session = users.load_with_session(user_id, session_id)

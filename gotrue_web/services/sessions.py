@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from ..db import NIL_UUID, begin_write_locked, is_lock_contention
 from ..errors import ErrorCode, GoTrueError, WeakPasswordError, bad_request, conflict
@@ -36,7 +35,7 @@ from ..security.codes import (
     new_refresh_token,
     refresh_token_hash,
 )
-from . import audit
+from . import audit, hot_reads
 from .hooks import access_token as access_token_hook
 
 _NIL = uuid.UUID(NIL_UUID)
@@ -200,23 +199,6 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
             time.sleep(random.uniform(0.01, 0.05))
 
 
-def _locking_statement(dialect: str) -> sa.Select:
-    """The presented token with its session, the session's amr claims and the user (with
-    identities and factors): everything the answer needs, in the round trip that takes the lock.
-    """
-    return (
-        sa.select(RefreshToken, Session, User)
-        .outerjoin(Session, Session.id == RefreshToken.session_id)
-        .outerjoin(User, User.id == Session.user_id)
-        .where(RefreshToken.token == sa.bindparam("token"))
-        .options(joinedload(Session.amr_claims), joinedload(User.identities),
-                 joinedload(User.factors))
-        # PostgreSQL can lock just the token; MariaDB locks every row the query reads.
-        .with_for_update(of=RefreshToken if dialect == "postgresql" else None)
-    )
-
-
-_LOCKING = {dialect: _locking_statement(dialect) for dialect in ("postgresql", "mysql", "sqlite")}
 # Table-level statements: nothing in the ORM session needs to follow them.
 _TOKENS = RefreshToken.__table__
 _REVOKE = (sa.update(_TOKENS).where(_TOKENS.c.id == sa.bindparam("token_id"))
@@ -228,18 +210,18 @@ _SESSIONS = Session.__table__
 def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
     """One attempt at the refresh, in a transaction that locks the presented token's row.
 
-    The writes are plain statements: this is the hot path, and nothing reads the rows back.
+    This is the hot path: the read gives plain views (services.hot_reads), the writes are plain
+    statements, and nothing reads the rows back.
     """
     begin_write_locked(db.session)
-    row = db.session.execute(_LOCKING[db.engine.dialect.name],
-                             {"token": refresh_token_hash(presented)}).unique().first()
-    if row is None:
+    found = hot_reads.lock_refresh_token(refresh_token_hash(presented))
+    if found is None:
         raise bad_request(ErrorCode.REFRESH_TOKEN_NOT_FOUND,
                           "Invalid Refresh Token: Refresh Token Not Found")
-    token, session, user = row
+    token, session, user = found
     now = rt.now()
     if session is None or user is None:
-        db.session.delete(token)
+        db.session.execute(sa.delete(_TOKENS).where(_TOKENS.c.id == token.id))
         raise _committed(bad_request(ErrorCode.SESSION_NOT_FOUND,
                                      "Invalid Refresh Token: No Valid Session Found"))
     if user.is_banned(now):

@@ -87,68 +87,6 @@ def load_with_session(user_id: uuid.UUID, session_id: uuid.UUID | None
     return (row[0], row[1]) if row is not None else (None, None)
 
 
-def _profile_statement() -> sa.Select:
-    users, identities = User.__table__, Identity.__table__
-    factors, sessions_ = Factor.__table__, Session.__table__
-    return (
-        sa.select(
-            *[c for c in users.c if c.name != "confirmed_at"],
-            sessions_.c.id.label("session_found"),
-            *[c.label("identity_" + c.name) for c in identities.c],
-            *[c.label("factor_" + c.name) for c in factors.c],
-        )
-        .select_from(
-            users.outerjoin(sessions_, sa.and_(sessions_.c.id == sa.bindparam("session_id"),
-                                               sessions_.c.user_id == users.c.id))
-            .outerjoin(identities, identities.c.user_id == users.c.id)
-            .outerjoin(factors, factors.c.user_id == users.c.id)
-        )
-        .where(users.c.id == sa.bindparam("user_id"))
-        .order_by(identities.c.created_at, factors.c.created_at)
-    )
-
-
-_PROFILE = _profile_statement()
-_USER_COLUMNS = tuple(c.name for c in User.__table__.c if c.name != "confirmed_at")
-_IDENTITY_COLUMNS = tuple(c.name for c in Identity.__table__.c)
-_FACTOR_COLUMNS = tuple(c.name for c in Factor.__table__.c)
-
-
-def _detached(model, row, columns: tuple[str, ...], prefix: str):
-    return model(**{name: row[prefix + name] for name in columns})
-
-
-def read_profile(user_id: uuid.UUID, session_id: uuid.UUID | None) -> tuple[User | None, bool]:
-    """The user with identities and factors, and whether the session exists: one query.
-
-    For requests that only read (GET /user, the hot path): the rows come straight from Core
-    and become detached objects, skipping the ORM session and its identity map. Never add the
-    result to a session.
-    """
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # No BEGIN / ROLLBACK round trips for one read (psycopg's client-side autocommit;
-            # PyMySQL would spend a round trip on the switch itself).
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        rows = connection.execute(
-            _PROFILE, {"user_id": user_id, "session_id": session_id}).mappings().all()
-    if not rows:
-        return None, False
-    first = rows[0]
-    user = _detached(User, first, _USER_COLUMNS, "")
-    identities: dict = {}
-    factors: dict = {}
-    for row in rows:
-        if row["identity_id"] is not None and row["identity_id"] not in identities:
-            identities[row["identity_id"]] = _detached(Identity, row, _IDENTITY_COLUMNS,
-                                                       "identity_")
-        if row["factor_id"] is not None and row["factor_id"] not in factors:
-            factors[row["factor_id"]] = _detached(Factor, row, _FACTOR_COLUMNS, "factor_")
-    user.identities = list(identities.values())
-    user.factors = list(factors.values())
-    return user, first["session_found"] is not None
-
-
 # --- creation ---------------------------------------------------------------------------------
 
 

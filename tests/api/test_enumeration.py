@@ -253,11 +253,13 @@ def test_an_anonymous_session_cannot_tell_whether_an_address_is_taken(
 
 
 def _fastest(attempts) -> float:
+    """The least CPU time of this thread (the test client runs the request in it) any attempt
+    took: unlike wall time, it does not grow when other work shares the cores."""
     times = []
     for attempt in attempts:
-        started = time.monotonic()
+        started = time.thread_time()
         response = attempt()
-        times.append(time.monotonic() - started)
+        times.append(time.thread_time() - started)
         assert response.status_code == 200, response.get_data(as_text=True)
     return min(times)
 
@@ -286,9 +288,9 @@ def test_a_known_address_costs_the_bcrypt_work_of_a_new_one(make_app, path):
 
 
 def _duration(work) -> float:
-    started = time.monotonic()
+    started = time.thread_time()
     work()
-    return time.monotonic() - started
+    return time.thread_time() - started
 
 
 # --- parallel requests -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gotrue_web.errors import GoTrueError
+from gotrue_web.extensions import db
 from gotrue_web.services import hooks
 from gotrue_web.settings import HookConfig
 from tests.support.fake_hooks import SECRET
@@ -38,3 +39,28 @@ def call_error(app, payload: dict | None = None, name: str = "send_sms",
     with pytest.raises(GoTrueError) as caught:
         call(app, payload, name, **options)
     return caught.value
+
+
+class PgSchema:
+    """The test run's PostgreSQL schema: ``run(*statements)`` creates hook functions and tables
+    in it; ``uri(function)`` is the pg-functions:// URI of one of them."""
+
+    def __init__(self, name: str, app):
+        self.name = name
+        self._app = app
+
+    def run(self, *statements: str) -> None:
+        with self._app.app_context(), db.engine.begin() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+
+    def uri(self, function: str) -> str:
+        return f"pg-functions://postgres/{self.name}/{function}"
+
+
+@pytest.fixture
+def pg_schema(test_database, make_app) -> PgSchema:
+    """PostgreSQL only: elsewhere the test is skipped, saying why."""
+    if test_database.backend != "postgresql":
+        pytest.skip("pg-functions:// hooks need PostgreSQL")
+    return PgSchema(test_database.namespace, make_app())

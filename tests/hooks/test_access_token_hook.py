@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 
-from gotrue_web.extensions import db
 from gotrue_web.models import Session
 from gotrue_web.settings import HookConfig
 
@@ -284,20 +283,16 @@ def test_the_users_session_id_claim_names_the_new_session(make_app, tenant_hook,
 # --- a pg-functions hook ----------------------------------------------------------------------
 
 
-def test_a_pg_function_runs_in_the_request_and_sees_its_session(test_database, make_app,
+def test_a_pg_function_runs_in_the_request_and_sees_its_session(pg_schema, make_app,
                                                                 service_role_token):
-    if test_database.backend != "postgresql":
-        pytest.skip("pg-functions:// hooks need PostgreSQL")
-    schema = test_database.namespace
-    app = make_app()
-    with app.app_context(), db.engine.begin() as connection:
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_claims(e jsonb) returns jsonb '
-            "language sql as $fn$ select jsonb_build_object('claims', (e->'claims') || "
-            "jsonb_build_object('stored_sessions', (select count(*) from "
-            f'"{schema}".sessions s where s.id = (e->\'claims\'->>\'session_id\')::uuid))) $fn$')
+    schema = pg_schema.name
+    pg_schema.run(
+        f'create or replace function "{schema}".h_claims(e jsonb) returns jsonb '
+        "language sql as $fn$ select jsonb_build_object('claims', (e->'claims') || "
+        "jsonb_build_object('stored_sessions', (select count(*) from "
+        f'"{schema}".sessions s where s.id = (e->\'claims\'->>\'session_id\')::uuid))) $fn$')
     hooked = make_app(**{"mailer.autoconfirm": True, "hooks.custom_access_token": HookConfig(
-        True, f"pg-functions://postgres/{schema}/h_claims", ())})
+        True, pg_schema.uri("h_claims"), ())})
     api, email, _ = member(hooked, service_role_token)
     session = sign_in(api, email)
     # The session row was written (in the request's transaction) before the function ran.

@@ -37,25 +37,18 @@ FUNCTIONS = {
 
 
 @pytest.fixture
-def pg(test_database, make_app):
+def pg(pg_schema, make_app):
     """Creates the hook functions in the run's schema; ``pg(fn, name)`` is an app whose hook
     ``name`` (send_sms by default) calls ``fn``."""
-    if test_database.backend != "postgresql":
-        pytest.skip("pg-functions:// hooks need PostgreSQL")
-    schema = test_database.namespace
-    app = make_app()
-    with app.app_context(), db.engine.begin() as connection:
-        for name, (kind, body) in FUNCTIONS.items():
-            connection.exec_driver_sql(
-                f'create or replace function "{schema}"."{name}"(e {kind}) returns {kind} '
-                f"language sql as $fn$ {body} $fn$")
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_raise(e jsonb) returns jsonb '
-            "language plpgsql as $fn$ begin raise exception 'hook said no'; end $fn$")
+    schema = pg_schema.name
+    pg_schema.run(
+        *(f'create or replace function "{schema}"."{name}"(e {kind}) returns {kind} '
+          f"language sql as $fn$ {body} $fn$" for name, (kind, body) in FUNCTIONS.items()),
+        f'create or replace function "{schema}".h_raise(e jsonb) returns jsonb '
+        "language plpgsql as $fn$ begin raise exception 'hook said no'; end $fn$")
 
     def build(function: str, name: str = "send_sms"):
-        uri = f"pg-functions://postgres/{schema}/{function}"
-        return make_app(**{f"hooks.{name}": HookConfig(True, uri, ())})
+        return make_app(**{f"hooks.{name}": HookConfig(True, pg_schema.uri(function), ())})
 
     return build
 

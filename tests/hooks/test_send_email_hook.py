@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from gotrue_web.extensions import db
 from gotrue_web.models import User
 from gotrue_web.security.codes import pkce_link_token
 from gotrue_web.services.mail.send_hook import SUBJECT
@@ -346,25 +345,19 @@ def test_after_the_answer_a_hook_error_is_a_failed_entry_and_the_code_is_release
 
 
 @pytest.fixture
-def pg_hook(test_database, make_app, smtp_server):
+def pg_hook(pg_schema, make_app, smtp_server):
     """``pg_hook(function)``: an app whose send_email hook is the PostgreSQL function
     ``h_mail_ok`` (answers {}) or ``h_mail_raise`` (raises)."""
-    if test_database.backend != "postgresql":
-        pytest.skip("pg-functions:// hooks need PostgreSQL")
-    schema = test_database.namespace
-    setup = make_app()
-    with setup.app_context(), db.engine.begin() as connection:
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_mail_ok(e jsonb) returns jsonb '
-            "language sql as $fn$ select '{}'::jsonb $fn$")
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_mail_raise(e jsonb) returns jsonb '
-            "language plpgsql as $fn$ begin raise exception 'no mail'; end $fn$")
+    schema = pg_schema.name
+    pg_schema.run(
+        f'create or replace function "{schema}".h_mail_ok(e jsonb) returns jsonb '
+        "language sql as $fn$ select '{}'::jsonb $fn$",
+        f'create or replace function "{schema}".h_mail_raise(e jsonb) returns jsonb '
+        "language plpgsql as $fn$ begin raise exception 'no mail'; end $fn$")
 
     def build(function: str):
-        uri = f"pg-functions://postgres/{schema}/{function}"
         return make_app(**smtp_settings(smtp_server.port, **{
-            "hooks.send_email": HookConfig(True, uri, ())}))
+            "hooks.send_email": HookConfig(True, pg_schema.uri(function), ())}))
 
     return build
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from gotrue_web.extensions import db
 from gotrue_web.models import Challenge, User
 from gotrue_web.settings import HookConfig
 
@@ -231,25 +230,20 @@ def test_any_mfa_hook_error_is_500_error_invoking_hook(hook_app, receiver, servi
 
 
 @pytest.fixture
-def pg_hook(test_database, make_app):
+def pg_hook(pg_schema, make_app):
     """``pg_hook(function, **overrides)``: an app whose send_sms hook is the PostgreSQL function
     ``h_sms_ok`` (answers {}) or ``h_sms_raise`` (raises)."""
-    if test_database.backend != "postgresql":
-        pytest.skip("pg-functions:// hooks need PostgreSQL")
-    schema = test_database.namespace
-    setup = make_app()
-    with setup.app_context(), db.engine.begin() as connection:
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_sms_ok(e jsonb) returns jsonb '
-            "language sql as $fn$ select '{}'::jsonb $fn$")
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_sms_raise(e jsonb) returns jsonb '
-            "language plpgsql as $fn$ begin raise exception 'no text'; end $fn$")
+    schema = pg_schema.name
+    pg_schema.run(
+        f'create or replace function "{schema}".h_sms_ok(e jsonb) returns jsonb '
+        "language sql as $fn$ select '{}'::jsonb $fn$",
+        f'create or replace function "{schema}".h_sms_raise(e jsonb) returns jsonb '
+        "language plpgsql as $fn$ begin raise exception 'no text'; end $fn$")
 
     def build(function: str, **overrides):
-        uri = f"pg-functions://postgres/{schema}/{function}"
         return make_app(**{"external.phone_enabled": True,
-                           "hooks.send_sms": HookConfig(True, uri, ()), **overrides})
+                           "hooks.send_sms": HookConfig(True, pg_schema.uri(function), ()),
+                           **overrides})
 
     return build
 

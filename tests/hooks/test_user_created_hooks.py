@@ -306,31 +306,21 @@ def test_anonymous_and_invite_call_the_after_hook(make_mail_app, receiver, servi
 
 
 @pytest.fixture
-def pg_functions(test_database, make_app):
+def pg_functions(pg_schema):
     """before: notes the event in a table of its own, then refuses; after: answers an error
     unless the user's row is visible to its own connection (that is, committed)."""
-    if test_database.backend != "postgresql":
-        pytest.skip("pg-functions:// hooks need PostgreSQL")
-    schema = test_database.namespace
-    app = make_app()
-    with app.app_context(), db.engine.begin() as connection:
-        connection.exec_driver_sql(
-            f'create table if not exists "{schema}".uc_seen (event jsonb)')
-        connection.exec_driver_sql(f'delete from "{schema}".uc_seen')
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".uc_before(e jsonb) returns jsonb '
-            f'language sql as $fn$ insert into "{schema}".uc_seen values (e); '
-            """select '{"error":{"http_code":403,"message":"not today"}}'::jsonb $fn$""")
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".uc_after(e jsonb) returns jsonb '
-            "language sql as $fn$ select case when exists (select 1 from "
-            f""""{schema}".users where id::text = e->'user'->>'id') then '{{}}'::jsonb """
-            """else '{"error":{"http_code":409,"message":"not committed"}}'::jsonb end $fn$""")
-
-    def uri(function: str) -> str:
-        return f"pg-functions://postgres/{schema}/{function}"
-
-    return uri
+    schema = pg_schema.name
+    pg_schema.run(
+        f'create table if not exists "{schema}".uc_seen (event jsonb)',
+        f'delete from "{schema}".uc_seen',
+        f'create or replace function "{schema}".uc_before(e jsonb) returns jsonb '
+        f'language sql as $fn$ insert into "{schema}".uc_seen values (e); '
+        """select '{"error":{"http_code":403,"message":"not today"}}'::jsonb $fn$""",
+        f'create or replace function "{schema}".uc_after(e jsonb) returns jsonb '
+        "language sql as $fn$ select case when exists (select 1 from "
+        f""""{schema}".users where id::text = e->'user'->>'id') then '{{}}'::jsonb """
+        """else '{"error":{"http_code":409,"message":"not committed"}}'::jsonb end $fn$""")
+    return pg_schema.uri
 
 
 def test_pg_before_hook_runs_outside_the_request_transaction(make_app, pg_functions,

@@ -274,24 +274,18 @@ def test_phone_factor_continue_steps_up(make_app, receiver, sms, service_role_to
 
 
 @pytest.fixture
-def attempt_log(test_database, make_app):
+def attempt_log(pg_schema, make_app):
     """A table the hook function below writes each attempt into (PostgreSQL only): its name."""
-    if test_database.backend != "postgresql":
-        pytest.skip("pg-functions:// hooks need PostgreSQL")
-    schema = test_database.namespace
-    app = make_app()
-    with app.app_context(), db.engine.begin() as connection:
-        connection.exec_driver_sql(
-            f'create table if not exists "{schema}".attempt_log (user_id text, valid boolean)')
-        connection.exec_driver_sql(f'delete from "{schema}".attempt_log')
-        connection.exec_driver_sql(
-            f'create or replace function "{schema}".h_attempt(e jsonb) returns jsonb '
-            f'language sql as $fn$ insert into "{schema}".attempt_log '
-            "values (e->>'user_id', (e->>'valid')::boolean); "
-            """select '{"decision":"continue"}'::jsonb $fn$""")
-    yield app, f'"{schema}".attempt_log'
-    with app.app_context(), db.engine.begin() as connection:
-        connection.exec_driver_sql(f'drop table "{schema}".attempt_log')
+    schema = pg_schema.name
+    pg_schema.run(
+        f'create table if not exists "{schema}".attempt_log (user_id text, valid boolean)',
+        f'delete from "{schema}".attempt_log',
+        f'create or replace function "{schema}".h_attempt(e jsonb) returns jsonb '
+        f'language sql as $fn$ insert into "{schema}".attempt_log '
+        "values (e->>'user_id', (e->>'valid')::boolean); "
+        """select '{"decision":"continue"}'::jsonb $fn$""")
+    yield make_app(), f'"{schema}".attempt_log'
+    pg_schema.run(f'drop table "{schema}".attempt_log')
 
 
 def test_a_pg_password_hook_keeps_its_writes_when_the_request_fails(
