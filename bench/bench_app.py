@@ -1,48 +1,16 @@
-"""Bench-only WSGI app: gotrue-web as it ships, plus two baselines served by the same process.
+"""Bench helpers that touch the project: the seeded users' password and the round-trip counter.
 
-    /__bench/json     a bare Flask JSON endpoint: the floor of Flask + gunicorn per request
-    /__bench/bcrypt   one bcrypt cost-10 check behind the same JSON handling: the floor of a login
-
-Every other path goes to the real app untouched. gunicorn loads it as ``bench_app:build()``.
-Not part of the product: it lives in bench/ only.
+The project's gunicorn serves ``wsgi:app`` exactly as it ships; the baselines (a bare Flask JSON
+route, a bare bcrypt check and hash) live in bench/floor_app.py, served by a gunicorn of their
+own, so no project code or middleware is part of the floor. Not part of the product.
 """
 
 from __future__ import annotations
 
-import bcrypt
 import sqlalchemy as sa
-from flask import Flask, jsonify, request
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from floor_app import BCRYPT_COST, PASSWORD
 
-from gotrue_web import create_app
-
-BENCH_PREFIX = "/__bench"
-# The password of every seeded user and of the bare bcrypt endpoint.
-PASSWORD = "bench-Password-1"
-BCRYPT_COST = 10
-
-
-def bare_app() -> Flask:
-    app = Flask("bench_bare")
-    # Same hash format and cost as the users' hashes: the work per check is identical.
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(BCRYPT_COST, prefix=b"2a"))
-
-    @app.get("/json")
-    def bare_json():
-        return jsonify(ok=True)
-
-    @app.post("/bcrypt")
-    def bare_bcrypt():
-        body = request.get_json(force=True, silent=True) or {}
-        matches = bcrypt.checkpw(str(body.get("password", "")).encode(), hashed)
-        return jsonify(ok=matches), 200 if matches else 400
-
-    return app
-
-
-def build(settings=None):
-    """The dispatcher gunicorn serves; ``settings`` defaults to the environment, as in wsgi.py."""
-    return DispatcherMiddleware(create_app(settings), {BENCH_PREFIX: bare_app()})
+__all__ = ["BCRYPT_COST", "PASSWORD", "RoundTrips"]
 
 
 class RoundTrips:

@@ -34,7 +34,7 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
-from flask_migrate import stamp, upgrade  # noqa: E402
+from flask_migrate import downgrade, stamp, upgrade  # noqa: E402
 
 from gotrue_web import create_app  # noqa: E402
 from gotrue_web.console.operations import user_search  # noqa: E402
@@ -51,6 +51,7 @@ SEED = 20260601
 RESULTS = BENCH_DIR / "results"
 # The revision before the search indexes (--reindex goes back to it and up again).
 BEFORE_INDEXES = "0003_operators"
+BEFORE_SUBSTRING_SEARCH = "0011_hook_deliveries"
 
 FIRST_NAMES = ("Ada", "Ben", "Chloé", "Dmitri", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas",
                "Kemal", "Lena", "Mateo", "Nora", "Olu", "Priya", "Quinn", "Rosa", "Sven", "Tariq",
@@ -128,7 +129,8 @@ def drop_everything(app, target: Target) -> None:
 
 
 def rebuild_search_indexes() -> None:
-    """Drop the list's indexes, go back to the revision before them and upgrade again.
+    """Drop the list's indexes and the substring index, go back to the revision before them and
+    upgrade again.
 
     Not a downgrade: an edited migration 0004 may name indexes the database never got.
     """
@@ -143,6 +145,8 @@ def rebuild_search_indexes() -> None:
                     f"DROP INDEX {name}" + (f" ON {table}" if db.engine.dialect.name == "mysql"
                                             else "")))
     db.engine.dispose()
+    # The substring search's structures (0012) go with their own downgrade.
+    downgrade(revision=BEFORE_SUBSTRING_SEARCH)
     stamp(revision=BEFORE_INDEXES)
     upgrade()
 
@@ -450,6 +454,33 @@ def cases(total: int) -> list[Case]:
             args["sort"] = label.split("sort=")[1]
         add("search", f"{label}: {text!r}", page_and_count(args))
 
+    # Free text through the substring index (migration 0012), from rare to everywhere.
+    first, last = name.split()[0], name.split()[-1]
+    substrings = (
+        ("middle of an email with its number", local[2:]),
+        ("middle of a whole name", f"{first[1:]} {last[:-1]}"),
+        ("middle of a last name", last[1:-1]),
+        ("middle of a first name", first[1:]),
+        ("last_first email part", f"{last.lower()[1:]}_"),
+        ("part of a domain", "mail.exam"),
+        ("in every email", "xample"),
+        ("no match", "qqzxw"),
+        ("3 characters", last[1:4]),
+    )
+    for label, text in substrings:
+        add("substring", f"{label}: {text!r}", page_and_count({"q": text}))
+    for label, args in (
+            ("last name + state=unconfirmed", {"q": last[1:-1], "state": "unconfirmed"}),
+            ("first name + provider=github", {"q": first[1:], "provider": "github"}),
+            ("whole name, sort=email_asc", {"q": f"{first[1:]} {last[:-1]}",
+                                            "sort": "email_asc"}),
+            ("domain part + created one month", {"q": "mail.exam",
+                                                 "created_from": month.isoformat(),
+                                                 "created_to": (month + timedelta(days=30))
+                                                 .isoformat()})):
+        add("substring", label, page_and_count(args))
+    add("substring", "middle of a last name, next 20 pages", follow_pages({"q": last[1:-1]}, 20))
+
     for state in user_search.STATES:
         add("filter", f"state={state}", page_and_count({"state": state}))
     add("filter", "mfa=yes", page_and_count({"mfa": "yes"}))
@@ -480,7 +511,7 @@ def cases(total: int) -> list[Case]:
 
 
 def measure(case: Case, repeat: int, budget_s: float) -> None:
-    if case.group == "paging" and "next" in case.label:
+    if "next" in case.label and "pages" in case.label:
         samples = case.run()
         # A second walk, so the median does not depend on a cold cache alone.
         case.samples = samples + case.run()
@@ -566,9 +597,11 @@ def parse_args(argv=None):
     parser.add_argument("--refill", action="store_true",
                         help="drop the database and fill it again")
     parser.add_argument("--reindex", action="store_true",
-                        help="drop the search indexes and run migration 0004 again "
-                             "(after changing migration 0004)")
-    parser.add_argument("--only", default="", help="run the queries whose label contains this")
+                        help="drop the search indexes and run migrations 0004 and 0012 again "
+                             "(after changing them)")
+    parser.add_argument("--only", default="",
+                        help="run the queries whose label contains this, or of this group "
+                             "(e.g. substring)")
     parser.add_argument("--explain", action="store_true",
                         help="print the query plans instead of timing")
     return parser.parse_args(argv)
@@ -596,7 +629,8 @@ def main(argv=None) -> int:
     else:
         print("  already filled: reusing it")
     with app.app_context():
-        found = [case for case in cases(args.users) if args.only in case.label]
+        found = [case for case in cases(args.users)
+                 if args.only in case.label or args.only == case.group]
         if args.explain:
             explain(found, target.backend)
             return 0

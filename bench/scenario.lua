@@ -1,17 +1,22 @@
 -- wrk script for bench/run.py: one scenario per run, chosen by the script arguments
 --   wrk ... -s scenario.lua -- <scenario> <data file> <threads> [password]
 --
--- Scenarios:
---   json       GET  /__bench/json
---   bcrypt     POST /__bench/bcrypt                   {"password": ...}
---   user       GET  /user                             Authorization: Bearer <line>, cycling
---   password   POST /token?grant_type=password        {"email": <line>, "password": ...}, cycling
---   refresh    POST /token?grant_type=refresh_token   {"refresh_token": <line>}, each line ONCE
+-- Scenarios (floor: bench/floor_app.py on its own gunicorn; the rest: the project's gunicorn):
+--   json         GET  /json             floor    bare Flask JSON
+--   bcrypt       POST /bcrypt/check     floor    {"password": ...}
+--   bcrypt_hash  POST /bcrypt/hash      floor    {"password": ...}
+--   user         GET  /user                      Authorization: Bearer <line>, cycling
+--   password     POST /token?grant_type=password        {"email": <line>, "password": ...}, cycling
+--   refresh      POST /token?grant_type=refresh_token   {"refresh_token": <line>}, each line ONCE
+--   signup       POST /signup                    {"email": <line>, "password": ...}, each line ONCE
+--   verify       POST /verify                    {"type": "email", "email": .., "token": ..} from
+--                                                a line "email<TAB>code", each line ONCE
 --
 -- Lines of the data file are dealt out to wrk's threads (line i goes to thread i mod threads),
--- so no two connections ever present the same refresh token. When a thread runs out of refresh
--- tokens it says so in the summary and sends an empty token, which the server refuses: the run
--- then fails loudly instead of reporting reused-token errors as throughput.
+-- so no two connections ever present the same line. When a thread runs out of lines of a
+-- once-only scenario it says so in the summary and sends an empty refresh token, which the
+-- project refuses: the run then fails loudly instead of reporting reused-token errors (or
+-- repeated signups) as throughput.
 --
 -- Every response that is not 2xx is counted; done() prints one line "BENCH_RESULT {json}".
 
@@ -51,14 +56,16 @@ function init(args)
   -- as under real traffic from many clients: the limiter's cost is measured, not its refusals.
   local function client_headers(i)
     return { ["Content-Type"] = "application/json",
-             ["X-Bench-Client"] = "bench-" .. id .. "-" .. i }
+             ["X-Bench-Client"] = "bench-" .. scenario .. "-" .. id .. "-" .. i }
   end
   pending = {}
+  local password_body = '{"password":' .. json_string(password) .. '}'
   if scenario == "json" then
-    pending[1] = wrk.format("GET", "/__bench/json")
+    pending[1] = wrk.format("GET", "/json")
   elseif scenario == "bcrypt" then
-    pending[1] = wrk.format("POST", "/__bench/bcrypt", json_headers,
-      '{"password":' .. json_string(password) .. '}')
+    pending[1] = wrk.format("POST", "/bcrypt/check", json_headers, password_body)
+  elseif scenario == "bcrypt_hash" then
+    pending[1] = wrk.format("POST", "/bcrypt/hash", json_headers, password_body)
   elseif scenario == "user" then
     for i, token in ipairs(lines) do
       pending[i] = wrk.format("GET", "/user", { ["Authorization"] = "Bearer " .. token })
@@ -73,13 +80,25 @@ function init(args)
       pending[i] = wrk.format("POST", "/token?grant_type=refresh_token", client_headers(i),
         '{"refresh_token":' .. json_string(token) .. '}')
     end
+  elseif scenario == "signup" then
+    for i, email in ipairs(lines) do
+      pending[i] = wrk.format("POST", "/signup", client_headers(i),
+        '{"email":' .. json_string(email) .. ',"password":' .. json_string(password) .. '}')
+    end
+  elseif scenario == "verify" then
+    for i, line in ipairs(lines) do
+      local email, code = line:match("^([^\t]+)\t(%S+)$")
+      pending[i] = wrk.format("POST", "/verify", client_headers(i),
+        '{"type":"email","email":' .. json_string(email) .. ',"token":' .. json_string(code)
+        .. '}')
+    end
   else
     error("unknown scenario " .. tostring(scenario))
   end
   if #pending == 0 then
     error("no data for scenario " .. scenario .. " in thread " .. id)
   end
-  cycle = scenario ~= "refresh"
+  cycle = scenario ~= "refresh" and scenario ~= "signup" and scenario ~= "verify"
   position = 0
 end
 

@@ -33,3 +33,49 @@ SEARCH_INDEXES = (
     sa.Index("users_phone_pattern_idx", User.phone,
              postgresql_ops={"phone": "text_pattern_ops"}).ddl_if(dialect="postgresql"),
 )
+
+# --- substring search (migration 0012_user_substring_search) -------------------------------------
+# A part of a name or an email is found through an index each database builds its own way:
+# SQLite an FTS5 trigram table, PostgreSQL pg_trgm GIN indexes on the two lower-cased texts
+# below, MariaDB (which has no n-gram parser) a table of each user's trigrams. Triggers on users
+# keep the SQLite and MariaDB tables in step; they are the database's, not the models': the
+# schema comparison (migrations/env.py, tests/test_migrations.py) leaves these names out.
+SUBSTRING_SEARCH_TABLES = {
+    "sqlite": ("users_search", "users_search_config", "users_search_content",
+               "users_search_data", "users_search_docsize", "users_search_idx",
+               "users_search_keys"),
+    "mysql": ("users_search_trigrams",),
+}
+
+# The searched name: raw_user_meta_data's full_name and name, one line each. The PostgreSQL
+# expression is the one indexed (an index serves only the same expression).
+SEARCH_NAME_SQL = {
+    "postgresql": ("lower(coalesce(users.raw_user_meta_data ->> 'full_name', '') || chr(10) || "
+                   "coalesce(users.raw_user_meta_data ->> 'name', ''))"),
+    "mysql": ("LOWER(CONCAT_WS(CHAR(10), JSON_VALUE(users.raw_user_meta_data, '$.full_name'), "
+              "JSON_VALUE(users.raw_user_meta_data, '$.name')))"),
+    "sqlite": ("lower(CASE WHEN json_valid(users.raw_user_meta_data) THEN "
+               "coalesce(json_extract(users.raw_user_meta_data, '$.full_name'), '') || char(10) "
+               "|| coalesce(json_extract(users.raw_user_meta_data, '$.name'), '') ELSE '' END)"),
+}
+
+
+def substring_search_tables(dialect_name: str) -> frozenset[str]:
+    return frozenset(SUBSTRING_SEARCH_TABLES.get(dialect_name, ()))
+
+
+def _postgres_trigram_index(name: str, expression: str) -> sa.Index:
+    index = sa.Index(name, sa.text(expression), postgresql_using="gin",
+                     _table=User.__table__)
+    return index.ddl_if(dialect="postgresql")
+
+
+# The pg_trgm GIN indexes (the operator class is the migration's: pg_trgm's schema varies).
+TRIGRAM_INDEXES = (
+    _postgres_trigram_index("users_email_trgm_idx", "lower(email)"),
+    # SEARCH_NAME_SQL["postgresql"] as PostgreSQL writes it back (the comparison reads that).
+    _postgres_trigram_index(
+        "users_name_trgm_idx",
+        "lower((COALESCE(raw_user_meta_data ->> 'full_name'::text, ''::text) || chr(10)) || "
+        "COALESCE(raw_user_meta_data ->> 'name'::text, ''::text))"),
+)

@@ -7,6 +7,12 @@ index range scan, which every database can do without NULLS FIRST/LAST support.
 
 Also the export (all rows of a filtered view, read in keyset batches). What is listed comes
 from user_filters; the indexes the queries walk are models.search_indexes.
+
+Free text (part of a name or an email, 3 characters or more) is looked up in the substring
+index of migration 0012 (SQLite FTS5 trigrams, PostgreSQL pg_trgm, MariaDB's trigram table);
+shorter text finds the emails that start with it. A search runs under a time limit (a
+statement timeout, or SQLite's progress handler): past it the page says to narrow the search
+instead of keeping the box busy for seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ from .user_filters import (
     UserFilters,
     describe,
 )
+from .user_text_search import (
+    SearchTooSlow,
+    dense_matches,
+    search_conditions,
+    search_time_limit,
+)
 
 if TYPE_CHECKING:
     from ...settings.sessions import SessionsSettings
@@ -45,8 +57,9 @@ if TYPE_CHECKING:
 # What the users page needs, in one place: the filters' vocabulary and the pager.
 __all__ = [
     "COUNT_CAP", "KNOWN_PROVIDERS", "MFA_CHOICES", "SORTS", "STATES", "Cursor", "InvalidSearch",
-    "ListedUser", "PageRequest", "Total", "UserFilters", "UserPage", "count", "describe",
-    "find_page", "highest_aal", "iter_batches", "live_session_conditions", "user_states",
+    "ListedUser", "PageRequest", "SearchTooSlow", "Total", "UserFilters", "UserPage", "count",
+    "describe", "find_page", "highest_aal", "iter_batches", "live_session_conditions",
+    "user_states",
 ]
 
 # --- cursors -------------------------------------------------------------------------------------
@@ -158,6 +171,8 @@ class UserPage:
     back_after: Cursor | None = None
     # False when the page starts somewhere after the first row of the view.
     is_first: bool = True
+    # Why the page is empty when it is not for want of matches (a search that took too long).
+    notice: str | None = None
 
 
 def _segments(sort: Sort) -> list[tuple]:
@@ -264,13 +279,25 @@ def highest_aal(user_ids: list[uuid.UUID], now: datetime,
 def find_page(filters: UserFilters, page: PageRequest, now: datetime,
               limits: SessionsSettings | None = None) -> UserPage:
     """One page of the filtered list, found by keyset from the page's cursor; each row with
-    the highest aal of the user's sessions live at ``now`` (under the session ``limits``)."""
+    the highest aal of the user's sessions live at ``now`` (under the session ``limits``).
+    A search past its time limit gives an empty page with a ``notice``."""
+    if filters.search is None:
+        return _find_page(filters, page, now, limits)
+    try:
+        with search_time_limit():
+            return _find_page(filters, page, now, limits)
+    except SearchTooSlow as slow:
+        return UserPage([], filters.sort_spec, page.per_page, notice=str(slow))
+
+
+def _find_page(filters: UserFilters, page: PageRequest, now: datetime,
+               limits: SessionsSettings | None) -> UserPage:
     sort, limit = filters.sort_spec, page.per_page
 
     def listed(users: list[User]) -> list[ListedUser]:
         return _listed(users, now, limits)
 
-    conditions = filters.conditions(now)
+    conditions = search_conditions(filters, now).conditions
     if page.before is not None:
         rows = _read(conditions, sort, page.before, False, limit + 1)
         if len(rows) > limit:
@@ -300,11 +327,28 @@ class Total:
     value: int
     # True: there are more than ``value`` users (counting stopped at the cap).
     capped: bool = False
+    # True: a search's count ran past the time limit (``value`` means nothing then).
+    too_slow: bool = False
 
 
 def count(filters: UserFilters, now: datetime, cap: int | None = COUNT_CAP) -> Total:
     """How many users the filters match, counting at most ``cap + 1`` (None: all of them)."""
-    conditions = filters.conditions(now, unordered=True)
+    if filters.search is None:
+        return _count(filters, now, cap)
+    try:
+        with search_time_limit():
+            return _count(filters, now, cap)
+    except SearchTooSlow:
+        return Total(0, too_slow=True)
+
+
+def _count(filters: UserFilters, now: datetime, cap: int | None) -> Total:
+    found = search_conditions(filters, now, unordered=True)
+    conditions = found.conditions
+    if (cap is not None and found.matches is not None and found.matches > dense_matches() >= cap
+            and not found.others):
+        # More text matches than the cap and no other filter: no need to look further.
+        return Total(cap, capped=True)
     if cap is None:
         statement = sa.select(sa.func.count()).select_from(User).where(*conditions)
         return Total(db.session.execute(statement).scalar_one())
@@ -320,7 +364,7 @@ def iter_batches(filters: UserFilters, now: datetime,
     Each batch is one keyset read; its users leave the session once handed out, so memory
     stays flat whatever the size of the view.
     """
-    sort, conditions = filters.sort_spec, filters.conditions(now)
+    sort, conditions = filters.sort_spec, search_conditions(filters, now).conditions
     batch = batch or EXPORT_BATCH
     cursor = None
     while True:

@@ -1,0 +1,201 @@
+"""The console's free-text user search: part of a name or an email, through the substring
+index of migration 0012 (models.search_indexes), and the time limit every search runs under.
+
+Text of 3 characters or more is looked up in the index: SQLite's FTS5 trigram table, PostgreSQL's
+pg_trgm GIN indexes (LIKE '%text%' on the indexed expressions), MariaDB's table of trigrams per
+user. First, how many users match: on SQLite and MariaDB the index counts them (at most
+DENSE_MATCHES + 1), on PostgreSQL a fixed 0.5 % sample of the table's pages estimates it. Few,
+and the page reads just those users through the index; many, and the page walks the sort's
+index checking each user, which fills a page soon when matches are that common. Shorter text
+finds the emails starting with it (an index range).
+
+A search's statements run under a time limit (PostgreSQL statement_timeout, MariaDB
+max_statement_time, SQLite a progress handler); past it, SearchTooSlow: the page asks to narrow
+the search instead of keeping the live search box busy for seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from ...extensions import db
+from ...models import User
+from ...models.search_indexes import SEARCH_NAME_SQL
+from .user_filters import COUNT_CAP, InvalidSearch, UserFilters, _starts_with
+
+# Free text shorter than this (a trigram) finds only the emails starting with it.
+MIN_SUBSTRING = 3
+# More text matches than this and the page walks the sort's index checking each user (the
+# matches are dense enough to fill a page soon); fewer, and it reads just those users.
+DENSE_MATCHES = COUNT_CAP
+# The longest a search's statement may run, in ms.
+SEARCH_TIME_LIMIT_MS = 1000
+TOO_SLOW = ("The search took too long: narrow it (more characters, or a state, provider or "
+            "date filter).")
+
+
+class SearchTooSlow(InvalidSearch):
+    def __init__(self) -> None:
+        super().__init__(TOO_SLOW)
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _text_matches(text: str):
+    """The email or the name contains ``text`` (lower case): the expressions pg_trgm indexes."""
+    pattern, dialect = _like_pattern(text), db.engine.dialect.name
+    return sa.or_(sa.func.lower(User.email).like(pattern, escape="/"),
+                  sa.literal_column(SEARCH_NAME_SQL[dialect]).like(pattern, escape="/"))
+
+
+def _sqlite_candidates(text: str) -> tuple[object, int]:
+    """SQLite: the users whose email or name holds ``text`` (an FTS5 trigram phrase), and how
+    many there are, counted up to DENSE_MATCHES + 1."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    found = db.session.execute(sa.text(
+        "SELECT count(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH :phrase "
+        "LIMIT :limit)"), {"phrase": phrase, "limit": dense_matches() + 1}).scalar_one()
+    condition = sa.text(
+        "users.id IN (SELECT k.user_id FROM users_search_keys k WHERE k.id IN ("
+        "SELECT rowid FROM users_search WHERE users_search MATCH :phrase))"
+    ).bindparams(phrase=phrase)
+    return condition, found
+
+
+def _mariadb_candidates(text: str) -> tuple[object, int]:
+    """MariaDB: users having the three rarest of the text's trigrams (a superset of the users
+    holding the text), and the count of the rarest, up to DENSE_MATCHES + 1."""
+    grams = sorted({text[i:i + 3] for i in range(len(text) - 2)})
+    probes = " UNION ALL ".join(
+        f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 FROM users_search_trigrams "
+        f"WHERE trigram = :g{i} LIMIT :limit) x) AS found" for i in range(len(grams)))
+    params = {f"g{i}": gram for i, gram in enumerate(grams)}
+    counted = db.session.execute(sa.text(probes), {**params, "limit": dense_matches() + 1}).all()
+    rarest = [grams[n] for n, _found in sorted(counted, key=lambda row: (row[1], row[0]))][:3]
+    joins = "".join(f" JOIN users_search_trigrams t{i} ON t{i}.user_id = t0.user_id "
+                    f"AND t{i}.trigram = :r{i}" for i in range(1, len(rarest)))
+    condition = sa.text(
+        f"users.id IN (SELECT t0.user_id FROM users_search_trigrams t0{joins} "
+        "WHERE t0.trigram = :r0)").bindparams(**{f"r{i}": g for i, g in enumerate(rarest)})
+    return condition, min(found for _n, found in counted)
+
+
+# _text_matches on PostgreSQL, written out for the sample.
+_POSTGRES_TEXT = (f"lower(users.email) LIKE :pattern ESCAPE '/' OR "
+                  f"{SEARCH_NAME_SQL['postgresql']} LIKE :pattern ESCAPE '/'")
+
+
+def _postgres_where(text: str, others: list) -> Where:
+    """PostgreSQL: pg_trgm's GIN indexes serve the LIKEs, but the planner cannot tell how many
+    users hold the text and tends to walk the sort's index checking each user, which is slow
+    when they are few. So estimate it from a sample of the table's pages (0.5 %, the same
+    pages each time) and, when they are few, leave it only the GIN bitmap for this
+    transaction (enable_indexscan off; search_time_limit restores it)."""
+    matches = _text_matches(text)
+    hits, sampled, total = db.session.execute(sa.text(
+        f"SELECT count(*) FILTER (WHERE {_POSTGRES_TEXT}), count(*), "
+        "(SELECT reltuples FROM pg_class WHERE oid = 'users'::regclass) "
+        "FROM users TABLESAMPLE SYSTEM (0.5) REPEATABLE (1)"),
+        {"pattern": _like_pattern(text)}).one()
+    if not sampled or hits * max(total, sampled) / sampled <= dense_matches():
+        db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
+    return Where([matches, *others], others)
+
+
+@dataclass
+class Where:
+    conditions: list
+    # The other filters' conditions (without the search).
+    others: list
+    # Users whose text matched, counted up to dense_matches() + 1 (None: not counted).
+    matches: int | None = None
+
+
+def search_conditions(filters: UserFilters, now: datetime, unordered: bool = False) -> Where:
+    """The view's conditions, with free text looked up in the substring index."""
+    search = filters.search
+    if search is None or not search.contains:
+        return Where(filters.conditions(now, unordered), [])
+    others = dataclasses.replace(filters, q="", search=None).conditions(now, unordered)
+    text = search.contains
+    if len(text) < MIN_SUBSTRING:
+        # Too short for a trigram: the emails starting with it (an index range).
+        return Where([_starts_with(User.email, text), *others], others)
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        return _postgres_where(text, others)
+    candidates, found = (_sqlite_candidates if dialect == "sqlite"
+                         else _mariadb_candidates)(text)
+    if found > dense_matches():
+        return Where([_text_matches(text), *others], others, found)
+    if dialect == "sqlite":
+        # A trigram phrase is the substring itself (in either column): nothing to check.
+        return Where([candidates, *others], others, found)
+    return Where([candidates, _text_matches(text), *others], others, found)
+
+
+def dense_matches() -> int:
+    return DENSE_MATCHES
+
+
+def _time_limit_ms() -> int:
+    return SEARCH_TIME_LIMIT_MS
+
+
+@contextmanager
+def search_time_limit(limit_ms: int | None = None):
+    """Every statement inside may run ``limit_ms`` (default SEARCH_TIME_LIMIT_MS); past it,
+    SearchTooSlow, with the session rolled back. 0: no limit."""
+    limit_ms = _time_limit_ms() if limit_ms is None else limit_ms
+    if limit_ms <= 0:
+        yield
+        return
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    raw = connection.connection.driver_connection
+    restore = None
+    if dialect == "sqlite":
+        deadline = time.monotonic() + limit_ms / 1000
+        raw.set_progress_handler(lambda: time.monotonic() > deadline, 200)
+    elif dialect == "postgresql":
+        restore = connection.execute(sa.text(
+            "SELECT current_setting('statement_timeout'), current_setting('enable_indexscan'), "
+            "set_config('statement_timeout', :limit, true)"), {"limit": f"{limit_ms}ms"}).one()
+    elif dialect == "mysql":
+        restore = connection.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar()
+        connection.exec_driver_sql(f"SET SESSION max_statement_time = {limit_ms / 1000:.3f}")
+    try:
+        yield
+    except sa.exc.DBAPIError as error:
+        if not _timed_out(dialect, error):
+            raise
+        db.session.rollback()
+        raise SearchTooSlow() from None
+    else:
+        if dialect == "postgresql":
+            # (After an error the rollback ends the SET LOCAL anyway.)
+            db.session.execute(sa.text(
+                "SELECT set_config('statement_timeout', :limit, true), "
+                "set_config('enable_indexscan', :scan, true)"),
+                {"limit": restore[0], "scan": restore[1]})
+    finally:
+        if dialect == "sqlite":
+            raw.set_progress_handler(None, 0)
+        elif dialect == "mysql":
+            raw.cursor().execute(f"SET SESSION max_statement_time = {float(restore or 0):.3f}")
+
+
+def _timed_out(dialect: str, error: sa.exc.DBAPIError) -> bool:
+    if dialect == "sqlite":
+        return "interrupted" in str(error.orig)
+    if dialect == "postgresql":
+        return getattr(error.orig, "sqlstate", None) == "57014"  # query_canceled
+    return bool(error.orig.args) and error.orig.args[0] == 1969  # max_statement_time
