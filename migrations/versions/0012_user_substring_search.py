@@ -101,24 +101,33 @@ def _postgres_up(bind) -> None:
 
 # --- MariaDB -------------------------------------------------------------------------------------
 
-# Each distinct trigram of the lower-cased email and names (the first 1,000 characters).
-MARIADB_TRIGRAMS = (
-    "INSERT IGNORE INTO users_search_trigrams (trigram, user_id) "
-    "SELECT DISTINCT SUBSTRING(t.s, seq, 3), t.id FROM ("
-    "SELECT {row}.id AS id, LEFT(LOWER(CONCAT_WS(CHAR(10), {row}.email, "
-    "JSON_VALUE({row}.raw_user_meta_data, '$.full_name'), "
-    "JSON_VALUE({row}.raw_user_meta_data, '$.name'))), 1000) AS s{source}) t "
+# The searched text: the lower-cased email and names (the first 1,000 characters).
+MARIADB_TEXT = ("LEFT(LOWER(CONCAT_WS(CHAR(10), {row}.email, "
+                "JSON_VALUE({row}.raw_user_meta_data, '$.full_name'), "
+                "JSON_VALUE({row}.raw_user_meta_data, '$.name'))), 1000)")
+# Each distinct trigram of that text, as rows (trigram, id).
+MARIADB_GRAMS = (
+    "SELECT DISTINCT SUBSTRING(t.s, seq, 3) COLLATE utf8mb4_bin AS trigram, t.id FROM ("
+    "SELECT {row}.id AS id, " + MARIADB_TEXT + " AS s{source}) t "
     "JOIN seq_1_to_1000 ON seq <= CHAR_LENGTH(t.s) - 2 "
     "WHERE LOCATE(CHAR(10), SUBSTRING(t.s, seq, 3)) = 0"
 )
+MARIADB_FILL = "INSERT IGNORE INTO users_search_trigrams (trigram, user_id) " + MARIADB_GRAMS
+# An update touches the trigrams only when the searched text changed (a sign-in or a confirmation
+# does not), and then only those that differ: deleting a user's rows and inserting them again
+# would meet the delete-marked duplicates, whose shared next-key locks deadlock concurrent
+# sign-ups on InnoDB.
 MARIADB_TRIGGERS = (
     "CREATE TRIGGER users_search_insert AFTER INSERT ON users FOR EACH ROW "
-    + MARIADB_TRIGRAMS.format(row="NEW", source=""),
+    + MARIADB_FILL.format(row="NEW", source=""),
     "CREATE TRIGGER users_search_update AFTER UPDATE ON users FOR EACH ROW BEGIN "
-    "IF NOT (OLD.email <=> NEW.email) "
-    "OR NOT (OLD.raw_user_meta_data <=> NEW.raw_user_meta_data) THEN "
-    "DELETE FROM users_search_trigrams WHERE user_id = NEW.id; "
-    + MARIADB_TRIGRAMS.format(row="NEW", source="") + "; END IF; END",
+    "IF NOT (" + MARIADB_TEXT.format(row="OLD") + " <=> " + MARIADB_TEXT.format(row="NEW")
+    + ") THEN "
+    "DELETE FROM users_search_trigrams WHERE user_id = NEW.id AND trigram NOT IN ("
+    "SELECT n.trigram FROM (" + MARIADB_GRAMS.format(row="NEW", source="") + ") n); "
+    "INSERT INTO users_search_trigrams (trigram, user_id) SELECT n.trigram, n.id FROM ("
+    + MARIADB_GRAMS.format(row="NEW", source="") + ") n WHERE NOT EXISTS (SELECT 1 FROM "
+    "users_search_trigrams x WHERE x.user_id = n.id AND x.trigram = n.trigram); END IF; END",
 )
 
 
@@ -134,7 +143,7 @@ def _mariadb_up(bind) -> None:
         sa.Index("users_search_trigrams_user_id_idx", "user_id"),
         mysql_engine="InnoDB",
     )
-    bind.execute(sa.text(MARIADB_TRIGRAMS.format(row="u", source=" FROM users u")))
+    bind.execute(sa.text(MARIADB_FILL.format(row="u", source=" FROM users u")))
     for statement in MARIADB_TRIGGERS:
         bind.execute(sa.text(statement))
 
