@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from floor_app import BCRYPT_COST, PASSWORD
 
+from gotrue_web import driver_sql
+
 __all__ = ["BCRYPT_COST", "PASSWORD", "RoundTrips"]
 
 
@@ -30,6 +32,12 @@ class RoundTrips:
         sa.event.listen(engine, "commit", lambda conn: self._end(conn, "COMMIT"))
         sa.event.listen(engine, "rollback", lambda conn: self._end(conn, "ROLLBACK"))
         sa.event.listen(engine.pool, "reset", self._pool_reset)
+        # The hot paths' prebuilt statements run on the driver's cursor and tell these
+        # listeners instead of SQLAlchemy's events (their BEGIN / COMMIT included).
+        driver_sql.statement_listeners.append(self._driver_statement)
+
+    def _driver_statement(self, statement: str) -> None:
+        self.log.append(" ".join(statement.split()))
 
     def _statement(self, _conn, _cursor, statement, _params, _context, _many):
         self.log.append(" ".join(statement.split()))

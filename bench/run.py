@@ -33,6 +33,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
 from bench_app import PASSWORD  # noqa: E402
+from fill import fill
 from seed import (BenchFailure, count_round_trips, migrate, provision_database,  # noqa: E402
                   row_counts, seed_email_codes, seed_refresh_tokens, seed_users,
                   server_environment, token_counts)
@@ -150,6 +151,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both [2]")
     parser.add_argument("--users", type=int, default=50, help="seeded users [50]")
+    parser.add_argument("--fill-users", type=int, default=0, metavar="N",
+                        help="first bulk-fill N more users and N sessions (bench/fill.py) [0]")
     for name, what in (("refresh", "refresh tokens"), ("signup", "new addresses"),
                        ("verify", "users with an email code")):
         parser.add_argument(f"--{name}-pool", type=int, default=0,
@@ -182,6 +185,10 @@ def main(argv=None) -> int:
         port = free_port()
         env = server_environment(database, port, args.workers)
         migrate(env, workdir)
+        if args.fill_users:
+            print(f"filling {args.fill_users:,} users and as many sessions ...", flush=True)
+            seconds = fill(database.url, database.namespace, args.fill_users, args.fill_users)
+            print(f"  filled in {seconds:.0f} s", flush=True)
         app = create_app(from_env(env, env_file=None))
 
         print(f"seeding {args.users} users (bcrypt cost 10) ...", flush=True)
@@ -189,6 +196,8 @@ def main(argv=None) -> int:
         (workdir / "emails.txt").write_text("\n".join(emails) + "\n")
         (workdir / "access_tokens.txt").write_text("\n".join(access_tokens) + "\n")
         round_trips = count_round_trips(app, emails[0], access_tokens[0])
+        counts = row_counts(app)
+        print(f"database: {counts['users']:,} users, {counts['sessions']:,} sessions", flush=True)
 
         settings = project_settings(env, workdir)
         servers["project"] = Server.project(env, workdir, port)

@@ -29,6 +29,7 @@ from gotrue_web.settings import normalize_database_url
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 AUD = "authenticated"
+BENCH_USER_PREFIX = "bench-"
 
 
 class BenchFailure(Exception):
@@ -132,24 +133,30 @@ def seed_users(app, count: int) -> tuple[list[str], list[str]]:
     with app.app_context():
         rt = app.extensions["gotrue"]
         hashed = rt.hasher.hash(PASSWORD)
-        emails = [f"bench-{i}@example.com" for i in range(count)]
+        emails = [f"{BENCH_USER_PREFIX}{i}@example.com" for i in range(count)]
         for email in emails:
             create_user(rt, AdminUserParams(email=email, password_hash=hashed, email_confirm=True),
                         audit.Actor(), INFO)
         db.session.commit()
-        users = db.session.execute(sa.select(User).order_by(User.email)).scalars().all()
+        users = _bench_users()
         tokens = [sessions.start_session(rt, user, "password", INFO).access_token
                   for user in users]
         db.session.commit()
         return emails, tokens
 
 
+def _bench_users() -> list[User]:
+    """The users seed_users made, not those a --fill-users run added (bench/fill.py)."""
+    return db.session.execute(sa.select(User).where(User.email.like(f"{BENCH_USER_PREFIX}%"))
+                              .order_by(User.email)).unique().scalars().all()
+
+
 def seed_refresh_tokens(app, count: int, batch: int = 2000) -> list[str]:
-    """``count`` live sessions spread over the users; one unused refresh token each."""
+    """``count`` live sessions spread over the bench users; one unused refresh token each."""
     tokens: list[str] = []
     with app.app_context():
         rt = app.extensions["gotrue"]
-        users = db.session.execute(sa.select(User)).unique().scalars().all()
+        users = _bench_users()
         while len(tokens) < count:
             for _ in range(min(batch, count - len(tokens))):
                 user = users[len(tokens) % len(users)]

@@ -18,6 +18,14 @@ API_PREFIX = "/auth/v1"
 CONSOLE_PREFIX = "/console"
 
 
+class GoTrueFlask(Flask):
+    """Flask minus its per-call coroutine check: nothing registered here is async, and Flask
+    would otherwise inspect each of the dozen hook functions on every request."""
+
+    def ensure_sync(self, func):
+        return func
+
+
 def create_app(settings=None) -> Flask:
     """Build the app from ``settings`` (default: the environment), in a few named steps.
 
@@ -29,7 +37,7 @@ def create_app(settings=None) -> Flask:
         settings = settings_module.from_env()
     else:
         settings_module.validate(settings)
-    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+    app = GoTrueFlask(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
     configure_flask(app, settings)
     init_extensions(app, settings)

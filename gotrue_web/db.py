@@ -181,10 +181,10 @@ def configure_engine(engine: sa.engine.Engine) -> None:
         if (statement.lstrip()[:7].upper().startswith(_SQLITE_READS)
                 and not connection.get_execution_options().get("write_lock")):
             return
-        _acquire_write_lock(cursor)
+        acquire_sqlite_write_lock(cursor)
 
 
-def _acquire_write_lock(cursor) -> None:
+def acquire_sqlite_write_lock(cursor) -> None:
     """BEGIN IMMEDIATE, waiting for the lock in short steps.
 
     SQLite's own busy handler backs off to sleeps of tens of milliseconds, far longer than a

@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 
 
 def timestamp(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with microseconds and a Z."""
+    """RFC 3339 in UTC with microseconds and a Z (values are UTC already; isoformat is several
+    times cheaper than strftime, and a user JSON carries up to ten of them)."""
     if value is None:
         return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def audit_entry_json(entry: AuditLogEntry) -> dict:

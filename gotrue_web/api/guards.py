@@ -19,7 +19,8 @@ from .. import ratelimit
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
-from ..services import hot_reads, sessions, users
+from ..services import sessions, users
+from ..services.hot_paths import reads as hot_reads
 from ..services.audit import Actor
 from .params import request_info
 

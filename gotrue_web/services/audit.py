@@ -81,6 +81,12 @@ class Actor:
 def record(action: str, actor: Actor, *, now: datetime, ip: str = "",
            traits: dict | None = None) -> None:
     """Write an audit entry for ``action`` in the current transaction (one INSERT, no ORM)."""
+    db.session.execute(_INSERT, entry_values(action, actor, now=now, ip=ip, traits=traits))
+
+
+def entry_values(action: str, actor: Actor, *, now: datetime, ip: str = "",
+                 traits: dict | None = None) -> dict:
+    """The audit_log_entries row for ``action``, for a caller that writes it itself."""
     payload = {
         "actor_id": actor.id,
         "actor_via_sso": actor.via_sso,
@@ -92,10 +98,8 @@ def record(action: str, actor: Actor, *, now: datetime, ip: str = "",
         payload["actor_name"] = actor.name
     if traits:
         payload["traits"] = traits
-    db.session.execute(_INSERT, {
-        "instance_id": NIL, "id": uuid.uuid4(), "payload": payload, "created_at": now,
-        "ip_address": (ip or "")[:64],
-    })
+    return {"instance_id": NIL, "id": uuid.uuid4(), "payload": payload, "created_at": now,
+            "ip_address": (ip or "")[:64]}
 
 
 def payload_field(*path: str):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import NIL_UUID, begin_write_locked, is_lock_contention
 from ..errors import ErrorCode, GoTrueError, WeakPasswordError, bad_request, conflict
@@ -35,8 +36,10 @@ from ..security.codes import (
     new_refresh_token,
     refresh_token_hash,
 )
-from . import audit, hot_reads
+from . import audit
 from .hooks import access_token as access_token_hook
+from .hot_paths import reads as hot_reads
+from .hot_paths import rotation
 
 _NIL = uuid.UUID(NIL_UUID)
 
@@ -106,6 +109,24 @@ def _first_token_row(user: User, session_id: uuid.UUID, now: datetime
     return row, token
 
 
+# Table-level statements: nothing in the ORM session needs to follow them.
+_TOKENS = RefreshToken.__table__
+_REVOKE = (sa.update(_TOKENS).where(_TOKENS.c.id == sa.bindparam("token_id"))
+           .values(revoked=True, updated_at=sa.bindparam("now")))
+_INSERT_TOKEN = sa.insert(_TOKENS)
+_SESSIONS = Session.__table__
+
+# A sign-in's rows, written as plain statements: the ORM's unit of work cost more than the rest
+# of a sign-in together (bcrypt aside).
+_INSERT_SESSION = sa.insert(Session.__table__)
+_INSERT_CLAIM = sa.insert(AMRClaim.__table__)
+_USERS = User.__table__
+_NOTE_SIGN_IN = (sa.update(_USERS).where(_USERS.c.id == sa.bindparam("user_id"))
+                 .values(last_sign_in_at=sa.bindparam("signed_in_at"),
+                         updated_at=sa.bindparam("signed_in_at")))
+_SESSION_COLUMNS = tuple(column.name for column in Session.__table__.c)
+
+
 def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
                   aal: AAL = AAL.aal1) -> IssuedSession:
     """Create a session with its first refresh token and amr claim, and mint an access token.
@@ -113,16 +134,28 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
     Updates the user's last_sign_in_at. The caller commits.
     """
     now = rt.now()
-    session = Session(
-        id=uuid.uuid4(), user_id=user.id, created_at=now, updated_at=now, aal=aal,
-        user_agent=info.user_agent or None, ip=info.ip or None,
-    )
-    claim = AMRClaim(id=uuid.uuid4(), session_id=session.id, created_at=now, updated_at=now,
-                     authentication_method=method)
-    row, token = _first_token_row(user, session.id, now)
-    user.last_sign_in_at = now
-    user.updated_at = now
-    db.session.add_all([session, claim, row])
+    if sa.inspect(user).persistent:
+        db.session.execute(_NOTE_SIGN_IN, {"user_id": user.id, "signed_in_at": now})
+        # The object learns the values without a second UPDATE at the flush.
+        set_committed_value(user, "last_sign_in_at", now)
+        set_committed_value(user, "updated_at", now)
+    else:
+        user.last_sign_in_at = now
+        user.updated_at = now
+        db.session.flush()  # the new user's row first: the session refers to it
+    values = {"id": uuid.uuid4(), "user_id": user.id, "created_at": now, "updated_at": now,
+              "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
+    db.session.execute(_INSERT_SESSION, values)
+    db.session.execute(_INSERT_CLAIM, {
+        "id": uuid.uuid4(), "session_id": values["id"], "created_at": now, "updated_at": now,
+        "authentication_method": method})
+    token = new_refresh_token()
+    db.session.execute(_INSERT_TOKEN, {
+        "instance_id": _NIL, "token": refresh_token_hash(token), "user_id": str(user.id),
+        "revoked": False, "created_at": now, "updated_at": now, "parent": None,
+        "session_id": values["id"]})
+    session = hot_reads.SessionView(_SESSION_COLUMNS,
+                                    tuple(values.get(name) for name in _SESSION_COLUMNS))
     amr = [{"method": method, "timestamp": int(now.timestamp())}]
     return _mint(rt, user, session, amr, now, token, method, info.ip)
 
@@ -177,13 +210,18 @@ REFRESH_RETRY_SECONDS = 5.0
 
 
 def refresh(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
-    """The refresh_token grant: rotate ``presented`` under a row lock and mint a new access token.
+    """The refresh_token grant: rotate ``presented`` and mint a new access token.
 
-    Writes token_refreshed (or token_revoked on reuse) to the audit log. The caller commits.
-    A lock wait that times out or deadlocks is retried until REFRESH_RETRY_SECONDS have passed,
-    then raises 409 conflict; the uncontended path costs no extra statement.
+    A live token of a valid session is rotated without a prior lock (_rotate_live_token);
+    anything else, and a request that lost that race, goes the locked way (_rotate), which
+    answers reuse, unknown tokens and expired sessions. Writes token_refreshed (or token_revoked
+    on reuse) to the audit log. On the locked way the caller commits; a lock wait that times out
+    or deadlocks is retried until REFRESH_RETRY_SECONDS have passed, then raises 409 conflict.
     """
     check_refresh_token_format(presented)
+    issued = _rotate_live_token(rt, presented, info)
+    if issued is not None:
+        return issued
     deadline = time.monotonic() + REFRESH_RETRY_SECONDS
     while True:
         try:
@@ -199,18 +237,47 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
             time.sleep(random.uniform(0.01, 0.05))
 
 
-# Table-level statements: nothing in the ORM session needs to follow them.
-_TOKENS = RefreshToken.__table__
-_REVOKE = (sa.update(_TOKENS).where(_TOKENS.c.id == sa.bindparam("token_id"))
-           .values(revoked=True, updated_at=sa.bindparam("now")))
-_INSERT_TOKEN = sa.insert(_TOKENS)
-_SESSIONS = Session.__table__
+
+
+def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession | None:
+    """The common case without a lock: a live token of a valid session, rotated in one short
+    transaction of its own (hot_paths.rotation). None when the token is anything else (unknown,
+    revoked, expired, a banned user) or another request rotated it first: the locked path
+    (_rotate) then decides and answers."""
+    found = hot_reads.read_refresh_token(refresh_token_hash(presented))
+    if found is None:
+        return None
+    token, session, user = found
+    if token.revoked or session is None or user is None:
+        return None
+    now = rt.now()
+    if user.is_banned(now) or validity_error(rt, session, now, token.updated_at, user):
+        return None
+    salt = new_refresh_salt()
+    child_token = child_refresh_token(presented, salt)
+    # Minted first: a custom_access_token hook that refuses leaves the token unrotated.
+    issued = _mint(rt, user, session, amr_entries(session.amr_claims), now, child_token,
+                   TOKEN_REFRESH, info.ip)
+    try:
+        committed = rotation.commit_rotation(
+            token_id=token.id, now=now, session_id=session.id, user_agent=info.user_agent,
+            ip=info.ip, audit=audit.entry_values("token_refreshed", audit.Actor.of_user(user),
+                                                 now=now, ip=info.ip),
+            child={"instance_id": _NIL, "token": refresh_token_hash(child_token),
+                   "user_id": str(user.id), "revoked": False, "created_at": now,
+                   "updated_at": now, "parent": token.token, "derivation_salt": salt,
+                   "session_id": session.id})
+    except sa.exc.DBAPIError as error:
+        if not is_lock_contention(error):
+            raise
+        return None
+    return issued if committed else None
 
 
 def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
     """One attempt at the refresh, in a transaction that locks the presented token's row.
 
-    This is the hot path: the read gives plain views (services.hot_reads), the writes are plain
+    The read gives plain views (services.hot_paths.reads), the writes are plain
     statements, and nothing reads the rows back.
     """
     begin_write_locked(db.session)

@@ -1,5 +1,5 @@
-"""The reads of the two hot paths, GET /user and the refresh grant: one Core statement each,
-whose rows become plain views instead of ORM objects.
+"""The reads of the two hot paths, GET /user and the refresh grant: one prebuilt statement each
+run on the driver's cursor (driver_sql), whose rows become plain views instead of ORM objects.
 
 A view carries the model's attribute names (and the few properties the serializers and the
 session rules read), so ``serializers.user_json`` and ``sessions`` use it as they would a
@@ -15,8 +15,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from ..extensions import db
-from ..models import AMRClaim, Factor, FactorStatus, Identity, RefreshToken, Session, User
+from ...driver_sql import DriverStatement, read_cursor
+from ...extensions import db
+from ...models import AMRClaim, Factor, FactorStatus, Identity, RefreshToken, Session, User
 
 
 class RowView:
@@ -115,20 +116,15 @@ def _profile_statement() -> sa.Select:
     )
 
 
-_PROFILE = _profile_statement()
+_PROFILE = DriverStatement(_profile_statement())
 
 
 def read_profile(user_id: uuid.UUID, session_id: uuid.UUID | None
                  ) -> tuple[UserView | None, bool]:
     """The user with identities and factors, and whether the session exists: one query on a
-    connection of its own (a request that only reads)."""
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # No BEGIN / ROLLBACK round trips for one read (psycopg's client-side autocommit;
-            # PyMySQL would spend a round trip on the switch itself).
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        rows = connection.execute(
-            _PROFILE, {"user_id": user_id, "session_id": session_id}).all()
+    connection of its own, outside any transaction (a request that only reads)."""
+    with read_cursor() as cursor:
+        rows = _PROFILE.rows(cursor, {"user_id": user_id, "session_id": session_id})
     if not rows:
         return None, False
     layout = _PROFILE_LAYOUT
@@ -142,10 +138,10 @@ _REFRESH_LAYOUT = _Layout(("token", _TOKEN), ("session", _SESSION), ("user", _US
                           ("identity", _IDENTITY), ("factor", _FACTOR), ("amr", _AMR))
 
 
-def _refresh_statement(dialect: str) -> sa.Select:
+def _refresh_statement(dialect: str | None) -> sa.Select:
     tokens, sessions_, users = RefreshToken.__table__, Session.__table__, User.__table__
     identities, factors, claims = Identity.__table__, Factor.__table__, AMRClaim.__table__
-    return (
+    statement = (
         sa.select(*_TOKEN, *_SESSION, *_USER, *_IDENTITY, *_FACTOR, *_AMR)
         .select_from(
             tokens.outerjoin(sessions_, sessions_.c.id == tokens.c.session_id)
@@ -156,19 +152,33 @@ def _refresh_statement(dialect: str) -> sa.Select:
         )
         .where(tokens.c.token == sa.bindparam("token"))
         .order_by(identities.c.created_at, factors.c.created_at)
-        # PostgreSQL can lock just the token; MariaDB locks every row the query reads.
-        .with_for_update(of=tokens if dialect == "postgresql" else None)
     )
+    if dialect is None:
+        return statement
+    # PostgreSQL can lock just the token; MariaDB locks every row the query reads.
+    return statement.with_for_update(of=tokens if dialect == "postgresql" else None)
 
 
 _REFRESH = {dialect: _refresh_statement(dialect) for dialect in ("postgresql", "mysql", "sqlite")}
+_REFRESH_UNLOCKED = DriverStatement(_refresh_statement(None))
 
 
 def lock_refresh_token(token_hash: str):
     """The refresh token with this hash, locked until the transaction ends, with its session
     (and the session's amr claims) and user (with identities and factors), in the session's
     transaction: (token, session or None, user or None), or None for an unknown token."""
-    rows = db.session.execute(_REFRESH[db.engine.dialect.name], {"token": token_hash}).all()
+    return _refresh_views(
+        db.session.execute(_REFRESH[db.engine.dialect.name], {"token": token_hash}).all())
+
+
+def read_refresh_token(token_hash: str):
+    """As lock_refresh_token, without a lock or a transaction: what the lock-free rotation
+    (hot_paths.rotation) starts from."""
+    with read_cursor() as cursor:
+        return _refresh_views(_REFRESH_UNLOCKED.rows(cursor, {"token": token_hash}))
+
+
+def _refresh_views(rows):
     if not rows:
         return None
     layout, first = _REFRESH_LAYOUT, rows[0]

@@ -1,0 +1,113 @@
+"""The refresh grant's lock-free rotation (services/hot_paths/rotation.py): of several requests
+that read the same live token and commit at the same moment, exactly one writes (the revoke,
+the child, the session's refresh time and the audit entry) and the others write nothing; and
+the statements driver_sql runs read and write values exactly as SQLAlchemy would."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from gotrue_web.extensions import db
+from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
+from gotrue_web.services import audit
+from gotrue_web.services.hot_paths import reads, rotation
+
+from ..conftest import table_rows
+from ..factories import refresh_token_hash
+
+NOW = datetime(2026, 12, 5, 1, 2, 3, 456789, tzinfo=timezone.utc)
+
+
+def _token_row(app, refresh_token: str):
+    rows = table_rows(app, sa.select(RefreshToken.id, RefreshToken.session_id,
+                                     RefreshToken.user_id, RefreshToken.token)
+                      .where(RefreshToken.token == refresh_token_hash(refresh_token)))
+    assert len(rows) == 1
+    return rows[0]
+
+
+def _commit(app, token, child_hash: str) -> bool:
+    with app.app_context():
+        return rotation.commit_rotation(
+            token_id=token.id, now=NOW, session_id=token.session_id,
+            user_agent="racer/1.0", ip="203.0.113.9",
+            audit=audit.entry_values("token_refreshed", audit.Actor(id=token.user_id),
+                                     now=NOW, ip="203.0.113.9"),
+            child={"instance_id": uuid.UUID(int=0), "token": child_hash,
+                   "user_id": token.user_id, "revoked": False, "created_at": NOW,
+                   "updated_at": NOW, "parent": token.token, "derivation_salt": "salt",
+                   "session_id": token.session_id})
+
+
+def test_of_racing_commits_exactly_one_writes(app, api):
+    token = _token_row(app, api.session()["refresh_token"])
+    racers = 4
+    barrier = threading.Barrier(racers)
+    results: dict[int, bool] = {}
+
+    def race(number: int) -> None:
+        barrier.wait(timeout=30)
+        results[number] = _commit(app, token, f"{number:064d}")
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results.values()) == [False] * (racers - 1) + [True]
+    winner = next(number for number, won in results.items() if won)
+
+    chain = table_rows(app, sa.select(RefreshToken.token, RefreshToken.parent,
+                                      RefreshToken.revoked, RefreshToken.updated_at)
+                       .where(RefreshToken.session_id == token.session_id)
+                       .order_by(RefreshToken.id))
+    assert [(row.token, row.parent, row.revoked) for row in chain] == [
+        (token.token, None, True), (f"{winner:064d}", token.token, False)]
+    assert chain[0].updated_at == NOW
+    session = table_rows(app, sa.select(Session.refreshed_at, Session.updated_at,
+                                        Session.user_agent, Session.ip)
+                         .where(Session.id == token.session_id))[0]
+    assert (session.refreshed_at, session.updated_at, session.user_agent, session.ip) == (
+        NOW, NOW, "racer/1.0", "203.0.113.9")
+    entries = table_rows(app, sa.select(AuditLogEntry.payload, AuditLogEntry.ip_address)
+                         .where(AuditLogEntry.created_at == NOW))
+    assert [(entry.payload["action"], entry.payload["actor_id"], entry.ip_address)
+            for entry in entries] == [("token_refreshed", token.user_id, "203.0.113.9")]
+
+
+def test_a_revoked_token_is_not_rotated_again(app, api):
+    token = _token_row(app, api.session()["refresh_token"])
+    assert _commit(app, token, "1" * 64) is True
+    assert _commit(app, token, "2" * 64) is False
+    children = table_rows(app, sa.select(RefreshToken.token)
+                          .where(RefreshToken.parent == token.token))
+    assert [row.token for row in children] == ["1" * 64]
+
+
+def test_the_unlocked_read_gives_what_the_orm_reads(app, api):
+    """driver_sql converts each column with SQLAlchemy's own processors: uuids, timestamps
+    (UTC-aware), JSON, booleans and enums read back as the ORM reads them."""
+    signed_in = api.session()
+    token = _token_row(app, signed_in["refresh_token"])
+    with app.app_context():
+        found = reads.read_refresh_token(token.token)
+        assert found is not None
+        view_token, view_session, view_user = found
+        user = db.session.get(User, uuid.UUID(signed_in["user"]["id"]))
+        session = db.session.get(Session, token.session_id)
+        for column in User.__table__.c:
+            if column.name != "confirmed_at":
+                assert getattr(view_user, column.name) == getattr(user, column.name), column.name
+        for column in Session.__table__.c:
+            assert getattr(view_session, column.name) == getattr(session, column.name), \
+                column.name
+        assert view_token.id == token.id and view_token.revoked is False
+        assert view_user.created_at.tzinfo is not None
+        assert [identity.provider for identity in view_user.identities] == ["email"]
+        assert [claim.authentication_method for claim in view_session.amr_claims] == [
+            "password"]
+        assert reads.read_refresh_token("0" * 64) is None
