@@ -80,8 +80,13 @@ class Actor:
 
 def record(action: str, actor: Actor, *, now: datetime, ip: str = "",
            traits: dict | None = None) -> None:
-    """Write an audit entry for ``action`` in the current transaction (one INSERT, no ORM)."""
-    db.session.execute(_INSERT, entry_values(action, actor, now=now, ip=ip, traits=traits))
+    """Write an audit entry for ``action`` in the current transaction (one INSERT, no ORM).
+
+    Run on the session's connection, not through the session: an audit row refers to nothing
+    the session holds, so it need not flush pending objects first (which would turn a new
+    user's later changes into a second statement)."""
+    db.session.connection().execute(
+        _INSERT, entry_values(action, actor, now=now, ip=ip, traits=traits))
 
 
 def entry_values(action: str, actor: Actor, *, now: datetime, ip: str = "",

@@ -135,7 +135,8 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
     """
     now = rt.now()
     if sa.inspect(user).persistent:
-        db.session.execute(_NOTE_SIGN_IN, {"user_id": user.id, "signed_in_at": now})
+        connection = db.session.connection()
+        connection.execute(_NOTE_SIGN_IN, {"user_id": user.id, "signed_in_at": now})
         # The object learns the values without a second UPDATE at the flush.
         set_committed_value(user, "last_sign_in_at", now)
         set_committed_value(user, "updated_at", now)
@@ -143,14 +144,16 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
         user.last_sign_in_at = now
         user.updated_at = now
         db.session.flush()  # the new user's row first: the session refers to it
+        connection = db.session.connection()
     values = {"id": uuid.uuid4(), "user_id": user.id, "created_at": now, "updated_at": now,
               "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
-    db.session.execute(_INSERT_SESSION, values)
-    db.session.execute(_INSERT_CLAIM, {
+    # On the session's connection: the rows refer only to the user, flushed by now.
+    connection.execute(_INSERT_SESSION, values)
+    connection.execute(_INSERT_CLAIM, {
         "id": uuid.uuid4(), "session_id": values["id"], "created_at": now, "updated_at": now,
         "authentication_method": method})
     token = new_refresh_token()
-    db.session.execute(_INSERT_TOKEN, {
+    connection.execute(_INSERT_TOKEN, {
         "instance_id": _NIL, "token": refresh_token_hash(token), "user_id": str(user.id),
         "revoked": False, "created_at": now, "updated_at": now, "parent": None,
         "session_id": values["id"]})

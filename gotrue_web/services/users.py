@@ -114,6 +114,7 @@ def new_user(rt: Runtime, *, aud: str, email: str | None = None, phone: str | No
         raw_app_meta_data=dict(app_metadata or {}), raw_user_meta_data=dict(user_metadata or {}),
         created_at=now, updated_at=now, is_sso_user=False, is_anonymous=is_anonymous,
         email_change="", phone_change="", email_change_confirm_status=0,
+        factors=[],  # a new user has none: no query to learn it later
         **{column: "" for column in TOKEN_COLUMNS},
     )
     provider_keys = ({"provider": providers[0], "providers": list(providers)}
@@ -303,10 +304,11 @@ def confirm_email(rt: Runtime, user: User) -> None:
         identity.set_data({**(identity.identity_data or {}), "email_verified": True})
         identity.updated_at = now
     user.updated_at = now
-    db.session.execute(
-        sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id),
-        execution_options={"synchronize_session": False},
-    )
+    if not sa.inspect(user).pending:  # a user not yet written has no codes
+        db.session.execute(
+            sa.delete(OneTimeToken).where(OneTimeToken.user_id == user.id),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def confirm_phone(rt: Runtime, user: User) -> None:
