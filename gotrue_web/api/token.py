@@ -9,7 +9,8 @@ from ..errors import ErrorCode, OAuthError, bad_request
 from ..extensions import db
 from ..runtime import current_runtime
 from ..serializers import session_json
-from ..services import pkce, sessions
+from ..services import pkce
+from ..services.hot_paths import refresh as refresh_grant
 from ..services.oauth.id_token import IdTokenRequest, sign_in_with_id_token
 from ..services.signin import sign_in_with_password
 from .errors import json_response
@@ -41,7 +42,7 @@ def _refresh_token_grant():
     presented = body.str("refresh_token")
     if not presented:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "refresh_token required")
-    return sessions.refresh(current_runtime(), presented, request_info())
+    return refresh_grant.refresh(current_runtime(), presented, request_info())
 
 
 def _pkce_grant():

@@ -1,21 +1,12 @@
-"""Sessions, refresh-token rotation and access-token minting (GoTrue's legacy algorithm).
+"""Sessions: starting one (with its first refresh token and amr claim), access-token minting,
+the validity rules, raising a session to aal2, and logout.
 
-A session has a chain of refresh tokens: each refresh revokes the presented token and issues a
-child whose ``parent`` is it. A revoked token that is the parent of the session's newest live
-token returns that live token again (a client that lost the response); any other reuse after
-the reuse interval fails with refresh_token_already_used and, with rotation enabled, revokes
-every token of the session.
-
-Only SHA-256 hashes of the tokens are stored (token and parent), so a database read gives no
-working token. A child is derived from its parent and a random salt kept in its row
-(security.codes.child_refresh_token): that is how a revoked parent gets the same child again.
+The refresh_token grant (token rotation) is services.hot_paths.refresh. Only SHA-256 hashes of
+refresh tokens are stored, so a database read gives no working token.
 """
 
 from __future__ import annotations
 
-import hmac
-import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,25 +14,21 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..db import NIL_UUID, begin_write_locked, is_lock_contention
-from ..errors import ErrorCode, GoTrueError, WeakPasswordError, bad_request, conflict
+from ..db import NIL_UUID
+from ..errors import WeakPasswordError
 from ..extensions import db
 from ..models import AAL, AMRClaim, RefreshToken, Session, User
 from ..runtime import RequestInfo, Runtime
 from ..security.access_tokens import amr_entries, mint_claims
 from ..security.codes import (
-    LEGACY_REFRESH_TOKEN_LENGTH,
-    child_refresh_token,
-    new_refresh_salt,
     new_refresh_token,
     refresh_token_hash,
 )
 from . import audit
 from .hooks import access_token as access_token_hook
 from .hot_paths import reads as hot_reads
-from .hot_paths import rotation
 
-_NIL = uuid.UUID(NIL_UUID)
+NIL = uuid.UUID(NIL_UUID)
 
 
 @dataclass
@@ -65,7 +52,7 @@ class IssuedSession:
 TOKEN_REFRESH = "token_refresh"
 
 
-def _mint(rt: Runtime, user: User, session: Session, amr: list[dict], now: datetime,
+def mint(rt: Runtime, user: User, session: Session, amr: list[dict], now: datetime,
           refresh_token: str, method: str, ip: str = "") -> IssuedSession:
     """The access token of ``session``; ``method`` is how this token was obtained (an amr
     method, or token_refresh), given to the custom_access_token hook."""
@@ -103,21 +90,15 @@ def _first_token_row(user: User, session_id: uuid.UUID, now: datetime
     """A session's first refresh token: its row (holding the hash) and the token."""
     token = new_refresh_token()
     row = RefreshToken(
-        instance_id=_NIL, token=refresh_token_hash(token), user_id=str(user.id), revoked=False,
+        instance_id=NIL, token=refresh_token_hash(token), user_id=str(user.id), revoked=False,
         created_at=now, updated_at=now, parent=None, session_id=session_id,
     )
     return row, token
 
 
-# Table-level statements: nothing in the ORM session needs to follow them.
-_TOKENS = RefreshToken.__table__
-_REVOKE = (sa.update(_TOKENS).where(_TOKENS.c.id == sa.bindparam("token_id"))
-           .values(revoked=True, updated_at=sa.bindparam("now")))
-_INSERT_TOKEN = sa.insert(_TOKENS)
-_SESSIONS = Session.__table__
-
 # A sign-in's rows, written as plain statements: the ORM's unit of work cost more than the rest
-# of a sign-in together (bcrypt aside).
+# of a sign-in together (bcrypt aside). Nothing in the ORM session needs to follow them.
+INSERT_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_SESSION = sa.insert(Session.__table__)
 _INSERT_CLAIM = sa.insert(AMRClaim.__table__)
 _USERS = User.__table__
@@ -153,14 +134,18 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
         "id": uuid.uuid4(), "session_id": values["id"], "created_at": now, "updated_at": now,
         "authentication_method": method})
     token = new_refresh_token()
-    connection.execute(_INSERT_TOKEN, {
-        "instance_id": _NIL, "token": refresh_token_hash(token), "user_id": str(user.id),
+    connection.execute(INSERT_TOKEN, {
+        "instance_id": NIL, "token": refresh_token_hash(token), "user_id": str(user.id),
         "revoked": False, "created_at": now, "updated_at": now, "parent": None,
         "session_id": values["id"]})
+    if "factors" in sa.inspect(user).unloaded:
+        # The answer lists them: read now, in this transaction, rather than lazily after the
+        # commit in a transaction of their own.
+        user.factors  # noqa: B018 - loads the relationship
     session = hot_reads.SessionView(_SESSION_COLUMNS,
                                     tuple(values.get(name) for name in _SESSION_COLUMNS))
     amr = [{"method": method, "timestamp": int(now.timestamp())}]
-    return _mint(rt, user, session, amr, now, token, method, info.ip)
+    return mint(rt, user, session, amr, now, token, method, info.ip)
 
 
 def validity_error(rt: Runtime, session: Session, now: datetime,
@@ -194,169 +179,6 @@ def validity_error(rt: Runtime, session: Session, now: datetime,
     return None
 
 
-def check_refresh_token_format(token: str) -> None:
-    if len(token) < LEGACY_REFRESH_TOKEN_LENGTH or (
-        len(token) == LEGACY_REFRESH_TOKEN_LENGTH
-        and not all(c.isascii() and (c.islower() or c.isdigit()) for c in token)
-    ):
-        raise bad_request(ErrorCode.VALIDATION_FAILED, "Refresh token is not valid")
-
-
-def _committed(error: GoTrueError) -> GoTrueError:
-    # The API commits the transaction before answering with this error.
-    error.commit_first = True
-    return error
-
-
-# GoTrue gives up on a contended refresh after this long and answers 409 conflict.
-REFRESH_RETRY_SECONDS = 5.0
-
-
-def refresh(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
-    """The refresh_token grant: rotate ``presented`` and mint a new access token.
-
-    A live token of a valid session is rotated without a prior lock (_rotate_live_token);
-    anything else, and a request that lost that race, goes the locked way (_rotate), which
-    answers reuse, unknown tokens and expired sessions. Writes token_refreshed (or token_revoked
-    on reuse) to the audit log. On the locked way the caller commits; a lock wait that times out
-    or deadlocks is retried until REFRESH_RETRY_SECONDS have passed, then raises 409 conflict.
-    """
-    check_refresh_token_format(presented)
-    issued = _rotate_live_token(rt, presented, info)
-    if issued is not None:
-        return issued
-    deadline = time.monotonic() + REFRESH_RETRY_SECONDS
-    while True:
-        try:
-            return _rotate(rt, presented, info)
-        except sa.exc.DBAPIError as error:
-            if not is_lock_contention(error):
-                raise
-            db.session.rollback()
-            if time.monotonic() >= deadline:
-                raise conflict(ErrorCode.CONFLICT, "Too many concurrent token refresh requests on "
-                               "the same session or refresh token", cause=error) from None
-            # Deadlocks end at once; a short random pause keeps the retries from colliding.
-            time.sleep(random.uniform(0.01, 0.05))
-
-
-
-
-def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession | None:
-    """The common case without a lock: a live token of a valid session, rotated in one short
-    transaction of its own (hot_paths.rotation). None when the token is anything else (unknown,
-    revoked, expired, a banned user) or another request rotated it first: the locked path
-    (_rotate) then decides and answers."""
-    found = hot_reads.read_refresh_token(refresh_token_hash(presented))
-    if found is None:
-        return None
-    token, session, user = found
-    if token.revoked or session is None or user is None:
-        return None
-    now = rt.now()
-    if user.is_banned(now) or validity_error(rt, session, now, token.updated_at, user):
-        return None
-    salt = new_refresh_salt()
-    child_token = child_refresh_token(presented, salt)
-    # Minted first: a custom_access_token hook that refuses leaves the token unrotated.
-    issued = _mint(rt, user, session, amr_entries(session.amr_claims), now, child_token,
-                   TOKEN_REFRESH, info.ip)
-    try:
-        committed = rotation.commit_rotation(
-            token_id=token.id, now=now, session_id=session.id, user_agent=info.user_agent,
-            ip=info.ip, audit=audit.entry_values("token_refreshed", audit.Actor.of_user(user),
-                                                 now=now, ip=info.ip),
-            child={"instance_id": _NIL, "token": refresh_token_hash(child_token),
-                   "user_id": str(user.id), "revoked": False, "created_at": now,
-                   "updated_at": now, "parent": token.token, "derivation_salt": salt,
-                   "session_id": session.id})
-    except sa.exc.DBAPIError as error:
-        if not is_lock_contention(error):
-            raise
-        return None
-    return issued if committed else None
-
-
-def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> IssuedSession:
-    """One attempt at the refresh, in a transaction that locks the presented token's row.
-
-    The read gives plain views (services.hot_paths.reads), the writes are plain
-    statements, and nothing reads the rows back.
-    """
-    begin_write_locked(db.session)
-    found = hot_reads.lock_refresh_token(refresh_token_hash(presented))
-    if found is None:
-        raise bad_request(ErrorCode.REFRESH_TOKEN_NOT_FOUND,
-                          "Invalid Refresh Token: Refresh Token Not Found")
-    token, session, user = found
-    now = rt.now()
-    if session is None or user is None:
-        db.session.execute(sa.delete(_TOKENS).where(_TOKENS.c.id == token.id))
-        raise _committed(bad_request(ErrorCode.SESSION_NOT_FOUND,
-                                     "Invalid Refresh Token: No Valid Session Found"))
-    if user.is_banned(now):
-        raise bad_request(ErrorCode.USER_BANNED, "Invalid Refresh Token: User Banned")
-    problem = validity_error(rt, session, now, token.updated_at, user)
-    if problem:
-        raise bad_request(ErrorCode.SESSION_EXPIRED, f"Invalid Refresh Token: {problem}")
-
-    security = rt.settings.security
-    issued_token: str | None = None
-    if token.revoked:
-        issued_token = _live_child(session.id, token.token, presented)
-        if issued_token is None:
-            reuse_until = token.updated_at.timestamp() + security.refresh_token_reuse_interval
-            if now.timestamp() > reuse_until and not security.refresh_token_allow_reuse:
-                if security.refresh_token_rotation_enabled:
-                    db.session.execute(
-                        sa.update(RefreshToken)
-                        .where(RefreshToken.session_id == session.id,
-                               RefreshToken.revoked.is_(False))
-                        .values(revoked=True, updated_at=now)
-                    )
-                    audit.record("token_revoked", audit.Actor.of_user(user), now=now, ip=info.ip)
-                raise _committed(bad_request(ErrorCode.REFRESH_TOKEN_ALREADY_USED,
-                                             "Invalid Refresh Token: Already Used"))
-
-    audit.record("token_refreshed", audit.Actor.of_user(user), now=now, ip=info.ip)
-    if issued_token is None:
-        # The presented token always gets a child: turning rotation off only spares the
-        # session's other tokens when reuse is detected.
-        db.session.execute(_REVOKE, {"token_id": token.id, "now": now})
-        salt = new_refresh_salt()
-        issued_token = child_refresh_token(presented, salt)
-        db.session.execute(_INSERT_TOKEN, {
-            "instance_id": _NIL, "token": refresh_token_hash(issued_token),
-            "user_id": str(user.id), "revoked": False, "created_at": now, "updated_at": now,
-            "parent": token.token, "derivation_salt": salt, "session_id": session.id,
-        })
-    refresh_info = {"refreshed_at": now, "updated_at": now}
-    if info.user_agent:
-        refresh_info["user_agent"] = info.user_agent
-    if info.ip:
-        refresh_info["ip"] = info.ip
-    db.session.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id == session.id)
-                       .values(refresh_info))
-    return _mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token,
-                 TOKEN_REFRESH, info.ip)
-
-
-def _live_child(session_id: uuid.UUID, parent_hash: str, presented: str) -> str | None:
-    """The session's newest live token when it is the child of the presented (revoked) token:
-    the client lost the answer to its last refresh, or another tab refreshed the same token a
-    moment earlier, and gets that child again. None otherwise, and for a child made before
-    migration 0006, which cannot be derived again (the reuse rules then apply)."""
-    newest = db.session.execute(
-        sa.select(RefreshToken.token, RefreshToken.parent, RefreshToken.derivation_salt)
-        .where(RefreshToken.session_id == session_id, RefreshToken.revoked.is_(False))
-        .order_by(RefreshToken.id.desc()).limit(1)
-    ).first()
-    if newest is None or newest.parent != parent_hash or not newest.derivation_salt:
-        return None
-    child = child_refresh_token(presented, newest.derivation_salt)
-    return child if hmac.compare_digest(refresh_token_hash(child), newest.token) else None
-
-
 def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
                   factor_id: uuid.UUID, ip: str = "") -> IssuedSession:
     """A verified second factor: ``session`` becomes aal2 with ``method`` added to its amr, gets
@@ -385,7 +207,7 @@ def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
     db.session.flush()
     claims = db.session.execute(
         sa.select(AMRClaim).where(AMRClaim.session_id == session.id)).scalars().all()
-    return _mint(rt, user, session, amr_entries(claims), now, token, method, ip)
+    return mint(rt, user, session, amr_entries(claims), now, token, method, ip)
 
 
 def _add_amr_claim(session_id: uuid.UUID, method: str, now: datetime) -> None:

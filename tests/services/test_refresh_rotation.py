@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from gotrue_web import driver_sql
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
 from gotrue_web.services import audit
@@ -111,3 +112,32 @@ def test_the_unlocked_read_gives_what_the_orm_reads(app, api):
         assert [claim.authentication_method for claim in view_session.amr_claims] == [
             "password"]
         assert reads.read_refresh_token("0" * 64) is None
+
+
+def test_a_live_token_refreshes_in_one_read_and_one_short_write(app, api):
+    """The refresh grant's common case: the read and the rotation's writes, nothing through the
+    ORM session; on PostgreSQL the writes are one statement in autocommit."""
+    signed_in = api.session()
+    sent: list[str] = []
+
+    def through_sqlalchemy(conn, cursor, statement, parameters, context, executemany):
+        sent.append("orm: " + statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    driver_sql.statement_listeners.append(sent.append)
+    try:
+        response = api.post("/token?grant_type=refresh_token",
+                             json={"refresh_token": signed_in["refresh_token"]})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        driver_sql.statement_listeners.remove(sent.append)
+    assert response.status_code == 200, response.get_json()
+    words = [" ".join(statement.split()[:2]).upper() for statement in sent]
+    if engine.dialect.name == "postgresql":
+        assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", "WITH REVOKED"]
+    else:
+        begin = ["BEGIN IMMEDIATE"] if engine.dialect.name == "sqlite" else []
+        assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", *begin, "UPDATE REFRESH_TOKENS",
+                         "INSERT INTO", "UPDATE SESSIONS", "INSERT INTO", "COMMIT"]

@@ -25,7 +25,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ...extensions import db
-from ...models import User
+from ...models import Factor, FactorStatus, Identity, User
 from ...models.search_indexes import SEARCH_NAME_SQL
 from .user_filters import COUNT_CAP, InvalidSearch, UserFilters, _starts_with
 
@@ -34,6 +34,10 @@ MIN_SUBSTRING = 3
 # More text matches than this and the page walks the sort's index checking each user (the
 # matches are dense enough to fill a page soon); fewer, and it reads just those users.
 DENSE_MATCHES = COUNT_CAP
+# Common text with other filters that leave at most this many users (a provider, a state, a
+# date range): walking the sort's index would check many users per match found, so the page
+# starts from the filters' own index and checks the text on each of their users instead.
+FEW_FILTERED = 20_000
 # The longest a search's statement may run, in ms.
 SEARCH_TIME_LIMIT_MS = 1000
 TOO_SLOW = ("The search took too long: narrow it (more characters, or a state, provider or "
@@ -93,21 +97,36 @@ _POSTGRES_TEXT = (f"lower(users.email) LIKE :pattern ESCAPE '/' OR "
                   f"{SEARCH_NAME_SQL['postgresql']} LIKE :pattern ESCAPE '/'")
 
 
-def _postgres_where(text: str, others: list) -> Where:
+def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime) -> Where:
     """PostgreSQL: pg_trgm's GIN indexes serve the LIKEs, but the planner cannot tell how many
     users hold the text and tends to walk the sort's index checking each user, which is slow
     when they are few. So estimate it from a sample of the table's pages (0.5 %, the same
     pages each time) and, when they are few, leave it only the GIN bitmap for this
-    transaction (enable_indexscan off; search_time_limit restores it)."""
+    transaction (enable_indexscan off; search_time_limit restores it). When they are many
+    and the other filters leave few users (_few_filtered), join the two sides instead."""
     matches = _text_matches(text)
+    estimate = _postgres_estimate(text)
+    if estimate is None or estimate <= dense_matches():
+        db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
+        return Where([matches, *others], others)
+    few = _few_filtered(filters, now) if others else None
+    if few is not None:
+        conditions, on_users_only = few
+        if on_users_only:
+            # The filter's index bitmap ANDed with the text's (a state, a date range).
+            db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
+        return Where([*conditions, matches], others)
+    return Where([matches, *others], others)
+
+
+def _postgres_estimate(text: str) -> float | None:
+    """How many users hold ``text``, from the sample (None: the sample found no page)."""
     hits, sampled, total = db.session.execute(sa.text(
         f"SELECT count(*) FILTER (WHERE {_POSTGRES_TEXT}), count(*), "
         "(SELECT reltuples FROM pg_class WHERE oid = 'users'::regclass) "
         "FROM users TABLESAMPLE SYSTEM (0.5) REPEATABLE (1)"),
         {"pattern": _like_pattern(text)}).one()
-    if not sampled or hits * max(total, sampled) / sampled <= dense_matches():
-        db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
-    return Where([matches, *others], others)
+    return hits * max(total, sampled) / sampled if sampled else None
 
 
 @dataclass
@@ -131,15 +150,63 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
         return Where([_starts_with(User.email, text), *others], others)
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        return _postgres_where(text, others)
+        return _postgres_where(text, others, filters, now)
     candidates, found = (_sqlite_candidates if dialect == "sqlite"
                          else _mariadb_candidates)(text)
     if found > dense_matches():
+        few = _few_filtered(filters, now) if others else None
+        if few is not None:
+            return Where([*few[0], _text_matches(text)], others, found)
         return Where([_text_matches(text), *others], others, found)
     if dialect == "sqlite":
         # A trigram phrase is the substring itself (in either column): nothing to check.
         return Where([candidates, *others], others, found)
     return Where([candidates, _text_matches(text), *others], others, found)
+
+
+def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | None:
+    """When the other filters leave at most FEW_FILTERED users, their conditions written to be
+    read from their own indexes, and whether they are all on users' own columns (no provider
+    or MFA); None when they leave more.
+
+    Each filter is counted alone through its index, up to FEW_FILTERED + 1 (the users all of
+    them leave are at most the fewest any one leaves): cheap next to the walk it avoids.
+    """
+    on_users = dataclasses.replace(filters, q="", search=None, provider="", mfa="")
+    conditions = on_users.conditions(now)
+    # A date range is left out of the choice: inside it the sort's walk (often along the same
+    # date) finds common text soon, and a bitmap of the whole range costs more.
+    state = dataclasses.replace(on_users, created_from=None, created_to=None,
+                                signed_in_from=None, signed_in_to=None).conditions(now)
+    # (Counting a constant: the filter's index alone answers, without reading users' rows.)
+    pieces = [sa.select(sa.literal_column("1")).select_from(User).where(*state)
+              ] if state else []
+    postgres = db.engine.dialect.name == "postgresql"
+    chosen = []
+    if filters.provider:
+        chosen.append(sa.select(Identity.user_id).where(Identity.provider == filters.provider))
+    if filters.mfa == "yes":
+        chosen.append(sa.select(Factor.user_id).where(Factor.status == FactorStatus.verified))
+    pieces += chosen
+    for chooser in chosen:
+        # OFFSET 0 keeps PostgreSQL from folding the list into a walk of the sort's index:
+        # it hashes the few users and joins them with the text's matches.
+        conditions.append(User.id.in_(chooser.offset(0) if postgres else chooser))
+    if filters.mfa == "no":
+        conditions += dataclasses.replace(on_users, state="", created_from=None,
+                                          created_to=None, signed_in_from=None,
+                                          signed_in_to=None, mfa="no").conditions(now)
+    limit = few_filtered()
+    for piece in pieces:
+        found = db.session.execute(sa.select(sa.func.count()).select_from(
+            piece.limit(limit + 1).subquery())).scalar_one()
+        if found <= limit:
+            return conditions, not chosen
+    return None
+
+
+def few_filtered() -> int:
+    return FEW_FILTERED
 
 
 def dense_matches() -> int:

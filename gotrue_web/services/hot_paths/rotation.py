@@ -4,7 +4,7 @@ takes no lock before it writes.
 
 The revoke is conditional (``WHERE revoked = false``): of two requests presenting the same token,
 one revokes it and the other matches no row, writes nothing and goes the locked way
-(sessions._rotate), which hands it the same child. PostgreSQL does it all in one statement
+(refresh._rotate), which hands it the same child. PostgreSQL does it all in one statement
 (data-modifying CTEs, each step reading the revoke's result) in autocommit: one round trip.
 """
 
