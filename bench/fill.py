@@ -121,7 +121,7 @@ def _sessions(rng: random.Random, users: list[dict], count: int, first: int) -> 
 
 def _token(serial: int) -> str:
     """The ``serial``-th filled refresh token: 12 lowercase base32 characters, all distinct."""
-    value = serial * _TOKEN_SCRAMBLE % (1 << _TOKEN_BITS)
+    value = (serial + 1) * _TOKEN_SCRAMBLE % (1 << _TOKEN_BITS)  # 0 would be all "a"
     return "".join(_REFRESH_TOKEN_ALPHABET[(value >> shift) & 31]
                    for shift in range(0, _TOKEN_BITS, 5))
 

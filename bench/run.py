@@ -4,7 +4,8 @@ Run it through bench/run.sh (see bench/README.md). Steps:
 
 1. a temporary database: a SQLite file, or on the server DATABASE_URL names a schema
    (PostgreSQL) or database (MariaDB) of its own; migrated with ``flask db upgrade``;
-2. seeded through the project's services (bench/seed.py): confirmed users with real bcrypt
+2. with --fill-users N, bulk-filled first with N generated users and N sessions (bench/fill.py);
+   seeded through the project's services (bench/seed.py): confirmed users with real bcrypt
    cost-10 hashes and one session each, then per write scenario a pool that is used once:
    refresh tokens, new addresses to sign up, outstanding email codes;
 3. one request of each kind through the Flask test client, counting database round trips;

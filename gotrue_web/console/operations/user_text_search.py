@@ -6,8 +6,10 @@ pg_trgm GIN indexes (LIKE '%text%' on the indexed expressions), MariaDB's table 
 user. First, how many users match: on SQLite and MariaDB the index counts them (at most
 DENSE_MATCHES + 1), on PostgreSQL a fixed 0.5 % sample of the table's pages estimates it. Few,
 and the page reads just those users through the index; many, and the page walks the sort's
-index checking each user, which fills a page soon when matches are that common. Shorter text
-finds the emails starting with it (an index range).
+index checking each user, which fills a page soon when matches are that common. Unless a
+provider, MFA or state filter leaves few users (FEW_FILTERED): then the page starts from that
+filter's index and checks the text on each of its users, since walking would pass many users
+per match. Shorter text finds the emails starting with it (an index range).
 
 A search's statements run under a time limit (PostgreSQL statement_timeout, MariaDB
 max_statement_time, SQLite a progress handler); past it, SearchTooSlow: the page asks to narrow
@@ -34,9 +36,9 @@ MIN_SUBSTRING = 3
 # More text matches than this and the page walks the sort's index checking each user (the
 # matches are dense enough to fill a page soon); fewer, and it reads just those users.
 DENSE_MATCHES = COUNT_CAP
-# Common text with other filters that leave at most this many users (a provider, a state, a
-# date range): walking the sort's index would check many users per match found, so the page
-# starts from the filters' own index and checks the text on each of their users instead.
+# Common text with a provider, MFA or state filter that leaves at most this many users:
+# walking the sort's index would check many users per match found, so the page starts from the
+# filter's own index and checks the text on each of its users instead.
 FEW_FILTERED = 20_000
 # The longest a search's statement may run, in ms.
 SEARCH_TIME_LIMIT_MS = 1000
@@ -97,7 +99,8 @@ _POSTGRES_TEXT = (f"lower(users.email) LIKE :pattern ESCAPE '/' OR "
                   f"{SEARCH_NAME_SQL['postgresql']} LIKE :pattern ESCAPE '/'")
 
 
-def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime) -> Where:
+def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime,
+                    unordered: bool) -> Where:
     """PostgreSQL: pg_trgm's GIN indexes serve the LIKEs, but the planner cannot tell how many
     users hold the text and tends to walk the sort's index checking each user, which is slow
     when they are few. So estimate it from a sample of the table's pages (0.5 %, the same
@@ -109,7 +112,7 @@ def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime
     if estimate is None or estimate <= dense_matches():
         db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
         return Where([matches, *others], others)
-    few = _few_filtered(filters, now) if others else None
+    few = _few_filtered(filters, now) if others and not unordered else None
     if few is not None:
         conditions, on_users_only = few
         if on_users_only:
@@ -150,11 +153,12 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
         return Where([_starts_with(User.email, text), *others], others)
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        return _postgres_where(text, others, filters, now)
+        return _postgres_where(text, others, filters, now, unordered)
     candidates, found = (_sqlite_candidates if dialect == "sqlite"
                          else _mariadb_candidates)(text)
     if found > dense_matches():
-        few = _few_filtered(filters, now) if others else None
+        # (A count has no order to walk: its ``id IN`` filters already start from their users.)
+        few = _few_filtered(filters, now) if others and not unordered else None
         if few is not None:
             return Where([*few[0], _text_matches(text)], others, found)
         return Where([_text_matches(text), *others], others, found)

@@ -1,0 +1,112 @@
+"""Free text common enough to walk the sort's index, with other filters that leave few users:
+the search starts from those filters' users (user_text_search._few_filtered). Its pages and
+counts must be exactly what the plain scan (LIKE on every user, user_filters) finds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from gotrue_web.console.operations import user_search, user_text_search
+from gotrue_web.extensions import db
+from gotrue_web.models import User
+
+from .. import factories
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+FIRST = ("Chloé", "Grace", "Ada", "Linus")
+LAST = ("Moreau", "Hopper", "Lovelace", "Torvalds")
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(app):
+    factories.freeze_clock(app, NOW)
+
+
+@pytest.fixture
+def crowd(app):
+    """Users with every mix of name, provider, state and MFA the filters tell apart."""
+    made = []
+    for n in range(40):
+        first, last = FIRST[n % 4], LAST[n // 4 % 4]
+        providers = ("email", "github") if n % 3 == 0 else ("email",)
+        made.append(factories.make_user(
+            app, f"{first.lower()}.{last.lower()}{n}@example.com", name=f"{first} {last}",
+            providers=providers, factors=("verified",) if n % 5 == 0 else (),
+            confirmed=n % 7 != 0, invited=n % 11 == 0, created_at=NOW - (n + 1) * DAY))
+    return made
+
+
+@pytest.fixture(params=["combined", "plain"])
+def path(request, monkeypatch, test_database):
+    """"combined": the text counts as common and the filters as selective, so every search
+    below takes the path that starts from the filters; "plain": the scan to compare with."""
+    if request.param == "combined":
+        monkeypatch.setattr(user_text_search, "DENSE_MATCHES", 0)
+        monkeypatch.setattr(user_text_search, "FEW_FILTERED", 1_000_000)
+        if test_database.backend == "postgresql":
+            monkeypatch.setattr(user_text_search, "_postgres_estimate", lambda _text: 1e9)
+    return request.param
+
+
+def _plain_scan(filters, now) -> list:
+    """The users the filters match, by LIKE on every user (no substring index)."""
+    sort = filters.sort_spec
+    order = [sort.column.desc() if sort.descending else sort.column.asc(),
+             User.id.desc() if sort.descending else User.id.asc()]
+    return db.session.execute(sa.select(User.id).where(*filters.conditions(now))
+                              .order_by(*order)).scalars().all()
+
+
+@pytest.mark.parametrize("args", [
+    {"q": "hloé", "provider": "github"},
+    {"q": "orea", "state": "unconfirmed"},
+    {"q": "OPPER", "state": "confirmed", "provider": "github"},
+    {"q": "ace", "mfa": "yes"},
+    {"q": "xample", "mfa": "no", "provider": "github"},
+    {"q": "torv", "state": "invited"},
+    {"q": "example.com", "state": "confirmed", "created_from": "2026-02-01",
+     "created_to": "2026-02-20"},
+    {"q": "ada", "provider": "github", "sort": "email_asc"},
+    {"q": "nobody", "provider": "github"},
+])
+def test_filtered_first_finds_what_the_plain_scan_finds(app, crowd, path, args):
+    with app.app_context():
+        filters = user_search.UserFilters.from_args(args)
+        if path == "combined":
+            assert user_text_search._few_filtered(filters, NOW) is not None
+        expected = _plain_scan(filters, NOW)
+        page = user_search.find_page(filters, user_search.PageRequest(per_page=200), NOW)
+        assert [row.user.id for row in page.rows] == expected
+        assert user_search.count(filters, NOW, cap=None) == user_search.Total(len(expected))
+        # Keyset pages of 2 give the same users in the same order.
+        seen, request = [], user_search.PageRequest(per_page=2)
+        while True:
+            page = user_search.find_page(filters, request, NOW)
+            seen += [row.user.id for row in page.rows]
+            if page.next_cursor is None:
+                break
+            request = user_search.PageRequest(after=page.next_cursor, per_page=2)
+        assert seen == expected
+        db.session.remove()
+
+
+def test_filters_leaving_many_users_keep_the_walk(app, crowd, monkeypatch):
+    monkeypatch.setattr(user_text_search, "FEW_FILTERED", 3)
+    with app.app_context():
+        # A date range alone never takes the path, however few users it leaves.
+        assert user_text_search._few_filtered(user_search.UserFilters.from_args(
+            {"q": "ace", "created_from": "2026-03-09"}), NOW) is None
+        # 14 github users, 4 invited: github alone is too many; with invited, the fewest.
+        assert user_text_search._few_filtered(
+            user_search.UserFilters.from_args({"q": "ace", "provider": "github"}), NOW) is None
+        assert user_text_search._few_filtered(user_search.UserFilters.from_args(
+            {"q": "ace", "provider": "github", "state": "invited"}), NOW) is None
+        monkeypatch.setattr(user_text_search, "FEW_FILTERED", 5)
+        assert user_text_search._few_filtered(user_search.UserFilters.from_args(
+            {"q": "ace", "provider": "github", "state": "invited"}), NOW) is not None
+        db.session.remove()
