@@ -41,6 +41,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1
 
+# SAML SSO (GOTRUE_SAML_ENABLED): pysaml2 signs and verifies XML with the xmlsec1 program.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends xmlsec1 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid 1000 gotrue \
     && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /app --shell /usr/sbin/nologin gotrue
 

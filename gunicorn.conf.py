@@ -9,16 +9,24 @@ import re
 
 from gunicorn import glogging
 
-from gotrue_web.settings import from_env
-
+from gotrue_web import review_configuration
 from gotrue_web.gunicorn_worker import RequestBufferingWorker
+from gotrue_web.observability import logs, metrics_server
+from gotrue_web.observability.logs import JSONFormatter, gunicorn_level
+from gotrue_web.settings import environment_values, from_env
 
 # --- where to listen ---------------------------------------------------------------------------
 
 # GoTrue's own variables (GOTRUE_API_HOST, GOTRUE_API_PORT or PORT, also from .env), read by the
 # project's settings reader so precedence and defaults stay in one place. It validates the whole
 # configuration too, so a bad setting stops the master at once instead of every worker failing.
-_api = from_env().api
+_values = environment_values()
+_settings = from_env(_values, env_file=None)
+# Variables set but not taking effect are warned about here, once: the workers are forked from
+# this process and skip what it has logged (GOTRUE_STRICT_CONFIG=true: the master stops here).
+logs.configure(logs.python_level(_settings.log_level), _settings.log_file)
+logs.warn_once(finding.message for finding in review_configuration(_values, _settings))
+_api = _settings.api
 bind = [f"[{_api.host}]:{_api.port}" if ":" in _api.host else f"{_api.host}:{_api.port}"]
 
 # --- workers -----------------------------------------------------------------------------------
@@ -82,17 +90,28 @@ forwarded_allow_ips = ",".join(_api.trusted_proxies)
 
 # --- logs --------------------------------------------------------------------------------------
 
-# Access log on stdout. Path without query string and no Referer: tokens travel in query strings
-# (/verify?token=..., redirect_to) and would otherwise end up in log files.
-accesslog = "-"
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
-errorlog = "-"
+# JSON lines everywhere (gotrue_web/observability). The app writes one line per request on
+# stdout (method, path without query string, status, duration, request id, client address), so
+# gunicorn's own access log stays off: it would write a second, plain-text line per request.
+accesslog = None
+# gunicorn's messages (start, workers, errors) as JSON lines on stderr, with the app's records
+# (all in GOTRUE_LOG_FILE when it is set).
+errorlog = _settings.log_file or "-"
+# GOTRUE_LOG_LEVEL sets gunicorn's level as well as the app's (--log-level still overrides).
+loglevel = gunicorn_level(_settings.log_level)
 
 _QUERY = re.compile(r"\?\S*")
 
 
 class QuerylessLogger(glogging.Logger):
-    """gunicorn's logger, minus query strings in "Error handling request <uri>" tracebacks."""
+    """gunicorn's logger writing JSON lines, minus query strings in "Error handling request
+    <uri>" tracebacks (tokens travel in query strings)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            if getattr(handler, "_gunicorn", False):
+                handler.setFormatter(JSONFormatter())
 
     def exception(self, msg, *args, **kwargs):
         if isinstance(msg, str) and msg.startswith("Error handling request"):
@@ -101,3 +120,43 @@ class QuerylessLogger(glogging.Logger):
 
 
 logger_class = QuerylessLogger
+
+
+# --- mail outbox -------------------------------------------------------------------------------
+
+
+def post_worker_init(worker):
+    """Each worker starts its mail outbox dispatcher as it boots (services/mail/dispatcher.py),
+    so mail left pending by a restart goes out at once, not with the first request; and the
+    thread that loads the settings changed in the console and looks for changes
+    (services/live_settings)."""
+    app = worker.wsgi
+    runtime = getattr(app, "extensions", {}).get("gotrue")
+    if runtime is not None:
+        runtime.outbox.start(app)
+        runtime.live_settings.start(app)
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+# GOTRUE_METRICS_ENABLED: every worker counts into files of a directory the master makes here,
+# before any worker (and prometheus_client) exists; the master serves their sums on
+# GOTRUE_METRICS_PROMETHEUS_LISTEN_HOST:_PORT (gotrue_web/observability/metrics_server.py).
+_metrics = _settings.metrics
+if _metrics.enabled:
+    metrics_server.prepare_multiprocess()
+
+
+def when_ready(server):
+    if _metrics.enabled:
+        metrics_server.serve_from_master(_metrics.prometheus_listen_host,
+                                         _metrics.prometheus_listen_port)
+
+
+def child_exit(server, worker):
+    """A dead worker's pool use leaves the sums (its counts stay)."""
+    metrics_server.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    metrics_server.remove_multiprocess_dir()

@@ -7,6 +7,8 @@ own, so no project code or middleware is part of the floor. Not part of the prod
 
 from __future__ import annotations
 
+import threading
+
 import sqlalchemy as sa
 from floor_app import BCRYPT_COST, PASSWORD
 
@@ -26,6 +28,9 @@ class RoundTrips:
 
     def __init__(self, engine: sa.engine.Engine):
         self.log: list[str] = []
+        # The probe's requests run on this thread; the mail outbox's dispatcher thread polls
+        # the same engine and is not part of any request.
+        self.thread = threading.get_ident()
         self.postgresql = engine.dialect.name == "postgresql"
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "begin", self._begin)
@@ -37,20 +42,30 @@ class RoundTrips:
         driver_sql.statement_listeners.append(self._driver_statement)
 
     def _driver_statement(self, statement: str) -> None:
+        if threading.get_ident() != self.thread:
+            return
         self.log.append(" ".join(statement.split()))
 
     def _statement(self, _conn, _cursor, statement, _params, _context, _many):
+        if threading.get_ident() != self.thread:
+            return
         self.log.append(" ".join(statement.split()))
 
     def _begin(self, conn):
+        if threading.get_ident() != self.thread:
+            return
         if self.postgresql and not conn.connection.dbapi_connection.autocommit:
             self.log.append("BEGIN (sent by psycopg)")
 
     def _end(self, conn, what: str):
+        if threading.get_ident() != self.thread:
+            return
         if _in_transaction(conn.connection.dbapi_connection):
             self.log.append(what)
 
     def _pool_reset(self, dbapi_connection, _record, reset_state):
+        if threading.get_ident() != self.thread:
+            return
         # The pool rolls back a returned connection unless the Connection already did.
         if not reset_state.transaction_was_reset and _in_transaction(dbapi_connection):
             self.log.append("ROLLBACK (pool reset)")

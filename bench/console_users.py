@@ -34,6 +34,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
 
+import console_overview  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from flask_migrate import downgrade, stamp, upgrade  # noqa: E402
 
@@ -647,6 +648,8 @@ def parse_args(argv=None):
     parser.add_argument("--reindex", action="store_true",
                         help="drop the search indexes and run migrations 0004 and 0012 again "
                              "(after changing them)")
+    parser.add_argument("--refill-activity", action="store_true",
+                        help="delete the overview's month of activity and generate it again")
     parser.add_argument("--only", default="",
                         help="run the queries whose label contains this, or of this group "
                              "(e.g. substring)")
@@ -676,8 +679,16 @@ def main(argv=None) -> int:
         return 1
     else:
         print("  already filled: reusing it")
+    if args.refill_activity:
+        console_overview.drop_activity(app)
+    with app.app_context():
+        active = console_overview.has_activity()
+        db.session.remove()
+    if not active:
+        console_overview.fill_activity(app, target.backend, args.users, NOW)
     with app.app_context():
         found = [case for case in cases(args.users)
+                 + console_overview.cases(app, NOW, Case)
                  if args.only in case.label or args.only == case.group]
         if args.explain:
             explain(found, target.backend)

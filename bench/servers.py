@@ -55,8 +55,10 @@ def floor_command(settings: dict, port: int) -> list[str]:
     for name, flag in _COPIED:
         if settings.get(name) is not None:
             command += [flag, str(settings[name])]
-    if settings.get("accesslog"):
-        command += ["--access-logfile", "-"]
+    # One access line per request on each side: gunicorn's own when gunicorn.conf.py keeps it
+    # on, else (the project's app writes a JSON line per request on stdout) gunicorn's plain
+    # access log on stdout.
+    command += ["--access-logfile", settings.get("accesslog") or "-"]
     if settings.get("control_socket_disable"):
         command.append("--no-control-socket")
     command += ["--error-logfile", "-"]
@@ -89,8 +91,9 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def error_log(self, lines: int = 25) -> str:
-        """The end of gunicorn's output without access-log lines: tracebacks and warnings."""
-        access = re.compile(r"^\S+ \[\d\d/\w{3}/\d{4}:")
+        """The end of gunicorn's output without access-log or request lines: tracebacks and
+        warnings."""
+        access = re.compile(r'^\S+ \[\d\d/\w{3}/\d{4}:|^\{.*"msg":"request completed"')
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join([line for line in text if not access.match(line)][-lines:])
 
@@ -148,7 +151,7 @@ class Server:
 
     def description(self) -> str:
         text = self.log_path.read_text(errors="replace")
-        worker = re.search(r"Using worker: (\S+)", text)
+        worker = re.search(r"Using worker: ([\w.:]+)", text)
         booted = len(re.findall(r"Booting worker with pid", text))
         return f"{worker.group(1) if worker else '?'} worker, {booted} workers booted"
 

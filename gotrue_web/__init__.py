@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from pathlib import Path
 
 from flask import Flask, request
@@ -32,18 +31,27 @@ def create_app(settings=None) -> Flask:
     Never touches the database or the network: the schema comes from ``flask db upgrade``.
     """
     from . import settings as settings_module
+    from .observability import init_observability, logs
 
+    findings = []
     if settings is None:
-        settings = settings_module.from_env()
+        values = settings_module.environment_values()
+        settings = settings_module.from_env(values, env_file=None)
+        findings = review_configuration(values, settings)
     else:
         settings_module.validate(settings)
     app = GoTrueFlask(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
     configure_flask(app, settings)
+    init_observability(app, settings)
+    logs.warn_once(finding.message for finding in findings)
+    # The console's settings page shows them too.
+    app.extensions["gotrue_config_findings"] = list(findings)
     init_extensions(app, settings)
     init_runtime(app, settings)
     register_api(app, settings)
     register_console(app, settings)
+    register_response_headers(app, settings)
     register_error_handlers(app)
     register_cli(app)
     from .proxies import ForwardedClient, parse_trusted_proxies
@@ -51,6 +59,28 @@ def create_app(settings=None) -> Flask:
     app.wsgi_app = ForwardedClient(app.wsgi_app,
                                    parse_trusted_proxies(settings.api.trusted_proxies))
     return app
+
+
+def review_configuration(values, settings) -> list:
+    """What is set in ``values`` (the environment and .env) but will not take effect, as
+    findings with a message each: names not honoured or unknown (settings/catalogue), features
+    configured but not available (api/settings.py), an unknown GOTRUE_LOG_LEVEL.
+
+    GOTRUE_STRICT_CONFIG=true makes any of them a SettingsError, so the server does not start.
+    gunicorn.conf.py calls this in the master and logs the warnings there, once."""
+    from .api.settings import unavailable_features
+    from .observability.logs import is_level
+    from .settings.catalogue.review import INVALID, Finding, refuse, review
+    from .transports import sms
+
+    findings = review(values) + unavailable_features(settings, sms.build(settings.sms))
+    if not is_level(settings.log_level):
+        findings.append(Finding("GOTRUE_LOG_LEVEL", INVALID, (
+            f"GOTRUE_LOG_LEVEL: unknown level {settings.log_level!r}, using info (expected "
+            "debug, info, warn, error, fatal or panic)")))
+    if settings.strict_config and findings:
+        raise refuse(findings)
+    return findings
 
 
 def configure_flask(app: Flask, settings) -> None:
@@ -75,14 +105,14 @@ def configure_flask(app: Flask, settings) -> None:
     app.json.sort_keys = False
     app.json.compact = True
     app.json.ensure_ascii = False
-    logging.getLogger("gotrue_web").setLevel(settings.log_level.upper()
-                                              if settings.log_level.upper() in logging._nameToLevel
-                                              else "INFO")
 
 
 def init_extensions(app: Flask, settings) -> None:
+    from . import driver_sql
     from .db import configure_engine
     from .extensions import csrf, db, mail, migrate
+    from .observability import observe_database
+    from .observability.request_ids import DEFAULT_ECHO_HEADER
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -90,6 +120,10 @@ def init_extensions(app: Flask, settings) -> None:
     mail.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+        statement_span = observe_database(app, db.engine)
+    if statement_span is not None:
+        # Tracing is on: the hot paths' raw driver statements get spans as well.
+        driver_sql.statement_span = statement_span
     CORS(
         app,
         resources={r"^(?!/console|/static).*": {"origins": "*"}},
@@ -97,7 +131,9 @@ def init_extensions(app: Flask, settings) -> None:
         allow_headers=["Accept", "Authorization", "Content-Type", "X-Client-IP",
                        "X-Client-Info", "X-JWT-AUD", "X-Supabase-Api-Version", "apikey",
                        "redirect_to"],
-        expose_headers=["X-Total-Count", "Link", "X-Supabase-Api-Version"],
+        # The request id (observability.request_log) too: a browser client may quote it.
+        expose_headers=["X-Total-Count", "Link", "X-Supabase-Api-Version",
+                        settings.api.request_id_header or DEFAULT_ECHO_HEADER],
         methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
     )
 
@@ -109,14 +145,16 @@ def init_runtime(app: Flask, settings) -> None:
     from .security import common_passwords
     from .security.access_tokens import KeyRing
     from .security.passwords import PasswordHasher
-    from .services.mail.log import PendingMailLog
-    from .services.mail.outbox import MailOutbox
-    from .services.mail.template_urls import TemplateURLCache
     from .services.hooks import log as hook_log
+    from .services.live_settings import LiveSettings
+    from .services.mail.dispatcher import MailOutbox
+    from .services.mail.log import PendingMailLog
+    from .services.mail.template_urls import TemplateURLCache
     from .services.phone import delivery as sms_delivery
     from .transports import sms
     from .transports.mail.smtp import SMTPMailer
 
+    metrics = app.extensions["gotrue_metrics"]  # observability.metrics.install
     runtime = Runtime(
         settings=settings,
         keyring=KeyRing(settings.jwt),
@@ -126,14 +164,25 @@ def init_runtime(app: Flask, settings) -> None:
         limiter=RateLimiter.from_settings(
             settings.rate_limit,
             default_storage_url(
-                f'{app.config["SQLALCHEMY_DATABASE_URI"]}#{settings.db.namespace}')),
+                f'{app.config["SQLALCHEMY_DATABASE_URI"]}#{settings.db.namespace}'),
+            on_refusal=metrics.rate_limit_refused),
         template_urls=TemplateURLCache(),
         mail_log=PendingMailLog(),
-        outbox=MailOutbox(),
+        outbox=MailOutbox(settings),
+        metrics=metrics,
         common_passwords=(common_passwords.load() if settings.password.common_list_enabled
                           else frozenset()),
+        live_settings=LiveSettings(settings),
     )
     app.extensions["gotrue"] = runtime
+
+    # Settings changed in the console (runtime_settings): a process's first request loads
+    # them, then a thread of its own looks for changes; health checks never touch the database.
+    @app.before_request
+    def _live_settings():
+        if not request.path.endswith("/health"):
+            runtime.live_settings.before_request(app)
+
     # Mail log entries outlive the request's transaction (a failed send is still recorded).
     app.teardown_appcontext(runtime.mail_log.write_pending)
     # sms_log rows likewise (a failed text message is still recorded).
@@ -141,43 +190,63 @@ def init_runtime(app: Flask, settings) -> None:
     # hook_deliveries rows likewise (a hook that failed the request is still recorded).
     app.teardown_appcontext(hook_log.write_pending)
 
-    # Emails a request queued go out on the outbox's threads, so the answer does not wait for
-    # the SMTP server; a failed request drops them (its tokens were rolled back).
+    # Emails a request queued are rows of its transaction (the mail outbox). This process's
+    # dispatcher thread starts with the first request (after any fork) other than a health
+    # check, which must never reach the database, and is woken once a request that queued
+    # mail has answered successfully (and so committed). A request that failed rolled its rows
+    # back, unless its error committed first: those are withdrawn.
     @app.after_request
     def _send_queued_mail(response):
+        if not request.path.endswith("/health"):
+            runtime.outbox.start(app)
         queued = runtime.outbox.take()
         if queued and response.status_code < 400:
-            runtime.outbox.dispatch(lambda: _deliver_queued(app, runtime, queued))
+            runtime.outbox.wake()
+        elif queued:
+            runtime.outbox.withdraw(queued)
         return response
 
     app.teardown_appcontext(runtime.outbox.discard)
+    _register_outbox_cli(app)
 
 
-def _deliver_queued(app: Flask, runtime, queued: list) -> None:
-    from .services.mail import outbox
+def _register_outbox_cli(app: Flask) -> None:
+    """``flask --app wsgi outbox run``: the dispatcher as a process of its own."""
+    import click
+    from flask.cli import AppGroup
 
-    with app.app_context():
-        outbox.deliver(runtime, queued)
+    from .services.mail import dispatcher
+
+    outbox_cli = AppGroup("outbox", help="Send the emails waiting in the mail outbox.")
+
+    @outbox_cli.command("run", help="Send due emails, then keep looking every "
+                        "GOTRUE_MAILER_OUTBOX_POLL_INTERVAL until stopped (Ctrl-C, SIGTERM).")
+    @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+    def run(once: bool):
+        import signal
+        import threading
+
+        runtime = app.extensions["gotrue"]
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            tried = dispatcher.run(runtime, runtime.outbox.sealer, once=once, stop=stop,
+                                   echo=click.echo)
+        except KeyboardInterrupt:
+            return
+        if once:
+            click.echo(f"mail outbox: tried {tried} email(s); "
+                       f"{dispatcher.backlog(runtime)} waiting")
+
+    app.cli.add_command(outbox_cli)
 
 
 def register_api(app: Flask, settings) -> None:
     from .api import api
-    from .extensions import csrf
 
-    csrf.exempt(api)
     app.register_blueprint(api, url_prefix=API_PREFIX, name="api_v1")
     app.register_blueprint(api)
-
-    # Served over HTTPS: browsers must never fall back to plain HTTP for this host.
-    hsts = settings.api.external_url.startswith("https://")
-
-    @app.after_request
-    def _no_store(response):
-        if not request.path.startswith((CONSOLE_PREFIX, "/static")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-        return response
 
 
 class ConsoleOnlySessions(SecureCookieSessionInterface):
@@ -204,17 +273,32 @@ def register_console(app: Flask, settings) -> None:
         PERMANENT_SESSION_LIFETIME=settings.console.max_age,
         WTF_CSRF_TIME_LIMIT=int(settings.console.max_age.total_seconds()),
         WTF_CSRF_SSL_STRICT=secure,
+        # The console blueprint checks CSRF itself (console.check_csrf); the JSON API, which
+        # takes no cookies, is spared the per-request check.
+        WTF_CSRF_CHECK_DEFAULT=False,
     )
     app.register_blueprint(console)
 
+
+def register_response_headers(app: Flask, settings) -> None:
+    """Headers every answer carries: no-store on the API, the console's security headers, and
+    HSTS when served over HTTPS (browsers must never fall back to plain HTTP for this host)."""
+    hsts = settings.api.external_url.startswith("https://")
+
     @app.after_request
-    def _console_headers(response):
-        if request.path.startswith(CONSOLE_PREFIX):
-            response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Cache-Control", "no-store")
+    def _response_headers(response):
+        headers = response.headers
+        path = request.path
+        if path.startswith(CONSOLE_PREFIX):
+            headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
+            headers.setdefault("X-Content-Type-Options", "nosniff")
+            headers.setdefault("Referrer-Policy", "same-origin")
+            headers.setdefault("X-Frame-Options", "DENY")
+            headers.setdefault("Cache-Control", "no-store")
+        elif not path.startswith("/static"):
+            headers.setdefault("Cache-Control", "no-store")
+        if hsts:
+            headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
 
@@ -237,15 +321,28 @@ def _is_api_request() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     """GoTrueError and HTTP errors become GoTrue's JSON everywhere outside the console."""
-    from .api.errors import from_http_exception, from_unexpected, render_error, render_oauth_error
+    import sqlalchemy as sa
+
+    from .api.errors import (
+        DATABASE_RETRY_AFTER_SECONDS,
+        from_database_unavailable,
+        from_http_exception,
+        from_unexpected,
+        render_error,
+        render_oauth_error,
+    )
     from .console import errors as console_errors
+    from .db import database_unavailable
     from .errors import GoTrueError, OAuthError
     from .extensions import db
 
     @app.errorhandler(GoTrueError)
     def _gotrue_error(error: GoTrueError):
         if error.commit_first:
-            db.session.commit()
+            try:
+                db.session.commit()
+            except sa.exc.SQLAlchemyError as failure:  # what it had to keep was not saved
+                return _unexpected(failure)
         else:
             db.session.rollback()
         if not _is_api_request():
@@ -265,8 +362,27 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        unavailable = database_unavailable(exc)
+        if unavailable:
+            # The connection may be gone: rolling back must not fail the answer as well.
+            _discard_session(db)
+            error = from_database_unavailable(exc, unavailable)
+            if not _is_api_request():
+                return console_errors.database_unavailable(DATABASE_RETRY_AFTER_SECONDS)
+            return render_error(error)
         db.session.rollback()
         error = from_unexpected(exc)
         if not _is_api_request():
             return console_errors.unexpected_error()
         return render_error(error)
+
+
+def _discard_session(db) -> None:
+    """Roll the request's session back; if its connection is broken, close the session instead
+    (SQLAlchemy then invalidates the connection rather than pooling it again)."""
+    import sqlalchemy as sa
+
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.close()

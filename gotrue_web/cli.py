@@ -34,15 +34,19 @@ def operators_cli():
 
 @operators_cli.command("create", help="Create an operator; the password is prompted for.")
 @click.argument("email")
+@click.option("--role", type=click.Choice(operators.ROLES), default="owner", show_default=True,
+              help="What the operator may do in the console (owners may do everything, "
+                   "including managing operators).")
 @with_appcontext
-def create(email: str):
+def create(email: str, role: str):
     password = _read_password("Password")
     try:
-        operator = operators.create(current_runtime(), email, password)
+        operator = operators.create(current_runtime(), email, password, role=role)
     except GoTrueError as error:
         _fail(error.message)
     db.session.commit()
-    click.echo(f"Created operator {operator.email}.")
+    shown = "" if role == "owner" else f" ({role})"
+    click.echo(f"Created operator {operator.email}{shown}.")
 
 
 @operators_cli.command("list", help="List operators.")
@@ -56,7 +60,9 @@ def list_operators():
         totp = "totp" if operator.totp_enabled else "password only"
         last = operator.last_login_at.strftime("%Y-%m-%d %H:%M UTC") \
             if operator.last_login_at else "never signed in"
-        click.echo(f"{operator.email}\t{totp}\t{last}")
+        state = "disabled" if operator.disabled_at else \
+            "invited" if operators.is_pending(operator) else "active"
+        click.echo(f"{operator.email}\t{operator.role}\t{state}\t{totp}\t{last}")
 
 
 @operators_cli.command("delete", help="Delete an operator.")

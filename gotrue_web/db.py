@@ -7,6 +7,7 @@ schema named by GOTRUE_DB_NAMESPACE, reached through the connection's search_pat
 from __future__ import annotations
 
 import ipaddress
+import logging
 import random
 import sqlite3
 import time
@@ -121,24 +122,61 @@ def utcnow() -> datetime:
 # --- engine set-up ----------------------------------------------------------------------------
 
 
+# Server connections are replaced after this long (idle timeouts of proxies and servers).
+POOL_RECYCLE_SECONDS = 1800
+# How long opening a connection to PostgreSQL or MariaDB may take (unless the URL says).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def engine_options(url: str, namespace: str, pool_size: int) -> dict:
     """SQLAlchemy engine options for the URL's dialect."""
     backend = sa.engine.make_url(url).get_backend_name()
     # Bound parameters (tokens, password hashes) never appear in error messages or logs.
     if backend == "sqlite":
         return {"connect_args": {"timeout": 5.0}, "hide_parameters": True}
-    options: dict = {"pool_size": pool_size, "max_overflow": 10, "pool_recycle": 1800,
+    # pool_pre_ping: a pooled connection the server dropped (a restart, a killed session) is
+    # replaced before a request gets it, not discovered by the request's first statement.
+    options: dict = {"pool_size": pool_size, "max_overflow": 10,
+                     "pool_recycle": POOL_RECYCLE_SECONDS, "pool_pre_ping": True,
                      "hide_parameters": True}
+    # A server that does not answer at all fails the connection well within a request's time.
+    timeout = ({} if "connect_timeout" in sa.engine.make_url(url).query
+               else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     if backend == "postgresql":
         # search_path puts every unqualified name in the namespace; lock_timeout bounds row locks.
         options["connect_args"] = {
-            "options": f"-c search_path={namespace} -c lock_timeout=5000",
+            "options": f"-c search_path={namespace} -c lock_timeout=5000", **timeout,
         }
     elif backend in ("mysql", "mariadb"):
         # READ COMMITTED: a locking refresh must see rows committed while it waited.
         options["isolation_level"] = "READ COMMITTED"
-        options["connect_args"] = {"init_command": "SET SESSION innodb_lock_wait_timeout=5"}
+        options["connect_args"] = {"init_command": "SET SESSION innodb_lock_wait_timeout=5",
+                                   **timeout}
     return options
+
+
+class _LostConnectionLog(logging.Filter):
+    """The pool logs a connection that fails its reset (a ROLLBACK) on the way back as an error
+    with a traceback. When the database dropped it meanwhile (database_unavailable), that is
+    part of an outage the request's own answer already reported: one warning line instead,
+    without the driver's text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        reason = database_unavailable(error) if error is not None else None
+        if reason:
+            record.msg = "a pooled connection was lost before it was returned (%s, %s)"
+            record.args = (reason, type(error).__name__)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_lost_connections(pool: sa.pool.Pool) -> None:
+    # The pool logs through its class's logger (sqlalchemy.pool.impl.QueuePool, say).
+    logger = logging.getLogger(f"{type(pool).__module__}.{type(pool).__name__}")
+    if not any(isinstance(found, _LostConnectionLog) for found in logger.filters):
+        logger.addFilter(_LostConnectionLog())
 
 
 # How long a SQLite writer waits for the database's write lock.
@@ -151,12 +189,25 @@ _SQLITE_READS = ("SELECT", "PRAGMA", "EXPLAIN", "WITH")
 def configure_engine(engine: sa.engine.Engine) -> None:
     """Per-connection settings that cannot go through connect_args.
 
+    On every database, a connection that met an unavailable database (database_unavailable) is
+    not pooled again, and one lost on its way back to the pool is logged as a warning.
+
     SQLite gets read-committed semantics like the other databases: statements that only read
     run in autocommit, holding no snapshot, and a transaction starts with BEGIN IMMEDIATE at its
     first write. A transaction therefore never has to upgrade a stale read snapshot to a write
     lock (which SQLite refuses at once, without waiting), and slow work between a read and a
     write (password hashing) cannot make a request fail with "database is locked".
     """
+    _quiet_lost_connections(engine.pool)
+
+    @event.listens_for(engine, "handle_error")
+    def _drop_connections_of_an_unavailable_database(context):
+        # Such a connection is not pooled again, nor are its elders: a SQLite connection opened
+        # while the file was read-only stays read-only for good, and a server that went away
+        # dropped all of them. SQLAlchemy detects most server disconnects by itself.
+        if not context.is_disconnect and database_unavailable(context.original_exception):
+            context.is_disconnect = True
+
     if engine.dialect.name != "sqlite":
         return
 
@@ -233,6 +284,88 @@ def is_lock_contention(error: BaseException) -> bool:
         message = str(original).lower()
         return "database is locked" in message or "database table is locked" in message
     return False
+
+
+# A database that cannot serve at the moment, per driver, with the reason it is named by. The
+# request may succeed once the database is back: worth a 503 with Retry-After, not a 500.
+UNREACHABLE, READ_ONLY, FULL, CANNOT_OPEN, IO_ERROR = (
+    "unreachable", "read_only", "full", "cannot_open", "io_error")
+_PG_UNAVAILABLE_STATES = {
+    "57P01": UNREACHABLE,  # admin_shutdown: the server is stopping, or the backend was killed
+    "57P02": UNREACHABLE,  # crash_shutdown
+    "57P03": UNREACHABLE,  # cannot_connect_now: starting up or shutting down
+    "53300": UNREACHABLE,  # too_many_connections
+    "25006": READ_ONLY,  # read_only_sql_transaction: a hot standby, or default read-only
+    "53100": FULL,  # disk_full
+    "58030": IO_ERROR,  # io_error
+}
+_MYSQL_UNAVAILABLE_ERRORS = {
+    2002: UNREACHABLE, 2003: UNREACHABLE,  # cannot connect (socket, TCP)
+    2006: UNREACHABLE, 2013: UNREACHABLE, 2055: UNREACHABLE,  # gone away, lost connection
+    1040: UNREACHABLE,  # too many connections
+    1053: UNREACHABLE,  # server shutdown in progress
+    1927: UNREACHABLE,  # connection was killed (MariaDB)
+    4031: UNREACHABLE,  # disconnected by the server (inactivity)
+    1290: READ_ONLY, 1836: READ_ONLY,  # --read-only server, read-only mode
+    1021: FULL, 1114: FULL,  # disk full, table full
+}
+_SQLITE_UNAVAILABLE_CODES = {14: CANNOT_OPEN, 8: READ_ONLY, 13: FULL, 10: IO_ERROR}
+_SQLITE_UNAVAILABLE_MESSAGES = (
+    ("unable to open database", CANNOT_OPEN), ("readonly database", READ_ONLY),
+    ("database or disk is full", FULL), ("disk i/o error", IO_ERROR))
+
+
+def database_unavailable(error: BaseException) -> str | None:
+    """Why the database cannot serve now, if that is what ``error`` (or an error it was raised
+    from) says: UNREACHABLE, READ_ONLY, FULL, CANNOT_OPEN or IO_ERROR; None for any other error.
+
+    Covers a PostgreSQL or MariaDB server that refuses connections, dropped or killed the
+    connection, is shutting down or starting, has no connection slot left, is read-only or out
+    of disk; and a SQLite file that cannot be opened, is read-only, or whose disk is full or
+    failing. Lock waits (is_lock_contention), constraint violations and faulty SQL are not.
+    """
+    seen = 0
+    while error is not None and seen < 5:
+        reason = _unavailable_reason(error)
+        if reason:
+            return reason
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
+
+
+def _unavailable_reason(error: BaseException) -> str | None:
+    if isinstance(error, sa.exc.DBAPIError):
+        # The driver's error names the reason; failing that, SQLAlchemy saw the connection die.
+        return _driver_reason(error.orig) or (UNREACHABLE if error.connection_invalidated
+                                              else None)
+    return _driver_reason(error)
+
+
+def _driver_reason(error: BaseException) -> str | None:
+    module = type(error).__module__
+    if module.startswith(("pymysql", "MySQLdb")):
+        if type(error).__name__ == "InterfaceError":  # used a connection already closed
+            return UNREACHABLE
+        code = error.args[0] if error.args else None
+        return _MYSQL_UNAVAILABLE_ERRORS.get(code) if isinstance(code, int) else None
+    if module.startswith("psycopg"):
+        import psycopg
+
+        state = getattr(error, "sqlstate", None)
+        if state is None:
+            # Refused, timed out, closed or lost: libpq's own errors carry no SQLSTATE.
+            return UNREACHABLE if isinstance(error, psycopg.OperationalError) else None
+        if state.startswith("08"):  # connection_exception
+            return UNREACHABLE
+        return _PG_UNAVAILABLE_STATES.get(state)
+    if module.startswith("sqlite3"):
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None:
+            return _SQLITE_UNAVAILABLE_CODES.get(code & 0xFF)
+        message = str(error).lower()
+        return next((reason for text, reason in _SQLITE_UNAVAILABLE_MESSAGES
+                     if text in message), None)
+    return None
 
 
 def begin_write_locked(session) -> None:

@@ -8,14 +8,26 @@ SQLAlchemy would use, so a row reads back exactly as through the ORM.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .db import acquire_sqlite_write_lock
+from .db import (
+    POOL_RECYCLE_SECONDS,
+    UNREACHABLE,
+    acquire_sqlite_write_lock,
+    database_unavailable,
+)
 from .extensions import db
+
+# A thread's own connection is replaced as often as the pool recycles its connections.
+THREAD_CONNECTION_RECYCLE_SECONDS = POOL_RECYCLE_SECONDS
 
 # Callables given each statement's SQL (and "BEGIN", "COMMIT", "ROLLBACK" where the driver
 # sends them) before it runs: how tests and the benchmark count what these paths send, since
@@ -26,6 +38,12 @@ statement_listeners: list = []
 def _tell(sql: str) -> None:
     for listener in statement_listeners:
         listener(sql)
+
+
+# With tracing on (observability.tracing, set by the app factory): ``statement_span(engine,
+# sql)`` gives the context manager that makes each statement run here a span. None, the
+# default, leaves the hot paths as they are.
+statement_span = None
 
 
 _REQUIRED = object()
@@ -72,7 +90,8 @@ class DriverStatement:
         return found
 
     def _execute(self, cursor, params: Mapping) -> _Compiled:
-        compiled = self._for(db.engine.dialect)
+        engine = db.engine
+        compiled = self._for(engine.dialect)
         _tell(compiled.sql)
         values = {}
         for name, process, default in compiled.binds:
@@ -80,10 +99,13 @@ class DriverStatement:
             if value is _REQUIRED:
                 raise KeyError(f"no value for the parameter {name!r}")
             values[name] = process(value) if process else value
-        if compiled.positions is not None:
-            cursor.execute(compiled.sql, tuple(values[name] for name in compiled.positions))
+        arguments = (tuple(values[name] for name in compiled.positions)
+                     if compiled.positions is not None else values)
+        if statement_span is None:
+            cursor.execute(compiled.sql, arguments)
         else:
-            cursor.execute(compiled.sql, values)
+            with statement_span(engine, compiled.sql):
+                cursor.execute(compiled.sql, arguments)
         return compiled
 
     def rows(self, cursor, params: Mapping) -> list[list]:
@@ -105,40 +127,114 @@ class DriverStatement:
         return cursor.rowcount
 
 
-@contextlib.contextmanager
-def _as_sqlalchemy_errors() -> Iterator:
+def _wrapped(error: Exception, dbapi) -> sa.exc.DBAPIError:
     """Driver errors leave as SQLAlchemy's DBAPIError, as they would through a Connection, so
     that callers and error handlers (db.is_lock_contention, say) see one kind of error."""
-    dbapi = db.engine.dialect.loaded_dbapi
-    try:
-        yield
-    except dbapi.Error as error:
-        raise sa.exc.DBAPIError.instance(
-            "", None, error, dbapi.Error, hide_parameters=True) from error
+    return sa.exc.DBAPIError.instance("", None, error, dbapi.Error, hide_parameters=True)
+
+
+class _OwnConnection:
+    """A thread's own connection in autocommit, outside the pool: reads (and single statements
+    on PostgreSQL) need no transaction, so they skip the pool's checkout, the switch to
+    autocommit and back, and the reset on return (on MariaDB a ROLLBACK round trip). A worker
+    thread lives as long as its process: one more connection per thread. Closed when the
+    thread ends (its thread-local goes, and this with it)."""
+
+    __slots__ = ("__weakref__", "connection", "cursor", "detached", "engine", "opened_at")
+
+    def __init__(self, engine: sa.engine.Engine):
+        connection = engine.raw_connection()  # runs the engine's connect events (SQLite pragmas)
+        driver = connection.driver_connection
+        self.detached = not isinstance(engine.pool, _SHARED_CONNECTION_POOLS)
+        if self.detached:
+            connection.detach()  # the pool forgets it: close() closes the DBAPI connection
+        if engine.dialect.name == "postgresql":
+            driver.autocommit = True
+        elif engine.dialect.name == "mysql":
+            driver.autocommit(True)
+        # SQLite: db.configure_engine already runs statements outside transactions until a write.
+        self.engine, self.connection = engine, connection
+        self.cursor = connection.cursor()
+        self.opened_at = time.monotonic()
+        _open_connections.add(self)
+
+    def usable_for(self, engine: sa.engine.Engine) -> bool:
+        return (self.engine is engine and self.connection is not None
+                and time.monotonic() - self.opened_at < THREAD_CONNECTION_RECYCLE_SECONDS)
+
+    def close(self) -> None:
+        # getattr: __del__ also runs for an instance whose __init__ failed half-way.
+        connection = getattr(self, "connection", None)
+        self.connection = self.cursor = self.engine = None
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):  # already broken: nothing left to release
+            if not self.detached:
+                connection.close()  # back to the shared pool
+                return
+            # Closed without the pool's reset: a ROLLBACK is pointless in autocommit, and on a
+            # connection the server dropped it fails and the pool logs that with a traceback.
+            driver = connection.dbapi_connection
+            connection.invalidate()  # no I/O on a detached connection
+            driver.close()
+
+    def __del__(self):
+        self.close()
+
+
+# An in-memory SQLite database lives in its one pooled connection: use that one, not another.
+_SHARED_CONNECTION_POOLS = (sa.pool.StaticPool, sa.pool.SingletonThreadPool)
+_thread = threading.local()
+# Those still open at exit are closed while the drivers and logging still work (a thread-local
+# of the main thread would otherwise go only at interpreter teardown).
+_open_connections: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_connections() -> None:
+    for own in list(_open_connections):
+        own.close()
 
 
 @contextlib.contextmanager
-def read_cursor() -> Iterator:
-    """A cursor on a pooled connection for reads outside any transaction.
-
-    PostgreSQL reads in autocommit (psycopg sends no BEGIN, and the pool's reset sends no
-    ROLLBACK); SQLite reads outside a transaction already (db.configure_engine).
-    """
-    with _as_sqlalchemy_errors():
-        connection = db.engine.raw_connection()
-    driver = connection.driver_connection
-    postgres = db.engine.dialect.name == "postgresql"
+def autocommit_cursor() -> Iterator:
+    """A cursor of this thread's autocommit connection (_OwnConnection): every statement
+    commits by itself. A driver error closes the connection; the next call opens another."""
+    engine = db.engine
+    dbapi = engine.dialect.loaded_dbapi
+    own = getattr(_thread, "own", None)
     try:
-        if postgres:
-            driver.autocommit = True
-        cursor = connection.cursor()
-        try:
-            with _as_sqlalchemy_errors():
-                yield cursor
-        finally:
-            cursor.close()
-    finally:
-        _release(connection, restore_transactions=postgres)
+        if own is None or not own.usable_for(engine):
+            if own is not None:
+                own.close()
+            own = _thread.own = _OwnConnection(engine)
+        yield own.cursor
+    except dbapi.Error as error:
+        if own is not None:
+            own.close()
+        raise _wrapped(error, dbapi) from error
+
+
+def read_cursor():
+    """A cursor for reads outside any transaction (autocommit_cursor)."""
+    return autocommit_cursor()
+
+
+def read_rows(statement: DriverStatement, params: Mapping) -> list[list]:
+    """The rows of one read outside any transaction. When this thread's connection was opened
+    earlier and the server has dropped it since (a database restart while it sat idle), the
+    read runs once more on a new one: a read can be repeated, and the first request after a
+    restart need not fail for a connection nobody was using."""
+    own = getattr(_thread, "own", None)
+    reused = own is not None and own.usable_for(db.engine)
+    try:
+        with read_cursor() as cursor:
+            return statement.rows(cursor, params)
+    except sa.exc.DBAPIError as error:
+        if not reused or database_unavailable(error) != UNREACHABLE:
+            raise
+    with read_cursor() as cursor:
+        return statement.rows(cursor, params)
 
 
 @contextlib.contextmanager
@@ -147,45 +243,45 @@ def write_cursor(*, single_statement: bool = False) -> Iterator:
     ends and rolled back if it raises. SQLite takes the write lock first (BEGIN IMMEDIATE).
 
     ``single_statement``: the block runs one statement, atomic by itself; PostgreSQL then runs
-    it in autocommit, sparing the BEGIN and COMMIT round trips.
+    it on the autocommit connection, sparing the BEGIN and COMMIT round trips.
     """
-    dialect = db.engine.dialect.name
-    autocommit = single_statement and dialect == "postgresql"
-    with _as_sqlalchemy_errors():
-        connection = db.engine.raw_connection()
-    driver = connection.driver_connection
+    engine = db.engine
+    dialect = engine.dialect.name
+    if single_statement and dialect == "postgresql":
+        with autocommit_cursor() as cursor:
+            yield cursor
+        return
+    dbapi = engine.dialect.loaded_dbapi
     try:
-        if autocommit:
-            driver.autocommit = True
+        connection = engine.raw_connection()
+    except dbapi.Error as error:
+        raise _wrapped(error, dbapi) from error
+    try:
         cursor = connection.cursor()
         try:
-            with _as_sqlalchemy_errors():
-                if dialect == "sqlite":
-                    _tell("BEGIN IMMEDIATE")
-                    acquire_sqlite_write_lock(cursor)
-                elif dialect == "postgresql" and not autocommit:
-                    _tell("BEGIN (sent by psycopg)")
-                yield cursor
-                if not autocommit:
-                    _tell("COMMIT")
-                    connection.commit()
-        except BaseException:
-            if not autocommit:
-                _tell("ROLLBACK")
+            if dialect == "sqlite":
+                _tell("BEGIN IMMEDIATE")
+                acquire_sqlite_write_lock(cursor)
+            elif dialect == "postgresql":
+                _tell("BEGIN (sent by psycopg)")
+            yield cursor
+            _tell("COMMIT")
+            connection.commit()
+        except BaseException as error:
+            _tell("ROLLBACK")
+            try:
                 connection.rollback()
+            except dbapi.Error:  # broken: the pool must not hand it out again
+                connection.invalidate()
+            else:
+                if isinstance(error, dbapi.Error) and database_unavailable(error):
+                    # A SQLite connection opened while the file was read-only stays so.
+                    connection.invalidate()
+            if isinstance(error, dbapi.Error):
+                raise _wrapped(error, dbapi) from error
             raise
         finally:
-            cursor.close()
+            with contextlib.suppress(dbapi.Error):  # its connection may be invalidated: closed
+                cursor.close()
     finally:
-        _release(connection, restore_transactions=autocommit)
-
-
-def _release(connection, *, restore_transactions: bool) -> None:
-    """Back to the pool; a connection switched to autocommit is switched back first (the next
-    user expects transactions), or dropped if it cannot be."""
-    try:
-        if restore_transactions:
-            connection.driver_connection.autocommit = False
-    except db.engine.dialect.loaded_dbapi.Error:  # broken: the pool must not hand it out again
-        connection.invalidate()
-    connection.close()
+        connection.close()

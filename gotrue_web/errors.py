@@ -93,6 +93,17 @@ class ErrorCode:
     OAUTH_INVALID_STATE = "oauth_invalid_state"
     CUSTOM_PROVIDER_NOT_FOUND = "custom_provider_not_found"
     OVER_CUSTOM_PROVIDER_QUOTA = "over_custom_provider_quota"
+    SSO_PROVIDER_NOT_FOUND = "sso_provider_not_found"
+    SSO_PROVIDER_DISABLED = "sso_provider_disabled"
+    SSO_DOMAIN_ALREADY_EXISTS = "sso_domain_already_exists"
+    SAML_IDP_NOT_FOUND = "saml_idp_not_found"
+    SAML_IDP_ALREADY_EXISTS = "saml_idp_already_exists"
+    SAML_METADATA_FETCH_FAILED = "saml_metadata_fetch_failed"
+    SAML_ENTITY_ID_MISMATCH = "saml_entity_id_mismatch"
+    SAML_RELAY_STATE_NOT_FOUND = "saml_relay_state_not_found"
+    SAML_RELAY_STATE_EXPIRED = "saml_relay_state_expired"
+    SAML_ASSERTION_NO_USER_ID = "saml_assertion_no_user_id"
+    SAML_ASSERTION_NO_EMAIL = "saml_assertion_no_email"
 
 
 class GoTrueError(Exception):

@@ -9,6 +9,7 @@ write anything there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -32,8 +33,11 @@ class ForwardedClient:
         self.trusted = trusted
         # One hop: the address the trusted proxy itself appended (the rightmost).
         self.forwarded = ProxyFix(app, x_for=1, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+        # Peers are few (the proxies, or the clients of a server without one): parsing the
+        # address on every request costs more than the rest of this middleware.
+        self._is_trusted = functools.lru_cache(maxsize=4096)(self._check_trusted)
 
-    def _is_trusted(self, peer: str) -> bool:
+    def _check_trusted(self, peer: str) -> bool:
         if self.trusted is None:
             return True
         try:

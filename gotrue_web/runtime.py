@@ -22,8 +22,10 @@ from .transports.mail import MailTransport
 from .transports.sms import SMSSender
 
 if TYPE_CHECKING:
+    from .observability.metrics import Metrics
+    from .services.live_settings import LiveSettings
+    from .services.mail.dispatcher import MailOutbox
     from .services.mail.log import PendingMailLog
-    from .services.mail.outbox import MailOutbox
     from .services.mail.template_urls import TemplateURLCache
 
 
@@ -42,12 +44,18 @@ class Runtime:
     # Fetched GOTRUE_MAILER_TEMPLATES_* bodies, and mail log entries of the current request.
     template_urls: TemplateURLCache
     mail_log: PendingMailLog
-    # Emails the current request sends after its answer, and the threads that send them.
+    # The mail outbox: rows the current request queued, and this process's dispatcher thread.
     outbox: MailOutbox
+    # Prometheus metrics (observability.metrics): the services count through it; it does
+    # nothing with GOTRUE_METRICS_ENABLED off.
+    metrics: Metrics
     # Tests replace the clock to move time; everything that judges expiry asks it.
     clock: Callable[[], datetime] = system_clock
     # The shipped common-password list (empty when GOTRUE_PASSWORD_COMMON_LIST_ENABLED=false).
     common_passwords: frozenset[str] = frozenset()
+    # Settings changed in the console (runtime_settings rows): this process's refresher, which
+    # swaps ``settings`` for the environment's plus those rows (services/live_settings).
+    live_settings: LiveSettings | None = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -14,6 +14,7 @@ from alembic import context
 from flask import current_app
 
 from gotrue_web.models.search_indexes import TRIGRAM_INDEXES, substring_search_tables
+from gotrue_web.models.sso import EXPRESSION_INDEXES, MARIADB_GENERATED_KEYS
 
 config = context.config
 if config.config_file_name:
@@ -29,13 +30,24 @@ def include_object(obj, name, type_, reflected, compare_to):
     """Leave out of comparisons what the models create only on other dialects (ddl_if), and
     the substring search's tables, which migration 0012 and triggers own."""
     if reflected:
-        return not (type_ == "table" and name in substring_search_tables(engine.dialect.name))
+        if type_ == "table":
+            return name not in substring_search_tables(engine.dialect.name)
+        return not _mariadb_generated_key(obj, name, type_)
     condition = getattr(obj, "_ddl_if", None)
     if condition is not None and condition.dialect:
         dialects = condition.dialect
         dialects = (dialects,) if isinstance(dialects, str) else tuple(dialects)
         return engine.dialect.name in dialects
     return True
+
+
+def _mariadb_generated_key(obj, name, type_) -> bool:
+    """A generated column of MARIADB_GENERATED_KEYS (models/sso.py), or its unique index."""
+    if engine.dialect.name != "mysql" or type_ not in ("column", "index", "unique_constraint"):
+        return False
+    table = getattr(obj, "table", None)
+    column, index, _ = MARIADB_GENERATED_KEYS.get(getattr(table, "name", ""), ("", "", ""))
+    return name == (column if type_ == "column" else index)
 
 
 def skip_empty_autogenerate(context_, revision, directives):
@@ -78,6 +90,12 @@ def run_online() -> None:
                 for index in TRIGRAM_INDEXES:
                     warnings.filterwarnings("ignore", message=f".*expression-based index "
                                             f"'{index.name}'")
+            if engine.dialect.name == "sqlite":
+                # SQLite reflects no expression index, and alembic cannot compare the models'
+                # lower(...) indexes of the SSO tables there: both warn.
+                for name in EXPRESSION_INDEXES:
+                    warnings.filterwarnings("ignore", message=f".*expression-based index "
+                                            f"'?{name}'?")
             context.run_migrations()
 
 

@@ -7,8 +7,10 @@ so what a test sets up is what the server reads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from gotrue_web import driver_sql
 from gotrue_web.db import NIL_UUID
 from gotrue_web.extensions import db
 from gotrue_web.models import (
@@ -322,3 +325,33 @@ def freeze_clock(app, at: datetime | None = None) -> Clock:
 def later(app, seconds: float) -> datetime:
     """Stop the app's clock ``seconds`` after its current now (for the 60 s rule and expiry)."""
     return freeze_clock(app, app.extensions["gotrue"].now() + timedelta(seconds=seconds)).now
+
+
+# --- statements sent -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def statements_sent(app, *, orm_prefix: str = ""):
+    """Record the SQL this thread sends inside the block, through SQLAlchemy (each prefixed with
+    ``orm_prefix``) and on the driver paths (driver_sql). Other threads (the mail outbox's
+    dispatcher polls the same engine) are left out."""
+    sent: list[str] = []
+    this_thread = threading.get_ident()
+
+    def through_sqlalchemy(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() == this_thread:
+            sent.append(orm_prefix + statement)
+
+    def on_driver(statement: str) -> None:
+        if threading.get_ident() == this_thread:
+            sent.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+    driver_sql.statement_listeners.append(on_driver)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+        driver_sql.statement_listeners.remove(on_driver)

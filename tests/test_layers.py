@@ -41,6 +41,9 @@ ALLOWED = {
     "cli": {"errors", "extensions", "runtime", "console"},
     # gunicorn's worker class (gunicorn.conf.py): the server, not the application.
     "gunicorn_worker": set(),
+    # JSON logs and request ids: WSGI middleware and logging set-up, loaded by the factory and
+    # by gunicorn.conf.py.
+    "observability": set(),
     # The factory wires everything together.
     "__init__": {"*"},
 }
@@ -53,6 +56,7 @@ FORBIDDEN_LIBRARIES = {
     "services": {"flask", "werkzeug"},
     "ratelimit": {"flask"},
     "gunicorn_worker": {"flask", "flask_sqlalchemy", "sqlalchemy"},
+    "observability": {"flask", "flask_sqlalchemy", "sqlalchemy"},
 }
 # console.operations is the console's service layer: no request handling there either.
 OPERATIONS_FORBIDDEN = {"flask", "werkzeug"}

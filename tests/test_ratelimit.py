@@ -93,15 +93,22 @@ def test_an_unconfigured_bucket_never_refuses():
     assert limiter.limit_of("verify") is None and limiter.limit_of("otp") is not None
 
 
-def test_a_storage_that_fails_lets_requests_through_and_says_so(caplog):
-    limiter = _limiter(DEAD_REDIS_URL, amount=1)
+def test_a_storage_that_fails_counts_in_this_process_and_says_so(caplog):
+    limiter = _limiter(DEAD_REDIS_URL, amount=2)
     with caplog.at_level(logging.ERROR, logger="gotrue_web.ratelimit"):
-        assert [limiter.hit("otp", "client") for _ in range(3)] == [None, None, None]
+        results = [limiter.hit("otp", "client") for _ in range(4)]
+        assert limiter.wait("otp", "client") is not None
+        # Another key has its own count.
+        assert limiter.hit("otp", "other client") is None
+        assert limiter.wait("otp", "yet another") is None
+    # The limit still holds, counted in memory: two allowed, then refused until the window ends.
+    assert results[:2] == [None, None]
+    assert all(wait is not None and 0 < wait <= 300 for wait in results[2:])
     # Said once, not once per request.
     failures = [r for r in caplog.records if "rate-limit storage" in r.getMessage()]
     assert len(failures) == 1
     assert "redis://127.0.0.1:1/0 failed" in failures[0].getMessage()
-    assert "letting requests through" in failures[0].getMessage()
+    assert "counting request limits in this process's memory" in failures[0].getMessage()
     assert limiter.healthy() is False
 
 
@@ -124,7 +131,7 @@ def test_gotrue_defaults_and_this_servers_budgets():
     assert {name: (bucket.limit.amount, bucket.limit.get_expiry())
             for name, bucket in buckets.items()} == {
         "verify": (30, 300), "token": (150, 300), "otp": (30, 300), "anonymous": (30, 3600),
-        "mfa": (30, 120),
+        "mfa": (30, 120), "sso": (30, 300), "saml_assertion": (15, 300),
         "email_client": (10, 3600), "email_address": (5, 3600),
         "password_account": (100, 3600), "password_client": (10, 900),
         "sms_sent": (30, 3600)}

@@ -108,6 +108,13 @@ def test_defaults_are_gotrue_defaults():
         "magic_link": "Your sign-in link",
         "email_change": "Confirm your new email address",
         "reauthentication": "{{ .Token }} is your verification code",
+        "password_changed": "Your password was changed",
+        "email_changed": "Your email address was changed",
+        "phone_changed": "Your phone number was changed",
+        "identity_linked": "A new sign-in method was linked to your account",
+        "identity_unlinked": "A sign-in method was removed from your account",
+        "mfa_factor_enrolled": "A new verification method was added to your account",
+        "mfa_factor_unenrolled": "A verification method was removed from your account",
     }
     assert mailer.templates == {}
 

@@ -23,8 +23,12 @@ from .oauth import authorize as oauth_authorize
 from .oauth import callback as oauth_callback
 from .oauth import custom_providers as oauth_custom_providers
 from .oauth import identities as oauth_identities
+from .openapi import document as openapi_document
+from .sso import admin as sso_admin
+from .sso import saml as sso_saml
+from .sso import sign_in as sso_sign_in
 from .guards import (forget_client, identify_client, rate_limited, requires_admin,
-                     requires_user, signup_bucket)
+                     requires_saml, requires_user, signup_bucket)
 
 api = Blueprint("api", __name__)
 api.before_request(identify_client)
@@ -49,12 +53,15 @@ api.record_once(lambda state: (state.app.after_request(_after_user_created),
 
 def _route(rule: str, view, methods: tuple[str, ...], endpoint: str | None = None, *,
            auth: str | None = None, limit=None, read_only: bool = False,
-           captcha: bool | tuple[str, ...] = False) -> None:
+           captcha: bool | tuple[str, ...] = False, gate=None) -> None:
     # captcha: True, or the grant_type values it applies to (api.captcha.captcha_required).
+    # gate: a feature switch's guard (guards.requires_saml), checked after auth and before
+    # the rate limit.
     guarded = view
     if captcha:
         guarded = captcha_required(guarded, None if captcha is True else captcha)
     guarded = rate_limited(guarded, limit) if limit else guarded
+    guarded = gate(guarded) if gate else guarded
     if auth == "user":
         guarded = requires_user(guarded, read_only=read_only)
     elif auth == "admin":
@@ -66,6 +73,7 @@ _route("/health", health.health, ("GET",))
 _route("/ready", health.ready, ("GET",))
 _route("/settings", settings.settings_view, ("GET",), "settings")
 _route("/.well-known/jwks.json", well_known.jwks, ("GET",))
+_route("/openapi.json", openapi_document, ("GET",), "openapi")
 
 _route("/signup", signup.signup, ("POST",), limit=signup_bucket, captcha=True)
 _route("/token", token.token, ("POST",), limit="token", captcha=TOKEN_GRANTS)
@@ -123,3 +131,19 @@ _route("/admin/custom-providers/<identifier>", oauth_custom_providers.update_pro
        "admin_update_custom_provider", auth="admin")
 _route("/admin/custom-providers/<identifier>", oauth_custom_providers.delete_provider,
        ("DELETE",), "admin_delete_custom_provider", auth="admin")
+# SAML 2.0 SSO (spec oauth-sso.md section 5): 404 saml_provider_disabled while it is off.
+_route("/sso", sso_sign_in.single_sign_on, ("POST",), "sso", limit="sso", captcha=True,
+       gate=requires_saml)
+_route("/sso/saml/metadata", sso_saml.metadata, ("GET",), "saml_metadata", gate=requires_saml)
+_route("/sso/saml/acs", sso_saml.assertion_consumer_service, ("POST",), "saml_acs",
+       limit="saml_assertion", gate=requires_saml)
+_route("/admin/sso/providers", sso_admin.list_providers, ("GET",), "admin_list_sso_providers",
+       auth="admin", gate=requires_saml)
+_route("/admin/sso/providers", sso_admin.create_provider, ("POST",),
+       "admin_create_sso_provider", auth="admin", gate=requires_saml)
+_route("/admin/sso/providers/<idp_id>", sso_admin.get_provider, ("GET",),
+       "admin_get_sso_provider", auth="admin", gate=requires_saml)
+_route("/admin/sso/providers/<idp_id>", sso_admin.update_provider, ("PUT",),
+       "admin_update_sso_provider", auth="admin", gate=requires_saml)
+_route("/admin/sso/providers/<idp_id>", sso_admin.delete_provider, ("DELETE",),
+       "admin_delete_sso_provider", auth="admin", gate=requires_saml)

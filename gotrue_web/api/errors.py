@@ -86,6 +86,22 @@ def from_http_exception(exc: HTTPException) -> GoTrueError:
     return GoTrueError(status, code, message, headers=headers)
 
 
+# A database that is down, read-only or full (db.database_unavailable): 503, and the client may
+# try again shortly. GoTrue has no dedicated code for it, so the code stays unexpected_failure.
+DATABASE_UNAVAILABLE_MESSAGE = "Database unavailable, please try again shortly"
+DATABASE_RETRY_AFTER_SECONDS = 1
+
+
+def from_database_unavailable(exc: BaseException, reason: str) -> GoTrueError:
+    """503 for a request the database could not serve. One warning line, without a traceback
+    or the driver's text (which can name hosts and users): the reason word and the error's
+    type say what happened."""
+    log.warning("database unavailable (%s, %s) while handling %s %s", reason,
+                type(getattr(exc, "orig", None) or exc).__name__, request.method, request.path)
+    return GoTrueError(503, ErrorCode.UNEXPECTED_FAILURE, DATABASE_UNAVAILABLE_MESSAGE,
+                       headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 def from_unexpected(exc: BaseException) -> GoTrueError:
     log.exception("unexpected failure while handling %s %s", request.method, request.path,
                   exc_info=exc)

@@ -19,7 +19,7 @@ from .. import ratelimit
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
-from ..services import sessions, users
+from ..services import sessions, sso, users
 from ..services.hot_paths import reads as hot_reads
 from ..services.audit import Actor
 from .params import request_info
@@ -107,6 +107,18 @@ def requires_admin(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         g.admin_claims = authenticate_admin()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def requires_saml(view):
+    """Route decorator: 404 saml_provider_disabled unless GOTRUE_SAML_ENABLED (every /sso and
+    /admin/sso route; after the admin check and before the rate limit, as in GoTrue)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        sso.require_enabled(current_runtime())
         return view(*args, **kwargs)
 
     return wrapper

@@ -1,15 +1,13 @@
-"""GET /health (liveness, no database) and GET /ready (database reachable and migrated).
+"""GET /health (liveness, no database) and GET /ready (each dependency, services.readiness).
 
 Parity: GoTrue internal/api/api.go (HealthCheck).
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import current_app
-
-from .. import __version__
-from ..extensions import db
+from .. import ROOT, __version__
+from ..runtime import current_runtime
+from ..services.readiness import check as check_readiness
 from .errors import json_response
 
 
@@ -22,12 +20,7 @@ def health():
 
 
 def ready():
-    """200 when the database answers and carries the schema; 503 otherwise."""
-    try:
-        db.session.execute(sa.select(sa.literal(1))).scalar_one()
-        db.session.execute(sa.text("SELECT 1 FROM users WHERE 1 = 0")).all()
-    except sa.exc.SQLAlchemyError as exc:
-        current_app.logger.warning("readiness check failed: %s", type(exc).__name__)
-        db.session.rollback()
-        return json_response({"status": "unavailable"}, 503)
-    return json_response({"status": "ok"})
+    """200 when the database answers, carries the newest migration and the rate-limit storage
+    answers; 503 otherwise. Each check is named, with the mail outbox's backlog."""
+    readiness = check_readiness(current_runtime(), ROOT / "migrations")
+    return json_response(readiness.as_json(), 200 if readiness.ready else 503)

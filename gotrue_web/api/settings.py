@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ..runtime import current_runtime
 from ..services import oauth
+from ..settings.catalogue.review import UNAVAILABLE, Finding
+from ..settings.sms import PROVIDERS as SMS_PROVIDERS
 from .errors import json_response
 
 _EXTERNAL_KEYS = (
@@ -30,12 +32,48 @@ def public_settings(settings) -> dict:
         "disable_signup": settings.disable_signup,
         "mailer_autoconfirm": settings.mailer.autoconfirm,
         "phone_autoconfirm": settings.sms.autoconfirm,
-        "sms_provider": settings.sms.provider,
-        "saml_enabled": False,
-        "saml_private_key_next_configured": False,
+        # Only a provider this server can send through (GoTrue echoes any name).
+        "sms_provider": settings.sms.provider if settings.sms.provider in SMS_PROVIDERS else "",
+        "saml_enabled": settings.saml.enabled,
+        "saml_private_key_next_configured": bool(settings.saml.enabled
+                                                 and settings.saml.private_key_next),
         "passkeys_enabled": False,
     }
 
 
 def settings_view():
     return json_response(public_settings(current_runtime().settings))
+
+
+def unavailable_features(settings, sms_sender) -> list[Finding]:
+    """Sign-in methods and senders that are configured but cannot work here: the start-up
+    warnings "configured but not available" (the app factory logs them). ``sms_sender`` is the
+    one GOTRUE_SMS_PROVIDER builds (transports.sms.build)."""
+    found = []
+
+    def add(variable: str, what: str, why: str) -> None:
+        found.append(Finding(variable, UNAVAILABLE,
+                             f"{variable}: {what} is configured but not available: {why}"))
+
+    for name, config in settings.external.oauth.items():
+        variable = f"GOTRUE_EXTERNAL_{name.upper()}_ENABLED"
+        if not config.enabled:
+            continue
+        if not oauth.is_implemented(name):
+            add(variable, f"{name} sign-in", "this server has no such provider, so GET /settings "
+                "reports it as disabled")
+            continue
+        reasons = oauth.missing(oauth.REGISTRY[name], config)
+        if reasons:
+            add(variable, f"{name} sign-in", "; ".join(reasons))
+    provider = settings.sms.provider
+    if provider and provider not in SMS_PROVIDERS:
+        add("GOTRUE_SMS_PROVIDER", f"the SMS provider {provider!r}", "this server sends through "
+            + ", ".join(SMS_PROVIDERS) + ", so GET /settings reports no provider")
+    elif provider and not sms_sender.available:
+        add("GOTRUE_SMS_PROVIDER", f"the SMS provider {provider}", sms_sender.reason)
+    if (settings.external.phone_enabled and not sms_sender.available
+            and not settings.hooks.enabled("send_sms") and not settings.sms.test_otp):
+        add("GOTRUE_EXTERNAL_PHONE_ENABLED", "phone sign-in", "no SMS provider can send codes "
+            "(GOTRUE_SMS_PROVIDER) and the send_sms hook is off")
+    return found

@@ -8,11 +8,26 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from . import (audit_log, auth, email_templates, hooks, invites, mail_log, providers,
-               rate_limits, settings_page, sms, user_detail, users)
+from ..extensions import csrf
+from . import (auth, bulk_actions, configuration, email_templates, hooks, invites,
+               operators_page, overview, palette, rate_limits, roles, sessions_page,
+               settings_page, user_detail, users)
+from .logs import audit_log, mail_log, sms
+from .sign_in_methods import providers, sso
 
 console = Blueprint("console", __name__, url_prefix="/console")
+
+
+def check_csrf():
+    """Every POST of the console carries the CSRF token (checked before the operator is)."""
+    csrf.protect()
+
+
+console.before_request(check_csrf)
 console.before_request(auth.load_operator)
+# After the operator is known: what their role may do (console/roles.py).
+console.before_request(roles.enforce)
+console.add_app_template_global(roles.can, "can")
 
 
 def _route(rule: str, view, methods: tuple[str, ...] = ("GET",), endpoint: str | None = None):
@@ -20,14 +35,16 @@ def _route(rule: str, view, methods: tuple[str, ...] = ("GET",), endpoint: str |
 
 
 def index():
-    return redirect(url_for("console.users"), 303)
+    return redirect(url_for("console.overview"), 303)
 
 
 _route("/", index)
+_route("/overview", overview.overview)
 _route("/login", auth.login)
 _route("/login", auth.login_submit, ("POST",), "login_submit")
 _route("/logout", auth.logout, ("POST",))
 _route("/profile", auth.profile)
+_route("/palette", palette.palette)  # Go to: the command palette's user search
 _route("/profile/totp", auth.totp_start, ("POST",))
 _route("/profile/totp/confirm", auth.totp_confirm, ("POST",))
 _route("/profile/totp/disable", auth.totp_disable, ("POST",))
@@ -36,6 +53,10 @@ _route("/profile/password", auth.password_change, ("POST",))
 # Users
 _route("/users", users.users)
 _route("/users/export.<fmt>", users.export, ("POST",))
+# Bulk actions: the confirmation changes nothing (GET, or POST with the ticked rows).
+_route("/users/bulk", bulk_actions.bulk_confirm, ("GET", "POST"))
+_route("/users/bulk/start", bulk_actions.bulk_start, ("POST",))
+_route("/users/bulk/run", bulk_actions.bulk_run, ("POST",))
 _route("/users/new", user_detail.new_user)
 _route("/users/new", user_detail.create_user, ("POST",))
 _route("/users/<user_id>", user_detail.detail)
@@ -58,6 +79,12 @@ _route("/users/<user_id>/unlock", user_detail.unlock, ("POST",))
 _route("/users/<user_id>/identities/<identity_id>/unlink", user_detail.confirm_unlink)
 _route("/users/<user_id>/identities/<identity_id>/unlink", user_detail.unlink_identity,
        ("POST",))
+
+# Sessions of the whole realm
+_route("/sessions", sessions_page.sessions)
+_route("/sessions/sign-out", sessions_page.confirm_sign_out, endpoint="sessions_sign_out")
+_route("/sessions/sign-out", sessions_page.sign_out_matching, ("POST",))
+_route("/sessions/<session_id>/revoke", sessions_page.revoke, ("POST",), "sessions_revoke")
 
 # Invitations
 _route("/invites", invites.invites)
@@ -86,6 +113,16 @@ _route("/settings", settings_page.settings)
 _route("/providers", providers.providers)
 _route("/providers/<name>/test", providers.try_provider, ("POST",))
 
+# SAML single sign-on's identity providers
+_route("/sso", sso.sso)
+_route("/sso", sso.sso_create, ("POST",))
+_route("/sso/<provider_id>", sso.sso_provider)
+_route("/sso/<provider_id>", sso.sso_update, ("POST",))
+_route("/sso/<provider_id>/disable", sso.sso_disable, ("POST",))
+_route("/sso/<provider_id>/enable", sso.sso_enable, ("POST",))
+_route("/sso/<provider_id>/delete", sso.sso_confirm_delete)
+_route("/sso/<provider_id>/delete", sso.sso_delete, ("POST",))
+
 # Auth hooks
 _route("/hooks", hooks.hooks)
 _route("/hooks/<name>/test", hooks.send_test, ("POST",), "hook_test")
@@ -94,3 +131,24 @@ _route("/hooks/<name>/test", hooks.send_test, ("POST",), "hook_test")
 _route("/rate-limits", rate_limits.rate_limits)
 _route("/rate-limits/reset", rate_limits.reset_key, ("POST",))
 _route("/rate-limits/unlock", rate_limits.unlock_account, ("POST",))
+
+# Live configuration (owners change it: console/roles.py keys on "configuration_")
+_route("/configuration", configuration.configuration)
+_route("/configuration/redirect-test", configuration.redirect_test,
+       endpoint="configuration_redirect_test")
+_route("/configuration/<path>", configuration.change, ("POST",), "configuration_change")
+_route("/configuration/<path>/revert", configuration.revert, ("POST",), "configuration_revert")
+
+# Operators (owners act, everyone reads) and the invitation link's page (no session)
+_route("/operators", operators_page.operators)
+_route("/operators/invite", operators_page.invite, ("POST",), "operators_invite")
+_route("/operators/<operator_id>/role", operators_page.change_role, ("POST",), "operators_role")
+_route("/operators/<operator_id>/disable", operators_page.disable, ("POST",), "operators_disable")
+_route("/operators/<operator_id>/enable", operators_page.enable, ("POST",), "operators_enable")
+_route("/operators/<operator_id>/totp-reset", operators_page.reset_totp, ("POST",),
+       "operators_reset_totp")
+_route("/operators/<operator_id>/invitation", operators_page.renew_invite, ("POST",),
+       "operators_renew_invite")
+_route("/operators/<operator_id>/delete", operators_page.delete, ("POST",), "operators_delete")
+_route("/join", operators_page.join, endpoint="operator_join")
+_route("/join", operators_page.join_submit, ("POST",), "operator_join_submit")

@@ -22,7 +22,9 @@ from .htmx import done, is_htmx, refused
 from .operations import operators
 
 # Pages reachable without a console session.
-PUBLIC_ENDPOINTS = frozenset({"console.login", "console.login_submit"})
+PUBLIC_ENDPOINTS = frozenset({"console.login", "console.login_submit",
+                              # An invited operator's link: they have no password yet.
+                              "console.operator_join", "console.operator_join_submit"})
 
 
 def _timestamp(value: datetime) -> float:
@@ -60,6 +62,8 @@ def _signed_in_operator():
         return None
     if operator is None or operator.session_version != session.get("v"):
         return None
+    if operator.disabled_at is not None:
+        return None  # disabling bumps session_version too; this holds should that change
     return operator
 
 
@@ -114,7 +118,7 @@ def _is_console_path(value: str) -> bool:
 
 def _safe_next(value: str | None) -> str:
     # Only paths inside the console: never an absolute URL (no open redirect).
-    return value if value and _is_console_path(value) else url_for("console.users")
+    return value if value and _is_console_path(value) else url_for("console.overview")
 
 
 def login():

@@ -16,6 +16,7 @@ from ..services.mail import log as mail_log
 from ..services.mail import template_store as store
 from ..services.mail import template_urls
 from ..services.mail.templates import KINDS, TemplateSyntaxProblem
+from ..settings.mailer import template_variable
 from ..transports.mail import MailDeliveryError
 from .context import actor, client_ip
 from .htmx import done, refused, render_page_or_fragment
@@ -29,6 +30,13 @@ LABELS = {
     "recovery": "Reset password",
     "email_change": "Change email address",
     "reauthentication": "Reauthentication",
+    "password_changed": "Password changed",
+    "email_changed": "Email address changed",
+    "phone_changed": "Phone number changed",
+    "identity_linked": "Sign-in method linked",
+    "identity_unlinked": "Sign-in method removed",
+    "mfa_factor_enrolled": "MFA factor added",
+    "mfa_factor_unenrolled": "MFA factor removed",
 }
 PURPOSES = {
     "confirmation": "Sent after sign-up to prove the address belongs to the user.",
@@ -39,6 +47,17 @@ PURPOSES = {
                     "secure mode to the current one too).",
     "reauthentication": "A code the user types to confirm it is them before a sensitive "
                         "change such as a new password.",
+    "password_changed": "Tells the user their password was changed (PUT /user, also after "
+                        "a recovery link).",
+    "email_changed": "Sent to the old address once a change of email address is confirmed.",
+    "phone_changed": "Tells the user a new phone number was confirmed on their account.",
+    "identity_linked": "Tells the user a sign-in method (an OAuth provider, a phone) was "
+                       "linked to their account.",
+    "identity_unlinked": "Tells the user a sign-in method was unlinked (by them or by an "
+                         "operator).",
+    "mfa_factor_enrolled": "Tells the user a new MFA factor was verified on their account.",
+    "mfa_factor_unenrolled": "Tells the user a verified MFA factor was removed (by them, the "
+                             "admin API or an operator).",
 }
 ORIGINS = {"database": "Database", "url": "URL", "default": "Built-in"}
 # The preview iframe (srcdoc) inherits this page's policy. Email HTML relies on inline styles
@@ -72,9 +91,13 @@ def templates():
     rt = current_runtime()
     statuses = editor.overview(rt.settings)
     customised = sum(1 for status in statuses if status.stored or status.variants)
+    groups = (("Sign-in and account emails", "auth",
+               [status for status in statuses if not status.is_notification]),
+              ("Notifications", "notifications",
+               [status for status in statuses if status.is_notification]))
     return render_template("console/templates/index.html", section="templates",
-                           statuses=statuses, labels=LABELS, purposes=PURPOSES, origins=ORIGINS,
-                           customised=customised)
+                           groups=groups, labels=LABELS, purposes=PURPOSES, origins=ORIGINS,
+                           customised=customised, switch=editor.notification_switch)
 
 
 def _editor(kind: str, locale: str, subject: str, body: str, *, status: int = 200,
@@ -93,14 +116,15 @@ def _editor(kind: str, locale: str, subject: str, body: str, *, status: int = 20
     row = editor.variant(kind, normalized) if normalized or not locale else None
     general = editor.variant(kind, "") if normalized else row
     url = template_urls.template_url(rt.settings, kind)
-    variants = [entry for entry in editor.overview(rt.settings) if entry.kind == kind][0].variants
+    overview = [entry for entry in editor.overview(rt.settings) if entry.kind == kind][0]
     response = render_page_or_fragment(
         "console/templates/edit.html", fragment or "console/templates/edit.html", status=status,
         section="templates", kind=kind, label=LABELS[kind], purpose=PURPOSES[kind],
         locale=locale, subject=subject, body=body, row=row, general=general, url=url,
-        variants=variants, rendered=rendered, preview_error=preview_error, error=error,
-        variables=editor.VARIABLES, test_to=g.operator.email, origins=ORIGINS,
-        mail_enabled=rt.mailer.enabled)
+        variants=overview.variants, rendered=rendered, preview_error=preview_error, error=error,
+        variables=editor.variables_for(kind), test_to=g.operator.email, origins=ORIGINS,
+        mail_enabled=rt.mailer.enabled, url_variable=template_variable(kind),
+        notification_on=overview.enabled, switch=editor.notification_switch(kind))
     response.headers["Content-Security-Policy"] = EDITOR_CSP
     return response
 

@@ -3,7 +3,7 @@ otherwise. Never JSON, never a stack trace."""
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -45,3 +45,14 @@ def http_error(exc: HTTPException):
 
 def unexpected_error():
     return _page(500, "Something went wrong", "The error has been logged. Please try again.")
+
+
+def database_unavailable(retry_after: int):
+    """503 while the database is down, read-only or full (db.database_unavailable)."""
+    # The operator's row cannot be read back now: the page leaves out the account menu.
+    g.operator = None
+    response = make_response(_page(
+        503, "The database is unavailable",
+        "It could not be reached or written to. Please try again in a moment."))
+    response.headers["Retry-After"] = str(retry_after)
+    return response

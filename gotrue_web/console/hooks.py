@@ -18,7 +18,7 @@ from ..extensions import db
 from ..runtime import current_runtime
 from ..services.hooks import log as hook_log
 from ..settings import HOOK_NAMES
-from . import log_pages
+from .logs import log_pages
 from .context import actor, client_ip
 from .htmx import is_htmx, refused, render_page_or_fragment, wants_fragment
 from .operations import log_paging

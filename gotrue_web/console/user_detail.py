@@ -21,6 +21,7 @@ from ..runtime import current_runtime
 from ..services import sessions
 from ..services.admin import users as admin_users
 from .context import actor, request_info
+from .email_templates import LABELS as NOTIFICATION_LABELS
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
 from .operations import limit_keys, rate_limits, user_actions, user_timeline
 
@@ -78,10 +79,13 @@ def _context(user: User, *, errors: dict | None = None, values: dict | None = No
         "lockouts": limit_keys.user_lockouts(rt, user),
         "timeline": user_timeline.page(user.id, before=request.args.get("before"),
                                        hide_refreshes=quiet),
+        "notifications": user_timeline.notifications(user.id),
+        "notification_labels": NOTIFICATION_LABELS,
         "quiet": quiet,
         "metadata": {field: _metadata_editor(user, field, values)
                      for field in user_actions.METADATA_FIELDS},
         "ban_choices": user_actions.BAN_CHOICES,
+        "mail_dropped": user_actions.mail_is_dropped(rt),
         "confirmation_phrase": user_actions.confirmation_phrase(user),
         "errors": errors or {},
         "values": values,
@@ -102,8 +106,8 @@ def _refuse(user_id: str, form: str, message: str, values: dict | None = None):
 
 
 def _act(user_id: str, form: str, action, values: dict | None = None):
-    """Run ``action(user)``, which returns the success message, and commit; or roll back and
-    refuse with the service's message at ``form``."""
+    """Run ``action(user)``, which returns the success message (or the message and its toast
+    kind), and commit; or roll back and refuse with the service's message at ``form``."""
     user = _load(user_id)
     try:
         message = action(user)
@@ -111,7 +115,9 @@ def _act(user_id: str, form: str, action, values: dict | None = None):
         db.session.rollback()
         return _refuse(user_id, form, error.message, values)
     db.session.commit()
-    return done(message, fragment=DETAIL_BLOCK, location=_detail_url(user), **_context(user))
+    message, kind = message if isinstance(message, tuple) else (message, "ok")
+    return done(message, fragment=DETAIL_BLOCK, location=_detail_url(user), kind=kind,
+                **_context(user))
 
 
 def _plural(count: int, word: str) -> str:
@@ -131,17 +137,26 @@ def detail(user_id: str):
 # --- emails -------------------------------------------------------------------------------------
 
 
+def _mailed(what: str, user: User, *, again: bool = False) -> tuple[str, str]:
+    """The message (and toast kind) after an email was sent, or dropped because this server
+    has no SMTP host and no send_email hook (the mail log then says "not sent")."""
+    if user_actions.mail_is_dropped(current_runtime()):
+        return (f"{what} to {user.email} was not sent: this server has no SMTP server "
+                "(GOTRUE_SMTP_HOST is empty). The mail log records it as not sent.", "error")
+    return f"{what} sent {'again ' if again else ''}to {user.email}.", "ok"
+
+
 def send_recovery(user_id: str):
     def act(user):
         user_actions.send_recovery(current_runtime(), user, actor(), request_info())
-        return f"Password recovery email sent to {user.email}."
+        return _mailed("Password recovery email", user)
     return _act(user_id, "emails", act)
 
 
 def send_magic_link(user_id: str):
     def act(user):
         user_actions.send_magic_link(current_runtime(), user, actor(), request_info())
-        return f"Sign-in link sent to {user.email}."
+        return _mailed("Sign-in link", user)
     return _act(user_id, "emails", act)
 
 
@@ -149,8 +164,8 @@ def resend_confirmation(user_id: str):
     def act(user):
         kind = user_actions.resend_confirmation(current_runtime(), user, actor(),
                                                    request_info())
-        what = "Invitation" if kind == "invite" else "Confirmation email"
-        return f"{what} sent again to {user.email}."
+        return _mailed("Invitation" if kind == "invite" else "Confirmation email", user,
+                       again=True)
     return _act(user_id, "emails", act)
 
 
@@ -195,11 +210,18 @@ def ban(user_id: str):
     def act(user):
         duration = user_actions.ban_duration_of(values["duration"],
                                                    values["custom_duration"])
-        ended = user_actions.ban(current_runtime(), user, duration, values["reason"],
-                                    actor(), request_info())
-        return (f"{label_of(user)} is banned until "
-                f"{user.banned_until:%Y-%m-%d %H:%M} UTC; "
-                f"{_plural(ended, 'session')} ended.")
+        rt = current_runtime()
+        before = user.banned_until if user.is_banned(rt.now()) else None
+        ended = user_actions.ban(rt, user, duration, values["reason"], actor(),
+                                 request_info())
+        if before is None:
+            return (f"{label_of(user)} is banned until "
+                    f"{user.banned_until:%Y-%m-%d %H:%M} UTC; "
+                    f"{_plural(ended, 'session')} ended.")
+        change = "shortened" if user.banned_until < before else "extended"
+        return (f"The ban on {label_of(user)} is {change}: it now ends "
+                f"{user.banned_until:%Y-%m-%d %H:%M} UTC (it was to end "
+                f"{before:%Y-%m-%d %H:%M} UTC).")
     return _act(user_id, "ban", act, values)
 
 

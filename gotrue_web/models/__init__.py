@@ -5,22 +5,26 @@ from .flow_state import CodeChallengeMethod, FlowState
 from .hook import HookDelivery
 from .identity import Identity
 from .mail import EmailTemplate, MailLogEntry, SMSLogEntry
+from .mail_outbox import MailOutboxRow
 from .mfa import AMRClaim, Challenge, Factor, FactorStatus, FactorType
 from .oauth_provider import CustomOAuthProvider, OAuthClientState
 from .one_time_token import OneTimeToken, OneTimeTokenType
-from .operator import ConsoleLock, Operator, OperatorSignInAttempt
+from .operator import ConsoleLock, Operator, OperatorSignInAttempt, RuntimeSetting
 from .session import AAL, RefreshToken, Session
+from .sso import SAMLProvider, SAMLRelayState, SSODomain, SSOProvider
 from .user import User
 
 # Registers the console's search indexes on the tables (imported for that effect).
 from . import search_indexes  # noqa: E402,F401  isort: skip
+from . import overview_indexes  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "AAL", "AMRClaim", "AuditLogEntry", "Challenge", "CodeChallengeMethod", "CustomOAuthProvider",
     "EmailTemplate",
-    "Factor", "HookDelivery", "MailLogEntry",
+    "Factor", "HookDelivery", "MailLogEntry", "MailOutboxRow",
     "FactorStatus", "FactorType", "FlowState", "Identity", "OAuthClientState", "OneTimeToken",
     "OneTimeTokenType",
-    "ConsoleLock", "Operator", "OperatorSignInAttempt", "SMSLogEntry",
-    "RefreshToken", "Session", "User",
+    "ConsoleLock", "Operator", "OperatorSignInAttempt", "RuntimeSetting", "SMSLogEntry",
+    "RefreshToken", "SAMLProvider", "SAMLRelayState", "SSODomain", "SSOProvider", "Session",
+    "User",
 ]

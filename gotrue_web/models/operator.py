@@ -30,6 +30,12 @@ class Operator(Base):
     # The newest 30-second TOTP step accepted from this operator: a code of that step or an
     # earlier one is refused, so a code seen over a shoulder or in a log cannot be replayed.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # owner, admin, support or viewer (console/roles.py says what each may do). Operators
+    # that existed before roles are owners: they could do everything.
+    role: Mapped[str] = mapped_column(
+        sa.String(16), nullable=False, default="owner", server_default="owner")
+    # Set while the operator may not sign in (disabled by an owner); their sessions end.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OperatorSignInAttempt(Base):
@@ -60,3 +66,16 @@ class ConsoleLock(Base):
     __tablename__ = "console_locks"
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+class RuntimeSetting(Base):
+    """A setting changed from the console while the server runs: it wins over the
+    environment's value until removed. ``value`` is JSON."""
+
+    __tablename__ = "runtime_settings"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The operator's email at the time (operators can be deleted; the audit log has the rest).
+    updated_by: Mapped[str] = mapped_column(sa.String(255), nullable=False)

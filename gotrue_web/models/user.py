@@ -94,13 +94,13 @@ class User(Base):
             "email_change_confirm_status >= 0 AND email_change_confirm_status <= 2",
             name="email_change_confirm_status",
         ),
-        # Email is unique among non-SSO users. MariaDB has no partial indexes: there it is
-        # unique among all users, which is stricter and harmless while SSO is not offered.
+        # Email is unique among non-SSO users: an SSO user may share it with another account.
+        # MariaDB has no partial indexes: there the index of this name is on a generated
+        # column (models/sso.py, MARIADB_GENERATED_KEYS; migration 0016).
         sa.Index("users_email_partial_key", "email", unique=True,
                  postgresql_where=sa.text("is_sso_user = false"),
                  sqlite_where=sa.text("is_sso_user = 0")).ddl_if(
                      dialect=("postgresql", "sqlite")),
-        sa.Index("users_email_key", "email", unique=True).ddl_if(dialect="mysql"),
         sa.Index("users_is_anonymous_idx", "is_anonymous"),
         *[
             sa.Index(f"{column}_idx", column, unique=True,

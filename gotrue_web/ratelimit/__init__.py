@@ -8,9 +8,11 @@ SQLite file on this machine (sqlite_storage) is shared by every worker of the se
 ``memory://`` counts in one process only: it is for tests and single-process runs, since
 under gunicorn it would multiply every limit by the number of workers.
 
-A storage that fails is logged and, for request limits, the request is let through (fail
-open): an outage of the counter store must not take sign-in down with it. Budgets that guard
-something sent out (email) fail closed: nothing is sent while they cannot be counted.
+A storage that fails is logged and, for request limits, counting moves to this process's
+memory until the storage answers again: an outage of the counter store must not take sign-in
+down with it, nor lift the limits (each worker then allows the whole limit on its own, so the
+server allows up to workers x limit). Budgets that guard something sent out (email, SMS) fail
+closed: nothing is sent while they cannot be counted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -86,6 +88,11 @@ def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
         Bucket("mfa", _per(settings.mfa_challenge_and_verify * 2, 2),
                "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY",
                "MFA challenges and verifications per client, per 2 minutes (twice the setting)"),
+        Bucket("sso", _per(settings.sso, 5), "GOTRUE_RATE_LIMIT_SSO",
+               "POST /sso per client, per 5 minutes"),
+        Bucket("saml_assertion", _per(settings.saml_assertion, 5),
+               "GOTRUE_SAML_RATE_LIMIT_ASSERTION",
+               "SAML assertions posted to /sso/saml/acs per client, per 5 minutes"),
     ]
     if settings.email_sent_per_client > 0:
         table.append(Bucket("email_client", _per(settings.email_sent_per_client, 60),
@@ -145,7 +152,8 @@ class RateLimiter:
     """Counts hits per (bucket, key) against each bucket's limit."""
 
     def __init__(self, buckets: Mapping[str, Bucket | RateLimitItem],
-                 storage_url: str = "memory://"):
+                 storage_url: str = "memory://",
+                 on_refusal: Callable[[str], None] | None = None):
         self.buckets = {name: (value if isinstance(value, Bucket)
                                else Bucket(name, value, "", name))
                         for name, value in buckets.items()}
@@ -157,11 +165,21 @@ class RateLimiter:
             raise ValueError(f"unusable rate-limit storage {storage_url!r}: {exc}") from None
         self.strategy = MovingWindowRateLimiter(self.storage)
         self._last_failure_logged = -_FAILURE_LOG_INTERVAL
+        # Where request limits count while the storage fails (made at the first failure).
+        self._fallback: MovingWindowRateLimiter | None = None
+        # Told the bucket's name at each refusal (the metrics' rate-limit refusals).
+        self.on_refusal = on_refusal or _ignore_refusal
 
     @classmethod
-    def from_settings(cls, settings: RateLimitSettings,
-                      storage_url: str = "memory://") -> "RateLimiter":
-        return cls(buckets_from(settings), settings.storage_url or storage_url)
+    def from_settings(cls, settings: RateLimitSettings, storage_url: str = "memory://",
+                      on_refusal: Callable[[str], None] | None = None) -> "RateLimiter":
+        return cls(buckets_from(settings), settings.storage_url or storage_url, on_refusal)
+
+    def reconfigure(self, settings: RateLimitSettings) -> None:
+        """Size the buckets from ``settings`` (values changed in the console while the server
+        runs); the storage stays. One assignment, so a request sees the old table or the new.
+        A limit whose amount changed counts afresh (the stored key names the amount)."""
+        self.buckets = buckets_from(settings)
 
     @property
     def limits(self) -> dict[str, RateLimitItem]:
@@ -171,20 +189,35 @@ class RateLimiter:
         found = self.buckets.get(bucket)
         return found.limit if found else None
 
-    def _storage_failed(self, bucket: Bucket, error: Exception) -> float | None:
+    def _storage_failed(self, bucket: Bucket, key: str, error: Exception, *,
+                        count: bool) -> float | None:
+        """The answer while the storage fails: budgets that fail closed refuse; request limits
+        count (``count``) or look in this process's memory instead."""
         # Said once a minute at most: an outage must not also flood the log.
         now = time.monotonic()
         if now - self._last_failure_logged >= _FAILURE_LOG_INTERVAL:
             self._last_failure_logged = now
-            consequence = ("refusing emails and other budgets that fail closed, letting "
-                           "requests through")
+            consequence = ("refusing emails and other budgets that fail closed, counting "
+                           "request limits in this process's memory")
             log.error("rate-limit storage %s failed (%s: %s); %s until it answers",
                       self.storage_name, type(error).__name__, error, consequence)
-        return FAIL_CLOSED_WAIT if bucket.fail_closed else None
+        if bucket.fail_closed:
+            self.on_refusal(bucket.name)
+            return FAIL_CLOSED_WAIT
+        if self._fallback is None:
+            self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        if count and self._fallback.hit(bucket.limit, bucket.name, key):
+            return None
+        stats = self._fallback.get_window_stats(bucket.limit, bucket.name, key)
+        if not count and stats.remaining > 0:
+            return None
+        self.on_refusal(bucket.name)
+        return max(0.0, stats.reset_time - time.time())
 
     def hit(self, bucket: str, key: str) -> float | None:
         """Count one request of ``key`` in ``bucket``: None when it is allowed, else the
-        seconds until the next one will be. Unconfigured buckets allow everything."""
+        seconds until the next one will be (a refusal). Unconfigured buckets allow
+        everything."""
         found = self.buckets.get(bucket)
         if found is None:
             return None
@@ -192,21 +225,24 @@ class RateLimiter:
             if self.strategy.hit(found.limit, bucket, key):
                 return None
             reset_at = self.strategy.get_window_stats(found.limit, bucket, key).reset_time
-        except Exception as exc:  # noqa: BLE001 - any storage failure: say so, fail open or closed
-            return self._storage_failed(found, exc)
+        except Exception as exc:  # noqa: BLE001 - any storage failure: say so, count elsewhere
+            return self._storage_failed(found, key, exc, count=True)
+        self.on_refusal(bucket)
         return max(0.0, reset_at - time.time())
 
     def wait(self, bucket: str, key: str) -> float | None:
-        """Like ``hit`` without counting: the wait when ``key`` has used up ``bucket``."""
+        """Like ``hit`` without counting a hit: the wait when ``key`` has used up ``bucket``,
+        which its callers refuse (counted as a refusal)."""
         found = self.buckets.get(bucket)
         if found is None:
             return None
         try:
             stats = self.strategy.get_window_stats(found.limit, bucket, key)
         except Exception as exc:  # noqa: BLE001
-            return self._storage_failed(found, exc)
+            return self._storage_failed(found, key, exc, count=False)
         if stats.remaining > 0:
             return None
+        self.on_refusal(bucket)
         return max(0.0, stats.reset_time - time.time())
 
     def clear(self, bucket: str, key: str) -> None:
@@ -256,6 +292,10 @@ class RateLimiter:
     @property
     def storage_name(self) -> str:
         return describe_storage(self.storage_url)
+
+
+def _ignore_refusal(_bucket: str) -> None:
+    pass
 
 
 def _glob_escape(text: str) -> str:

@@ -54,6 +54,22 @@ LOG_TYPES = {
     "rate_limit_reset": "operator",
     # An operator forgot an account's wrong passwords (console, rate limits or user page).
     "account_unlocked": "user",
+    # A live setting changed or reverted on the console's Configuration page.
+    "configuration_changed": "operator",
+    # Owners managing operators (console/operators_page.py), and actions a role was refused.
+    "operator_invited": "operator",
+    "operator_invite_renewed": "operator",
+    "operator_invite_accepted": "operator",
+    "operator_role_changed": "operator",
+    "operator_disabled": "operator",
+    "operator_enabled": "operator",
+    "operator_totp_reset": "operator",
+    "operator_deleted": "operator",
+    "operator_action_refused": "operator",
+    # An operator started a bulk action on the users list (each user gets their own entry).
+    "users_bulk_action": "operator",
+    # An SSO identity provider added, edited, disabled, enabled or deleted on the console.
+    "sso_provider_changed": "operator",
 }
 
 

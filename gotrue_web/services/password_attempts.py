@@ -10,6 +10,8 @@ can still get in by magic link, code or recovery, which a stranger cannot use.
 
 from __future__ import annotations
 
+import contextlib
+
 from ..errors import ErrorCode, too_many_requests
 from ..ratelimit import requesting_client, retry_after_seconds
 from ..runtime import Runtime
@@ -39,8 +41,12 @@ def record_failure(rt: Runtime, account: str) -> None:
 
 def record_success(rt: Runtime, account: str) -> None:
     """The owner got in from this client: its own misses no longer count. The account-wide
-    count stays: a success does not reopen guessing from everywhere."""
-    rt.limiter.clear("password_client", _keys(account)[1][1])
+    count stays: a success does not reopen guessing from everywhere.
+
+    With the counter storage down the sign-in still succeeds: the misses are then not forgotten
+    but run out with their window (``check`` has already logged the outage)."""
+    with contextlib.suppress(Exception):
+        rt.limiter.clear("password_client", _keys(account)[1][1])
 
 
 def unlock(rt: Runtime, account: str) -> None:

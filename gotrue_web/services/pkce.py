@@ -117,6 +117,13 @@ def exchange(rt: Runtime, auth_code: str, verifier: str, info: RequestInfo
     audit.record("login", audit.Actor.of_user(user), now=now, ip=info.ip,
                  traits={"provider_type": flow.provider_type})
     issued = sessions.start_session(rt, user, method, info)
+    # The sign-in a PKCE flow began (an OAuth callback or an emailed link) ends here.
+    if method == "oauth":
+        rt.metrics.sign_in("oauth", (flow.provider_type or "").lower(), "success")
+    elif method == "sso/saml":
+        rt.metrics.sign_in("sso", "saml", "success")
+    else:
+        rt.metrics.sign_in("magiclink" if method == "magiclink" else "otp", "email", "success")
     issued.provider_token = provider_token
     issued.provider_refresh_token = provider_refresh
     return issued

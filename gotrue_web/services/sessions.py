@@ -109,10 +109,13 @@ _SESSION_COLUMNS = tuple(column.name for column in Session.__table__.c)
 
 
 def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
-                  aal: AAL = AAL.aal1) -> IssuedSession:
+                  aal: AAL = AAL.aal1, not_after: datetime | None = None,
+                  amr_provider: str = "") -> IssuedSession:
     """Create a session with its first refresh token and amr claim, and mint an access token.
 
-    Updates the user's last_sign_in_at. The caller commits.
+    ``not_after`` ends the session (a SAML assertion's SessionNotOnOrAfter); ``amr_provider``
+    names the SSO provider in this token's amr entry. Updates the user's last_sign_in_at. The
+    caller commits.
     """
     now = rt.now()
     if sa.inspect(user).persistent:
@@ -128,6 +131,8 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
         connection = db.session.connection()
     values = {"id": uuid.uuid4(), "user_id": user.id, "created_at": now, "updated_at": now,
               "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
+    if not_after is not None:
+        values["not_after"] = not_after
     # On the session's connection: the rows refer only to the user, flushed by now.
     connection.execute(_INSERT_SESSION, values)
     connection.execute(_INSERT_CLAIM, {
@@ -145,6 +150,8 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
     session = hot_reads.SessionView(_SESSION_COLUMNS,
                                     tuple(values.get(name) for name in _SESSION_COLUMNS))
     amr = [{"method": method, "timestamp": int(now.timestamp())}]
+    if amr_provider:
+        amr[0]["provider"] = amr_provider
     return mint(rt, user, session, amr, now, token, method, info.ip)
 
 

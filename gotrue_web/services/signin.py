@@ -70,9 +70,11 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
     if user is None:
         rt.hasher.burn(password)
         password_attempts.record_failure(rt, throttled)
+        rt.metrics.sign_in("password", provider, "failure")
         raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
     if not rt.hasher.verify(password, user.encrypted_password):
         password_attempts.record_failure(rt, throttled)
+        rt.metrics.sign_in("password", provider, "failure")
         # The hook hears of every wrong password of a known user (and may reject it its way).
         check_password_attempt(rt, user.id, False, info.ip)
         raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
@@ -90,6 +92,7 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
                  traits={"provider": provider})
     legacy_webhook.trigger(rt, "login", user)
     issued = sessions.start_session(rt, user, "password", info)
+    rt.metrics.sign_in("password", provider, "success")
     issued.report_weak_password = True
     issued.weak_password = password_checks.login_weakness(rt, password)
     return issued

@@ -190,6 +190,7 @@ def register_email_user(rt: Runtime, email: str, password: str | None, data: dic
     if audit_signup:
         audit.record("user_signedup", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
                      traits={"provider": "email"})
+        rt.metrics.sign_up("email", "email")
     return user
 
 
@@ -293,6 +294,7 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo, 
                           after_hook=user_created.SIGNUP)
     # GoTrue's phone identity carries no number: {sub, email_verified, phone_verified} + data.
     _add_first_identity(rt, user, "phone", email=None, phone=None, data=request.data)
+    rt.metrics.sign_up("phone", "phone")
     actor = audit.Actor.of_user(user)
     if not autoconfirm:
         audit.record("user_confirmation_requested", actor, now=rt.now(), ip=info.ip,
@@ -352,4 +354,5 @@ def sign_in_anonymously(rt: Runtime, data: dict | None, info: RequestInfo
     audit.record("user_signedup", actor, now=rt.now(), ip=info.ip,
                  traits={"provider": "anonymous"})
     audit.record("login", actor, now=rt.now(), ip=info.ip, traits={"provider": "anonymous"})
+    rt.metrics.sign_up("anonymous", "anonymous")
     return sessions.start_session(rt, user, "anonymous", info)

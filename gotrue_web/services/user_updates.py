@@ -16,8 +16,9 @@ from ..models import AAL, AMRClaim, Identity, OneTimeTokenType, Session, User
 from ..runtime import RequestInfo, Runtime
 from . import audit, one_time_tokens, password_checks, pkce, sessions, users
 from . import phone as phone_flows
-from .phone import verification as phone_codes
 from .mail import flows as mail_flows
+from .mail import notifications
+from .phone import verification as phone_codes
 from .signup import address_taken
 from .validation import normalize_email, normalize_phone
 
@@ -161,6 +162,7 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
         users.set_password(rt, user, change.password)
         sessions.delete_sessions(user.id, keep=session.id if session else None)
         audit.record("user_updated_password", audit.Actor.of_user(user), now=now, ip=info.ip)
+        notifications.notify(rt, user, "password_changed")
 
     if change.data is not None:
         user.raw_user_meta_data = users.merge_metadata(user.raw_user_meta_data, change.data)
@@ -241,8 +243,11 @@ def _change_phone(rt: Runtime, user: User, phone: str, channel: str,
     if not rt.settings.sms.autoconfirm:
         phone_flows.send_code(rt, user, phone, "phone_change", channel, info)
         return
+    old_phone = user.phone or ""
+    had_identity = any(identity.provider == "phone" for identity in user.identities)
     user.phone = phone
     user.phone_change = ""
     user.is_anonymous = False
     users.set_address_identity(rt, user, "phone", phone, verified=True)
     users.confirm_phone(rt, user)
+    notifications.phone_changed(rt, user, old_phone=old_phone, identity_created=not had_identity)

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..db import begin_write_locked
-from ..errors import ErrorCode, bad_request, forbidden, unprocessable
+from ..errors import ErrorCode, GoTrueError, bad_request, forbidden, unprocessable
 from ..extensions import db
 from ..models import OneTimeToken, OneTimeTokenType, User
 from ..runtime import RequestInfo, Runtime
 from ..security import codes
 from . import audit, one_time_tokens, pkce, sessions, users
 from .hooks import legacy as legacy_webhook
+from .mail import notifications
 from .phone import verification as phone_codes
 from .validation import normalize_email
 
@@ -169,7 +170,29 @@ def verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str 
     ``want_auth_code`` (GET /verify) turns a PKCE token into an authorization code instead of a
     session; 400 flow_state_not_found when its flow is gone. Without it, the link token of a
     PKCE flow is refused with 400 bad_code_verifier.
+
+    Metrics: a session started is a sign-in, a code or link that matched nothing or had expired
+    a failed one (a PKCE flow's sign-in is counted when its code is exchanged).
     """
+    provider = "phone" if verify_type in PHONE_TYPES else "email"
+    try:
+        result = _verify(rt, verify_type, info, token_hash=token_hash, code=code, email=email,
+                         phone=phone, want_auth_code=want_auth_code)
+    except GoTrueError as error:
+        if error.error_code == ErrorCode.OTP_EXPIRED:
+            rt.metrics.sign_in(_sign_in_method(verify_type), provider, "failure")
+        raise
+    if result.session is not None:
+        rt.metrics.sign_in(_sign_in_method(result.verify_type), provider, "success")
+    return result
+
+
+def _sign_in_method(verify_type: str) -> str:
+    return "magiclink" if verify_type == "magiclink" else "otp"
+
+
+def _verify(rt: Runtime, verify_type: str, info: RequestInfo, *, token_hash: str,
+            code: str, email: str, phone: str, want_auth_code: bool) -> VerifyResult:
     invalid = LINK_INVALID if token_hash else CODE_INVALID
     if verify_type not in EMAIL_TYPES:
         if token_hash:
@@ -277,6 +300,7 @@ def _apply_email_change(rt: Runtime, user: User, token_type: OneTimeTokenType,
         return False
     legacy_webhook.trigger(rt, "email_change", user)
     new_email = user.email_change
+    old_email = user.email or ""
     user.email = new_email
     user.email_change = ""
     user.email_change_confirm_status = 0
@@ -286,6 +310,8 @@ def _apply_email_change(rt: Runtime, user: User, token_type: OneTimeTokenType,
     users.confirm_email(rt, user)
     audit.record("user_modified", audit.Actor.of_user(user), now=rt.now(), ip=info.ip,
                  traits={"email_change": new_email})
+    # To the address that just stopped being the user's: its owner must hear of it.
+    notifications.notify(rt, user, "email_changed", to=old_email, old_email=old_email)
     return True
 
 
@@ -372,10 +398,13 @@ def _apply_phone_change(rt: Runtime, user: User, info: RequestInfo) -> None:
         identity.set_data({**(identity.identity_data or {}), "phone": new_phone,
                            "phone_verified": True})
         identity.updated_at = now
+    old_phone = user.phone or ""
     user.phone = new_phone
     user.phone_change = ""
     user.phone_confirmed_at = now
     users.confirm_phone(rt, user)
+    notifications.phone_changed(rt, user, old_phone=old_phone,
+                                identity_created=identity is None)
 
 
 def check_post_shape(*, verify_type: str, token: str, token_hash: str, email: str, phone: str,

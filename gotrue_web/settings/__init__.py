@@ -8,7 +8,9 @@ some numbers. Nothing outside this package reads ``os.environ``.
 Settings are groups, as GoTrue's configuration is: each group is one module here with a frozen
 dataclass, a ``read(env)`` and, where values can be wrong together, a ``check(group)``. A new
 feature adds a module and one line each in Settings and GROUPS (the console's settings page
-lists every group; console.operations.settings_report gives it a title).
+lists every group; console.operations.settings_report gives it a title), and its variables to
+settings/catalogue (tests/settings/test_catalogue_agreement.py fails until it does; then
+``python -m gotrue_web.settings.catalogue --write`` updates the README).
 """
 
 from __future__ import annotations
@@ -31,13 +33,16 @@ from . import (
     hooks,
     jwt,
     mailer,
+    metrics,
     mfa,
     password,
     rate_limit,
+    saml,
     security,
     sessions,
     sms,
     smtp,
+    tracing,
     webhook,
 )
 from .api import APISettings
@@ -50,22 +55,29 @@ from .external import EXTERNAL_PROVIDERS, EmailProviderSettings, ExternalSetting
 from .hooks import HOOK_NAMES, HookConfig, HooksSettings
 from .jwt import JWTSettings
 from .mailer import DEFAULT_SUBJECTS, MAILER_TEMPLATE_KINDS, URL_PATH_KINDS, MailerSettings
+from .metrics import MetricsSettings
 from .mfa import MFASettings
 from .password import PasswordSettings
 from .rate_limit import RateLimitSettings
+from .saml import SAMLSettings
 from .security import SecuritySettings
 from .sessions import SessionsSettings
 from .sms import SMSSettings
 from .smtp import SMTPSettings
+from .tracing import TracingSettings
 from .webhook import WebhookSettings
 
 __all__ = [
     "APISettings", "ConsoleSettings", "DBSettings", "DEFAULT_SUBJECTS", "EXTERNAL_PROVIDERS",
     "EmailProviderSettings", "ExternalSettings", "HOOK_NAMES", "HookConfig", "HooksSettings",
-    "JWTSettings", "MAILER_TEMPLATE_KINDS", "MFASettings", "MailerSettings", "PREFIX",
-    "PasswordSettings", "RateLimitSettings", "SMSSettings", "SMTPSettings", "SecuritySettings",
-    "SessionsSettings", "Settings", "SettingsError", "URL_PATH_KINDS", "WebhookSettings",
-    "from_env", "normalize_database_url", "parse_required_characters", "validate",
+    "JWTSettings", "MAILER_TEMPLATE_KINDS", "MFASettings", "MailerSettings", "MetricsSettings",
+    "PREFIX",
+    "PasswordSettings", "RateLimitSettings", "SAMLSettings", "SMSSettings", "SMTPSettings",
+    "SecuritySettings",
+    "SessionsSettings", "Settings", "SettingsError", "TracingSettings", "URL_PATH_KINDS",
+    "WebhookSettings",
+    "environment_values", "from_env", "normalize_database_url", "parse_required_characters",
+    "read", "validate", "variable_origin",
 ]
 
 
@@ -75,6 +87,10 @@ class Settings:
     uri_allow_list: tuple[str, ...] = ()
     disable_signup: bool = False
     log_level: str = "info"
+    # GOTRUE_LOG_FILE: the JSON log goes to this file instead of stdout and stderr.
+    log_file: str = ""
+    # GOTRUE_STRICT_CONFIG: a variable set but not honoured stops start-up instead of a warning.
+    strict_config: bool = False
     api: APISettings = field(default_factory=APISettings)
     db: DBSettings = field(default_factory=DBSettings)
     jwt: JWTSettings = field(default_factory=JWTSettings)
@@ -91,6 +107,9 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     hooks: HooksSettings = field(default_factory=HooksSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
+    saml: SAMLSettings = field(default_factory=SAMLSettings)
 
     def replace(self, **changes) -> "Settings":
         """A copy with top-level fields or dotted group fields (``"jwt.exp"``) changed."""
@@ -113,30 +132,55 @@ GROUPS = {
     "smtp": smtp, "api": api, "jwt": jwt, "db": db, "external": external, "mailer": mailer,
     "sms": sms, "mfa": mfa, "password": password, "security": security, "sessions": sessions,
     "rate_limit": rate_limit, "console": console, "captcha": captcha, "hooks": hooks,
-    "webhook": webhook,
+    "webhook": webhook, "metrics": metrics, "tracing": tracing, "saml": saml,
 }
 
 
-def from_env(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env",
-             ) -> Settings:
-    """Build and validate Settings from the environment and an optional .env file.
-
-    Real environment variables win over the file (as godotenv.Load does for GoTrue).
-    """
+def environment_values(environ: Mapping[str, str] | None = None,
+                       env_file: str | os.PathLike | None = ".env") -> dict[str, str]:
+    """The variables from_env() reads: the .env file's, then the environment's over them
+    (real environment variables win, as godotenv.Load does for GoTrue)."""
     values: dict[str, str] = {}
     if env_file and Path(env_file).is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
-    env = EnvReader(values)
-    settings = Settings(
+    return values
+
+
+def from_env(environ: Mapping[str, str] | None = None, env_file: str | os.PathLike | None = ".env",
+             ) -> Settings:
+    """Build and validate Settings from the environment and an optional .env file."""
+    settings = read(EnvReader(environment_values(environ, env_file)))
+    validate(settings)
+    return settings
+
+
+def read(env: EnvReader) -> Settings:
+    """Settings from ``env``, not yet validated (every variable is looked up through ``env``,
+    which records the names: see settings/catalogue)."""
+    return Settings(
         site_url=env.str("SITE_URL"),
         uri_allow_list=env.list("URI_ALLOW_LIST", keep_braces=True),
         disable_signup=env.bool("DISABLE_SIGNUP", False),
-        log_level=env.str("LOG_LEVEL", "info").lower(),
+        # Unprefixed LOG_LEVEL and LOG_FILE too, as the seed README names them.
+        log_level=env.str("LOG_LEVEL", "info", "LOG_LEVEL").lower(),
+        log_file=env.str("LOG_FILE", "", "LOG_FILE"),
+        strict_config=env.bool("STRICT_CONFIG", False),
         **{name: module.read(env) for name, module in GROUPS.items()},
     )
-    validate(settings)
-    return settings
+
+
+def variable_origin(variable: str, environ: Mapping[str, str] | None = None,
+                    env_file: str | os.PathLike | None = ".env") -> str:
+    """Where from_env() finds ``variable``: "environment", ".env", or "" (unset: the default).
+
+    The same precedence as from_env(): a real environment variable wins over the file."""
+    values = os.environ if environ is None else environ
+    if values.get(variable):
+        return "environment"
+    if env_file and Path(env_file).is_file() and dotenv_values(env_file).get(variable):
+        return ".env"
+    return ""
 
 
 def validate(settings: Settings) -> None:

@@ -27,9 +27,19 @@ class EnvReader:
 
     def __init__(self, values: Mapping[str, str]):
         self.values = values
+        # Every variable name looked up, found or not: the configuration catalogue's test
+        # compares it with the catalogue (settings/catalogue), so neither can drift.
+        self.asked: set[str] = set()
+
+    def plain(self, name: str) -> str:
+        """A variable read by its own name only (no GOTRUE_ prefix), e.g. OpenTelemetry's."""
+        self.asked.add(name)
+        return self.values.get(name) or ""
 
     def raw(self, name: str, *alternatives: str) -> tuple[str, str] | None:
-        for key in (PREFIX + name, *alternatives):
+        keys = (PREFIX + name, *alternatives)
+        self.asked.update(keys)
+        for key in keys:
             value = self.values.get(key)
             if value is not None and value != "":
                 return key, value

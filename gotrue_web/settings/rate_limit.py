@@ -22,6 +22,10 @@ class RateLimitSettings:
     otp: float = 30
     anonymous_users: float = 30
     mfa_challenge_and_verify: float = 15
+    # POST /sso, and SAML assertions posted to /sso/saml/acs (GOTRUE_SAML_RATE_LIMIT_ASSERTION,
+    # which GoTrue keeps with the SAML settings), per client per 5 minutes.
+    sso: float = 30
+    saml_assertion: float = 15
     # Beyond GoTrue: where counters live (redis://...; empty = a SQLite file every worker of
     # this server shares; memory:// = this process only, for tests).
     storage_url: str = ""
@@ -43,6 +47,8 @@ def read(env: EnvReader) -> RateLimitSettings:
         otp=env.float("RATE_LIMIT_OTP", 30),
         anonymous_users=env.float("RATE_LIMIT_ANONYMOUS_USERS", 30),
         mfa_challenge_and_verify=env.float("MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15),
+        sso=env.float("RATE_LIMIT_SSO", 30),
+        saml_assertion=env.float("SAML_RATE_LIMIT_ASSERTION", 15),
         storage_url=env.str("RATE_LIMIT_STORAGE_URL"),
         email_sent_per_client=env.float("RATE_LIMIT_EMAIL_SENT_PER_CLIENT", 10),
         email_sent_per_address=env.float("RATE_LIMIT_EMAIL_SENT_PER_ADDRESS", 5),

@@ -7,6 +7,10 @@ from datetime import timedelta
 
 from .env import EnvReader, SettingsError
 
+# The longest one SMTP exchange (connect, TLS, AUTH, the message, QUIT) may take; a template URL
+# fetch has the same bound. Not a GoTrue setting.
+TIMEOUT = timedelta(seconds=10)
+
 
 @dataclass(frozen=True)
 class SMTPSettings:
@@ -17,7 +21,7 @@ class SMTPSettings:
     admin_email: str = ""
     sender_name: str = ""
     max_frequency: timedelta = timedelta(seconds=60)
-    timeout: timedelta = timedelta(seconds=10)
+    timeout: timedelta = TIMEOUT
 
 
 def read(env: EnvReader) -> SMTPSettings:

@@ -16,12 +16,25 @@ from typing import Mapping
 
 class FetchError(Exception):
     """The request failed, timed out, was answered with a non-2xx status, or the answer was
-    too large or not text; the message says which."""
+    too large or not text; the message says which, and ``status`` is the answer's HTTP status
+    when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 def get_text(url: str, *, timeout: float, max_bytes: int, accept: str = "*/*",
              headers: Mapping[str, str] | None = None) -> str:
     """GET ``url`` (http or https) with extra ``headers`` and return the UTF-8 body;
+    raises FetchError."""
+    return _text(get_bytes(url, timeout=timeout, max_bytes=max_bytes, accept=accept,
+                           headers=headers))
+
+
+def get_bytes(url: str, *, timeout: float, max_bytes: int, accept: str = "*/*",
+              headers: Mapping[str, str] | None = None) -> bytes:
+    """GET ``url`` (http or https) with extra ``headers`` and return the body as it came;
     raises FetchError."""
     if not url.lower().startswith(("http://", "https://")):
         raise FetchError(f"not an http(s) URL: {url!r}")
@@ -38,20 +51,24 @@ def post_form(url: str, fields: Mapping[str, str], *, timeout: float, max_bytes:
     data = urllib.parse.urlencode(fields).encode()
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Accept": accept, "Content-Type": "application/x-www-form-urlencoded"})
-    return _exchange(request, timeout=timeout, max_bytes=max_bytes)
+    return _text(_exchange(request, timeout=timeout, max_bytes=max_bytes))
 
 
-def _exchange(request: urllib.request.Request, *, timeout: float, max_bytes: int) -> str:
+def _exchange(request: urllib.request.Request, *, timeout: float, max_bytes: int) -> bytes:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body = response.read(max_bytes + 1)
     except urllib.error.HTTPError as exc:
         exc.close()  # the error answer holds the connection open until collected
-        raise FetchError(f"HTTP Error {exc.code}: {exc.reason}") from exc
+        raise FetchError(f"HTTP Error {exc.code}: {exc.reason}", status=exc.code) from exc
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise FetchError(str(exc) or type(exc).__name__) from exc
     if len(body) > max_bytes:
         raise FetchError(f"answer larger than {max_bytes // 1024} KiB")
+    return body
+
+
+def _text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

@@ -241,7 +241,18 @@ def test_cors_headers_on_responses(client, path):
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
     exposed = {h.strip().lower() for h in
                response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert exposed == {"x-total-count", "link", "x-supabase-api-version"}
+    assert exposed == {"x-total-count", "link", "x-supabase-api-version", "x-request-id"}
+    assert response.headers["X-Request-Id"]
+
+
+def test_cors_exposes_the_configured_request_id_header(make_app):
+    app = make_app(**{"api.request_id_header": "X-Trace-Id"})
+    response = app.test_client().get("/settings", headers={"Origin": "https://app.example.com",
+                                                           "X-Trace-Id": "trace-42"})
+    exposed = {h.strip().lower() for h in
+               response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert "x-trace-id" in exposed and "x-request-id" not in exposed
+    assert response.headers["X-Trace-Id"] == "trace-42"
 
 
 def test_token_responses_are_not_cached(api):

@@ -170,6 +170,20 @@ def test_a_success_forgets_the_clients_own_misses(owner):
         [400] * 10)
 
 
+def test_the_right_password_signs_in_while_the_counter_storage_is_down(make_app, closed_port):
+    # Forgetting the client's misses after a success used to raise: a 500 for every password
+    # sign-in during a Redis outage (tests/faults/test_service_shared_redis.py).
+    app = make_app(**{"mailer.autoconfirm": True,
+                      "rate_limit.storage_url": f"redis://127.0.0.1:{closed_port}/0"})
+    api = _api(app)
+    email = f"outage-{uuid.uuid4().hex[:8]}@example.com"
+    api.session(email, "the-owners-password")
+    assert _login(api, email, "typo", "203.0.113.13").status_code == 400
+    signed_in = _login(api, email, "the-owners-password", "203.0.113.13")
+    assert signed_in.status_code == 200, signed_in.get_json()
+    assert signed_in.get_json()["user"]["email"] == email
+
+
 # --- the email budgets --------------------------------------------------------------------------
 
 

@@ -13,9 +13,7 @@ import jwt.warnings
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import event
 
-from gotrue_web import driver_sql
 from gotrue_web.extensions import db
 from gotrue_web.models import (
     AAL,
@@ -33,6 +31,7 @@ from ..factories import (
     add_factor,
     audit_actions,
     refresh_token_hash,
+    statements_sent,
     token_hash,
     user_row,
     verified_claims,
@@ -60,24 +59,12 @@ def test_get_user_returns_the_user_json(api):
 def test_get_user_is_one_query(app, api):
     session = api.session("onequery@example.com")
     add_factor(app, session["user"]["id"], status=FactorStatus.unverified)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(
-                ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    # The hot path runs its statement on the driver's cursor (driver_sql), which tells its own
-    # listeners rather than SQLAlchemy's cursor events.
-    driver_sql.statement_listeners.append(statements.append)
-    try:
+    # The hot path runs its statement on the driver's cursor (driver_sql); statements_sent
+    # listens there as well as to SQLAlchemy.
+    with statements_sent(app) as sent:
         response = api.get("/user", token=session["access_token"])
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-        driver_sql.statement_listeners.remove(statements.append)
+    statements = [s for s in sent if not s.lstrip().upper().startswith(
+        ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"))]
     assert response.status_code == 200
     assert [f["status"] for f in response.get_json()["factors"]] == ["unverified"]
     assert len(statements) == 1, statements

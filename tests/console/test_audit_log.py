@@ -4,6 +4,7 @@ alone and combined, keyset pages, htmx fragments, and odd input refused without 
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -12,6 +13,7 @@ from functools import partial
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.console.operations.user_actions import metadata_fingerprint
 from gotrue_web.models import AuditLogEntry
 
 from ..conftest import table_rows
@@ -127,7 +129,7 @@ def test_user_events_and_operator_actions_are_listed_newest_first(history, conso
 
     [logout] = [entry for entry in every if entry.action == "logout"]
     row = row_html(page, logout.id)
-    assert ">logout</span>" in row
+    assert '<span class="summary">signed out</span>' in row and ">logout</code>" in row
     assert f'href="/console/users/{history.alice}">alice@example.com</a>' in row
     assert "badge info\">operator" not in row
 
@@ -138,7 +140,10 @@ def test_user_events_and_operator_actions_are_listed_newest_first(history, conso
     assert f"/console/users/{history.operator}" not in row
     assert f'href="/console/users/{history.bob}">bob@example.com</a>' in row
     assert "127.0.0.1" in row
-    assert "&#34;ban_reason&#34;: &#34;spam&#34;" in row
+    # What happened, in words, with GoTrue's action code beside it; the rest of the traits inline.
+    assert '<span class="summary">banned for 1 day: spam</span>' in row
+    assert ">user_modified</code>" in row
+    assert "<dt>sessions revoked</dt> <dd>1</dd>" in row
 
 
 def test_a_deleted_user_is_named_but_not_linked(history, console):
@@ -379,3 +384,53 @@ def test_the_audit_log_needs_an_operator(history, anonymous_console):
     response = anonymous_console.get("/console/audit")
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/console/login")
+
+
+# --- what happened --------------------------------------------------------------------------------
+
+
+def _user_changes(app, api, console) -> dict[str, str]:
+    """One user put through each operator change; the user's id and email."""
+    user = api.session("carol@example.com")["user"]
+    base = f"/console/users/{user['id']}"
+    for path, form in [
+        ("/ban", {"duration": "custom", "custom_duration": "7d", "reason": "chargeback"}),
+        ("/unban", {}),
+        ("/metadata", {"field": "user_metadata", "value": '{"plan": "pro"}',
+                       "expected": metadata_fingerprint(user["user_metadata"])}),
+        ("/ban", {"duration": "876000h", "reason": "fraud"}),
+    ]:
+        response = console.post(base + path, form)
+        assert response.status_code == 303, (path, response.get_data(as_text=True))
+    return user
+
+
+def test_each_change_reads_as_what_happened(app, api, console):
+    user = _user_changes(app, api, console)
+    page = console.get("/console/audit", query_string={"target": user["email"]}).get_data(
+        as_text=True)
+    summaries = re.findall(r'<span class="summary">([^<]*)</span>', page)
+    assert summaries == ["banned permanently: fraud", "user metadata edited", "ban lifted",
+                         "banned for 7 days: chargeback"]
+
+
+@pytest.mark.parametrize("happened, summaries", [
+    ("bans", ["banned permanently: fraud", "banned for 7 days: chargeback"]),
+    ("unbans", ["ban lifted"]),
+    ("metadata", ["user metadata edited"]),
+    ("confirmations", []),
+    ("signups", ["signed up with email"]),
+])
+def test_what_happened_filters_by_kind_of_event(app, api, console, happened, summaries):
+    _user_changes(app, api, console)
+    response = console.get("/console/audit", query_string={"happened": happened})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.findall(r'<span class="summary">([^<]*)</span>', page) == summaries
+    assert f'<option value="{happened}" selected>' in page
+
+
+def test_an_unknown_kind_of_event_is_a_422(app, console):
+    response = console.get("/console/audit", query_string={"happened": "everything"})
+    assert response.status_code == 422
+    assert "What happened: choose one of the listed kinds." in response.get_data(as_text=True)

@@ -64,7 +64,7 @@ def test_sign_in_starts_a_session_and_is_audited_with_the_ip(app, make_operator)
     response = client.post("/console/login", {"email": "  Operator@Example.com ",
                                               "password": OPERATOR_PASSWORD})
     assert response.status_code == 303
-    assert response.headers["Location"] == "/console/users"
+    assert response.headers["Location"] == "/console/overview"
     assert client.get("/console/profile").status_code == 200
 
     [entry] = audit_entries(app, "operator_login")
@@ -320,10 +320,10 @@ def test_next_stays_inside_the_console(app, make_operator, target):
     response = client.post("/console/login", {"email": OPERATOR_EMAIL,
                                               "password": OPERATOR_PASSWORD, "next": target})
     assert response.status_code == 303
-    assert response.headers["Location"] == "/console/users"
+    assert response.headers["Location"] == "/console/overview"
     # Already signed in: the login page forwards, with the same rule.
     response = client.get("/console/login?next=" + quote(target, safe=""))
-    assert response.headers["Location"] == "/console/users"
+    assert response.headers["Location"] == "/console/overview"
 
 
 def test_login_page_when_signed_in_forwards_and_keeps_the_session(console):
@@ -473,7 +473,9 @@ def populated(app, api, make_operator):
         "theirs": signed_in(app, "second@example.com", ip="198.51.100.7"),
         "args": {"user_id": session["user"]["id"], "session_id": session_id,
                  "factor_id": str(uuid.uuid4()), "kind": "invite", "fmt": "csv",
-                 "identity_id": str(uuid.uuid4()), "name": "github"},
+                 "identity_id": str(uuid.uuid4()), "name": "github",
+                 "operator_id": str(uuid.uuid4()), "path": "disable_signup",
+                 "provider_id": str(uuid.uuid4())},
     }
 
 

@@ -170,10 +170,28 @@ def test_list_shows_each_operator_with_its_second_factor_and_last_sign_in(app, c
     result = cli("list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0] == "a@example.com\ttotp\tnever signed in"
-    assert lines[1].startswith("b@example.com\tpassword only\t")
+    assert lines[0] == "a@example.com\towner\tactive\ttotp\tnever signed in"
+    assert lines[1].startswith("b@example.com\towner\tactive\tpassword only\t")
     assert lines[1].endswith(" UTC")
     assert len(lines) == 2
+
+
+def test_create_takes_a_role_and_list_shows_roles_and_states(app, cli):
+    created = cli("create", "viewer@example.com", "--role", "viewer", input=NEW_PASSWORD + "\n")
+    assert created.output == "Created operator viewer@example.com (viewer).\n"
+    assert cli("create", "owner@example.com", input=NEW_PASSWORD + "\n").exit_code == 0
+    refused = cli("create", "boss@example.com", "--role", "boss", input=NEW_PASSWORD + "\n")
+    assert refused.exit_code == 2 and "boss" in refused.output
+    with app.app_context():
+        viewer = db.session.execute(
+            sa.select(Operator).where(Operator.email == "viewer@example.com")).scalar_one()
+        viewer.disabled_at = app.extensions["gotrue"].now()
+        db.session.commit()
+    assert {row.email: row.role for row in operator_rows(app)} == {
+        "owner@example.com": "owner", "viewer@example.com": "viewer"}
+    lines = cli("list").output.splitlines()
+    assert lines[0].startswith("owner@example.com\towner\tactive\t")
+    assert lines[1].startswith("viewer@example.com\tviewer\tdisabled\t")
 
 
 # --- delete -------------------------------------------------------------------------------------

@@ -123,9 +123,9 @@ def test_every_limit_is_listed_with_what_it_counts_its_setting_and_window(limite
         assert section.startswith(f"{name}: {limit}"), section
         assert setting in section and keyed_by in section
         assert "No key has a count" in section
-    # The email budgets refuse while the storage is down; the request limits let through.
+    # The email budgets refuse while the storage is down; the request limits count per worker.
     assert "refuses" in _text(_section(page, "limit-email_address"))
-    assert "lets through" in _text(_section(page, "limit-verify"))
+    assert "counts per worker" in _text(_section(page, "limit-verify"))
     email = _text(_section(page, "limit-email-sent"))
     assert "GOTRUE_RATE_LIMIT_EMAIL_SENT = 30" in email and "turns this budget off" in email
     # In the navigation, marked as the current page.
@@ -429,15 +429,17 @@ def test_a_user_without_a_lock_shows_nothing_and_another_accounts_keys_do_not_co
 def test_a_redis_that_does_not_answer_is_shown_as_an_outage(make_app):
     app = make_app(**{"mailer.autoconfirm": True, "rate_limit.storage_url": DEAD_REDIS})
     console, api = _setup(app)
-    # Requests are let through meanwhile.
-    for _ in range(40):
-        assert _verify(api, "203.0.113.7").status_code == 403
+    # The limit still holds meanwhile, counted in this process's memory.
+    allowed = app.extensions["gotrue"].limiter.limit_of("verify").amount
+    statuses = [_verify(api, "203.0.113.7").status_code for _ in range(allowed + 2)]
+    assert statuses == [403] * allowed + [429, 429]
 
     page = _page(console)
     status = _text(_section(page, "rate-limit-storage"))
     assert status.startswith("Counter storage Not answering Redis at redis://127.0.0.1:1/0")
-    assert ("Until the storage answers, request limits are being let through (verify, token, "
-            "otp, anonymous, mfa, password_account, password_client)") in status
+    assert ("Until the storage answers, request limits count in each worker's memory (verify, "
+            "token, otp, anonymous, mfa, sso, saml_assertion, password_account, password_client)"
+            ) in status
     assert "Emails are refused (email_client, email_address fail closed)" in status
     assert "Texted codes are refused too (sms_sent fails closed" in status
     assert "The counts cannot be read now" in _text(_section(page, "limit-verify"))

@@ -254,3 +254,83 @@ def test_sms_test_codes_are_never_shown(make_app):
     assert "GOTRUE_SMS_TEST_OTP" in page and "15551234567=***" in page
     assert "424242" not in page
     assert "GOTRUE_SMS_VONAGE_FROM_" not in page
+
+
+# --- readiness -----------------------------------------------------------------------------------
+
+
+def readiness_section(page: str) -> str:
+    start = page.index('id="settings-readiness"')
+    return re.sub(r"\s+", " ", page[start:page.index("</section>", start)])
+
+
+def check_state(section: str, name: str) -> str:
+    match = re.search(rf'<tr data-check="{name}">.*?</td> <td>(.*?)</td>', section)
+    assert match, name
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).strip()
+
+
+def test_the_page_shows_what_ready_answers(make_app):
+    page = settings_page(make_app)
+    section = readiness_section(page)
+    assert 'class="card danger" id="settings-readiness"' not in page
+    assert "not ready" not in section
+    for name in ("database", "migrations", "rate_limit_storage"):
+        assert check_state(section, name) == "OK"
+    assert check_state(section, "outbox") == "Empty no email waiting"
+
+
+def test_an_unreachable_dependency_marks_the_server_not_ready(make_app, closed_port):
+    page = settings_page(make_app, **{
+        "rate_limit.storage_url": f"redis://127.0.0.1:{closed_port}/0"})
+    section = readiness_section(page)
+    assert 'class="card danger" id="settings-readiness"' in page
+    assert "not ready" in section
+    assert check_state(section, "rate_limit_storage") == "Does not answer"
+    assert check_state(section, "database") == "OK"
+
+
+def test_the_outbox_backlog_is_shown(make_app):
+    def two_signups(app):
+        client = app.test_client()
+        for email in ("waiting1@example.com", "waiting2@example.com"):
+            response = client.post("/signup", json={"email": email,
+                                                    "password": "Strong-Pass-42"})
+            assert response.status_code == 200, response.get_data(as_text=True)
+
+    app = make_app(**{**SAFE, "mailer.outbox_dispatcher": "external"})
+    section = readiness_section(signed_in_page(app, before_page=two_signups))
+    state = check_state(section, "outbox")
+    assert state.startswith("2 waiting oldest waiting "), state
+    assert 'href="/console/mail"' in section
+
+
+def test_each_setting_says_where_its_value_came_from(tmp_path):
+    """environment, .env or default per row; a variable the catalogue does not honour, set at
+    start-up, is listed under "Variables not taking effect"."""
+    from gotrue_web.console.operations import settings_report
+    from gotrue_web.settings import from_env
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("GOTRUE_SMTP_HOST=mail.example.com\n"
+                        "GOTRUE_SMTP_ADMIN_EMAIL=admin@example.com\n")
+    environ = {"GOTRUE_JWT_SECRET": "x" * 40, "GOTRUE_SITE_URL": "http://localhost:3000",
+               "API_EXTERNAL_URL": "http://localhost:9999", "GOTRUE_SMTP_PORT": "2525"}
+    settings = from_env(environ, env_file=env_file)
+    groups = settings_report.groups(settings)
+    found = settings_report.origins(groups, environ=environ, env_file=env_file)
+    assert found["GOTRUE_SMTP_PORT"] == "environment"
+    assert found["GOTRUE_SMTP_HOST"] == ".env"
+    assert found["GOTRUE_SMTP_USER"] == "default"
+
+
+def test_variables_not_taking_effect_are_listed(console, app):
+    from gotrue_web.settings.catalogue.review import review
+
+    app.extensions["gotrue_config_findings"] = review({"GOTRUE_SMTP_PROT": "25"})
+    body = console.get("/console/settings").get_data(as_text=True)
+    assert "Variables not taking effect" in body
+    assert "GOTRUE_SMTP_PROT" in body and "GOTRUE_SMTP_PORT" in body
+    app.extensions["gotrue_config_findings"] = []
+    body = console.get("/console/settings").get_data(as_text=True)
+    assert "Every GOTRUE_ variable set at start-up is honoured" in body

@@ -402,6 +402,8 @@ def test_set_password_refusals_change_nothing(app, console, api, form, message, 
     ("168h", "", timedelta(days=7)),
     (console_actions.PERMANENT_BAN, "", timedelta(hours=876000)),
     ("custom", " 2h30m ", timedelta(hours=2, minutes=30)),
+    ("custom", "7d", timedelta(days=7)),
+    ("custom", "1d12h30m", timedelta(hours=36, minutes=30)),
 ])
 def test_ban_for_a_chosen_duration_revokes_sessions_and_audits_the_reason(
         app, console, api, clock, choice, custom, length):
@@ -424,8 +426,10 @@ def test_ban_for_a_chosen_duration_revokes_sessions_and_audits_the_reason(
     assert api.refresh(sessions[0]["refresh_token"]).status_code == 400
     login = api.login(user["email"])
     assert login.status_code == 400 and login.get_json()["code"] == "user_banned"
+    # Days are written as Go's hours: the audit entry reads as the admin API's would.
+    go_duration = {"7d": "168h", "1d12h30m": "36h30m"}.get(custom, custom.strip() or choice)
     assert_operator_entry(app, "user_modified", user["id"], user_email=user["email"],
-                          ban_duration=custom.strip() or choice,
+                          ban_duration=go_duration,
                           ban_reason="Chargeback fraud", sessions_revoked=2)
     # Nobody else is touched.
     assert len(session_ids(app, other["id"])) == 1
@@ -463,15 +467,19 @@ def test_console_ban_and_admin_api_ban_write_the_same_audit_action(app, console,
 
 
 def not_a_duration(text: str) -> str:
-    return (f"'{text}' is not a duration. Use Go's units, such as 90m, 12h or 2h30m (there is "
-            "no day unit: 7 days is 168h).")
+    return (f"'{text}' is not a duration. Use days, hours and minutes, such as 7d, 90m, 12h or "
+            "1d12h.")
 
 
 @pytest.mark.parametrize("form, message", [
     ({"duration": "custom", "custom_duration": "forever", "reason": "r"},
      not_a_duration("forever")),
-    ({"duration": "custom", "custom_duration": "7d", "reason": "r"},
-     not_a_duration("7d")),
+    ({"duration": "custom", "custom_duration": "7 d", "reason": "r"},
+     not_a_duration("7 d")),
+    ({"duration": "custom", "custom_duration": "1.5d", "reason": "r"},
+     not_a_duration("1.5d")),
+    ({"duration": "custom", "custom_duration": "d", "reason": "r"},
+     not_a_duration("d")),
     ({"duration": "custom", "custom_duration": "-1h", "reason": "r"},
      not_a_duration("-1h")),
     ({"duration": "custom", "custom_duration": "99999999999h", "reason": "r"},
@@ -481,7 +489,7 @@ def not_a_duration(text: str) -> str:
     ({"duration": "custom", "custom_duration": "none", "reason": "r"},
      "A ban must last longer than zero. Use Unban to lift a ban."),
     ({"duration": "custom", "custom_duration": "  ", "reason": "r"},
-     "Type a duration such as 90m, 12h or 2h30m."),
+     "Type a duration such as 7d, 90m, 12h or 2h30m."),
     ({"duration": "2h", "reason": "r"}, "Choose how long the ban lasts."),
     ({"reason": "r"}, "Choose how long the ban lasts."),
     ({"duration": "24h", "reason": "   "},
@@ -815,12 +823,12 @@ def test_actions_are_audited_with_the_operators_ip(make_mail_app, api):
     console = _signed_in(app)
     console.client.environ_base["REMOTE_ADDR"] = OPERATOR_IP
     user, _ = user_with_sessions(api, 1)
-    assert act(console, user["id"], "ban", {"duration": "1h", "reason": "r"}).status_code == 303
     assert act(console, user["id"], "recovery").status_code == 303
+    assert act(console, user["id"], "ban", {"duration": "1h", "reason": "r"}).status_code == 303
     entries = [e for e in audit_entries(app)
                if e.get("actor_username") == OPERATOR_EMAIL
                and (e.get("traits") or {}).get("user_id") == user["id"]]
-    assert [e["action"] for e in entries] == ["user_modified", "user_recovery_requested"]
+    assert [e["action"] for e in entries] == ["user_recovery_requested", "user_modified"]
     assert {e["ip_address"] for e in entries} == {OPERATOR_IP}
 
 
@@ -838,3 +846,82 @@ def test_odd_input_is_answered_not_a_500(app, console, api, action, data):
     user, _ = user_with_sessions(api, 1)
     response = act(console, user["id"], action, data)
     assert response.status_code in (303, 422), response.get_data(as_text=True)[:2000]
+
+
+# --- a banned user, a ban changed, mail switched off ---------------------------------------------
+
+
+def test_a_banned_user_is_offered_no_sign_in_email_and_a_post_is_refused(app, console, api,
+                                                                         smtp_server):
+    email = unique_email()
+    user = create_user(api, email, password=PASSWORD)
+    act(console, user["id"], "ban", {"duration": "168h", "reason": "chargeback"})
+    page = console.get(f"/console/users/{user['id']}").get_data(as_text=True)
+    assert "Send password recovery" not in page and "Send magic link" not in page
+    assert "no recovery or sign-in link is offered" in page
+    before = audit_count(app)
+    for action in ("recovery", "magic-link"):
+        response = act(console, user["id"], action, htmx=True)
+        assert_refused(response, "This user is banned and cannot sign in: lift the ban first.",
+                       htmx=True)
+    assert audit_count(app) == before
+    assert mail_log(app) == []
+    assert user_row(app, user["id"]).recovery_token == ""
+
+
+def test_changing_a_ban_starts_from_no_choice_and_says_it_was_shortened(app, console, api,
+                                                                          clock):
+    user = create_user(api, unique_email())
+    act(console, user["id"], "ban", {"duration": "custom", "custom_duration": "7d",
+                                     "reason": "chargeback"})
+    week = clock.now + timedelta(days=7)
+    page = console.get(f"/console/users/{user['id']}").get_data(as_text=True)
+    select = page[page.index('<select id="ban-duration"'):]
+    select = select[:select.index("</select>")]
+    assert re.findall(r"<option[^>]*selected", select) == ['<option value="" selected']
+    # No choice made: refused, the 7-day ban stays.
+    response = act(console, user["id"], "ban", {"duration": "", "reason": "shorter"}, htmx=True)
+    assert_refused(response, "Choose how long the ban lasts.", htmx=True)
+    assert user_row(app, user["id"]).banned_until == week
+    response = act(console, user["id"], "ban", {"duration": "24h", "reason": "appeal"},
+                   htmx=True)
+    day = clock.now + timedelta(hours=24)
+    assert_done(console, response, user["id"],
+                f"The ban on {user['email']} is shortened: it now ends {day:%Y-%m-%d %H:%M} UTC "
+                f"(it was to end {week:%Y-%m-%d %H:%M} UTC).", htmx=True)
+    assert user_row(app, user["id"]).banned_until == day
+    response = act(console, user["id"], "ban", {"duration": "720h", "reason": "again"},
+                   htmx=True)
+    month = clock.now + timedelta(days=30)
+    assert_done(console, response, user["id"],
+                f"The ban on {user['email']} is extended: it now ends "
+                f"{month:%Y-%m-%d %H:%M} UTC (it was to end {day:%Y-%m-%d %H:%M} UTC).",
+                htmx=True)
+
+
+@pytest.mark.parametrize("action, template, what", [
+    ("recovery", "recovery", "Password recovery email"),
+    ("magic-link", "magic_link", "Sign-in link"),
+    ("confirmation", "confirmation", "Confirmation email"),
+])
+def test_without_smtp_the_page_says_mail_is_not_sent(make_app, api, action, template, what):
+    app = make_app(**{"smtp.host": ""})
+    console = _signed_in(app)
+    email = unique_email()
+    user = create_user(api, email, email_confirm=action != "confirmation")
+    page = console.get(f"/console/users/{user['id']}").get_data(as_text=True)
+    assert 'id="smtp-notice"' in page and "GOTRUE_SMTP_HOST" in page
+    response = act(console, user["id"], action, htmx=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert json.loads(response.headers["HX-Trigger"])["toast"] == {
+        "message": f"{what} to {email} was not sent: this server has no SMTP server "
+                   "(GOTRUE_SMTP_HOST is empty). The mail log records it as not sent.",
+        "kind": "error"}
+    assert [(e.template, e.recipient, e.status) for e in mail_log(app)] == [
+        (template, email, "not_sent")]
+
+
+def test_with_smtp_the_user_page_has_no_mail_notice(app, console, api):
+    user = create_user(api, unique_email())
+    page = console.get(f"/console/users/{user['id']}").get_data(as_text=True)
+    assert 'id="smtp-notice"' not in page

@@ -151,7 +151,7 @@ def screenshot():
     return shoot
 
 
-DOCS_COPIES = ("users.png", "template-editor.png")
+DOCS_COPIES = ("users.png", "template-editor.png", "bulk-actions.png", "overview.png")
 
 
 def pytest_sessionfinish(session, exitstatus):

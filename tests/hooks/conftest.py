@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from gotrue_web.errors import GoTrueError
 from gotrue_web.extensions import db
@@ -54,13 +55,23 @@ class PgSchema:
             for statement in statements:
                 connection.exec_driver_sql(statement)
 
+    def tables(self) -> set[str]:
+        with self._app.app_context(), db.engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names(schema=self.name))
+
     def uri(self, function: str) -> str:
         return f"pg-functions://postgres/{self.name}/{function}"
 
 
 @pytest.fixture
-def pg_schema(test_database, make_app) -> PgSchema:
-    """PostgreSQL only: elsewhere the test is skipped, saying why."""
+def pg_schema(test_database, make_app):
+    """PostgreSQL only: elsewhere the test is skipped, saying why. Tables a test makes there
+    are dropped after it: the run's schema must keep matching the migrations
+    (tests/test_migrations.py compares them)."""
     if test_database.backend != "postgresql":
         pytest.skip("pg-functions:// hooks need PostgreSQL")
-    return PgSchema(test_database.namespace, make_app())
+    schema = PgSchema(test_database.namespace, make_app())
+    before = schema.tables()
+    yield schema
+    schema.run(*(f'drop table if exists "{schema.name}"."{table}"'
+                 for table in schema.tables() - before))

@@ -87,6 +87,16 @@ def _wait_until_healthy(server: GunicornServer) -> None:
     pytest.fail(f"gunicorn did not answer /health in {STARTUP_SECONDS}s:\n{server.log_tail()}")
 
 
+def loopback_listener(backlog: int = 64) -> tuple[socket.socket, int]:
+    """A listening socket on a free loopback port, handed to gunicorn as ``--bind fd://N`` so
+    no port is guessed; close it here once gunicorn has started."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(backlog)
+    return listener, listener.getsockname()[1]
+
+
 @pytest.fixture
 def start_gunicorn(test_database, tmp_path):
     """Start ``gunicorn wsgi:app`` processes; each is stopped after the test."""
@@ -94,11 +104,7 @@ def start_gunicorn(test_database, tmp_path):
 
     def start(*, threads: int = 4, workers: int = 1, extra_args: tuple[str, ...] = (),
               **env_overrides: str) -> GunicornServer:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        port = listener.getsockname()[1]
+        listener, port = loopback_listener()
         log_path = tmp_path / f"gunicorn-{port}.log"
         # The working directory is empty so that no developer's .env file leaks in.
         workdir = tmp_path / f"cwd-{port}"

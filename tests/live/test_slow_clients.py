@@ -20,7 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import REPO_ROOT, GunicornServer, _wait_until_healthy, server_environment
+from .conftest import (
+    REPO_ROOT,
+    GunicornServer,
+    _wait_until_healthy,
+    loopback_listener,
+    server_environment,
+)
 
 pytestmark = pytest.mark.live
 
@@ -38,11 +44,7 @@ def server(test_database, tmp_path_factory):
     """One gunicorn with the shipped configuration, one worker process (fewest threads: the
     attack's easiest case), on a socket bound here so no port is guessed."""
     tmp_path = tmp_path_factory.mktemp("slow-clients")
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
+    listener, port = loopback_listener(128)
     env = server_environment(
         test_database, WEB_CONCURRENCY="1",
         # This server's request counters apart from every other test's.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gotrue_web.services.mail.templates import (
+    AUTH_KINDS,
     DEFAULT_BODIES,
-    KINDS,
     TemplateSyntaxProblem,
     render,
     translate,
@@ -127,7 +127,7 @@ def test_default_reauthentication_subject_carries_the_code():
     assert render("reauthentication", VARIABLES).subject == "123456 is your verification code"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", AUTH_KINDS)
 def test_built_in_templates_render(kind):
     rendered = render(kind, VARIABLES)
     assert rendered.subject == render(kind, VARIABLES, subject=DEFAULT_SUBJECTS[kind]).subject

@@ -11,14 +11,13 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from gotrue_web import driver_sql
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
 from gotrue_web.services import audit
 from gotrue_web.services.hot_paths import reads, rotation
 
 from ..conftest import table_rows
-from ..factories import refresh_token_hash
+from ..factories import refresh_token_hash, statements_sent
 
 NOW = datetime(2026, 12, 5, 1, 2, 3, 456789, tzinfo=timezone.utc)
 
@@ -118,26 +117,16 @@ def test_a_live_token_refreshes_in_one_read_and_one_short_write(app, api):
     """The refresh grant's common case: the read and the rotation's writes, nothing through the
     ORM session; on PostgreSQL the writes are one statement in autocommit."""
     signed_in = api.session()
-    sent: list[str] = []
-
-    def through_sqlalchemy(conn, cursor, statement, parameters, context, executemany):
-        sent.append("orm: " + statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", through_sqlalchemy)
-    driver_sql.statement_listeners.append(sent.append)
-    try:
+    with statements_sent(app, orm_prefix="orm: ") as sent:
         response = api.post("/token?grant_type=refresh_token",
-                             json={"refresh_token": signed_in["refresh_token"]})
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", through_sqlalchemy)
-        driver_sql.statement_listeners.remove(sent.append)
+                            json={"refresh_token": signed_in["refresh_token"]})
     assert response.status_code == 200, response.get_json()
     words = [" ".join(statement.split()[:2]).upper() for statement in sent]
-    if engine.dialect.name == "postgresql":
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    if dialect == "postgresql":
         assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", "WITH REVOKED"]
     else:
-        begin = ["BEGIN IMMEDIATE"] if engine.dialect.name == "sqlite" else []
+        begin = ["BEGIN IMMEDIATE"] if dialect == "sqlite" else []
         assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", *begin, "UPDATE REFRESH_TOKENS",
                          "INSERT INTO", "UPDATE SESSIONS", "INSERT INTO", "COMMIT"]

@@ -54,6 +54,13 @@ class SMTPSink:
     def stop(self) -> None:
         self.controller.stop()
 
+    def restart(self) -> None:
+        """Start again on the same port after ``stop`` (an SMTP outage that ends), keeping
+        what was received; a stopped controller cannot start twice, so a new one serves."""
+        self.controller = Controller(self.controller.handler, hostname="127.0.0.1",
+                                     port=self.port)
+        self.controller.start()
+
     def wait_for(self, recipient: str, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
         """Messages addressed to ``recipient`` once there are at least ``count`` of them."""
         deadline = time.monotonic() + timeout

@@ -26,6 +26,11 @@ from . import sign_in_throttle
 MIN_PASSWORD_LENGTH = 12
 LOGIN_REFUSED = "Wrong email, password or code."
 TOTP_ISSUER = "gotrue-web console"
+# The password column of an invited operator who has not chosen a password: no hash format,
+# so no password ever matches it (the hasher burns a decoy check).
+PENDING_PASSWORD = "!invited"
+# The roles, most trusted first (operator_admin says what each may do); the CLI makes owners.
+ROLES = ("owner", "admin", "support", "viewer")
 
 
 class LoginRefused(GoTrueError):
@@ -54,6 +59,11 @@ def get(operator_id: uuid.UUID) -> Operator | None:
     return db.session.get(Operator, operator_id)
 
 
+def is_pending(operator: Operator) -> bool:
+    """Invited and no password chosen yet."""
+    return operator.password_hash == PENDING_PASSWORD
+
+
 def list_all() -> list[Operator]:
     return list(db.session.execute(sa.select(Operator).order_by(Operator.email)).scalars())
 
@@ -66,14 +76,17 @@ def check_password_rules(password: str) -> None:
                           f"An operator password needs at least {MIN_PASSWORD_LENGTH} characters.")
 
 
-def create(rt: Runtime, email: str, password: str) -> Operator:
+def create(rt: Runtime, email: str, password: str, role: str = "owner") -> Operator:
     address = normalize_email(email)
+    if role not in ROLES:
+        raise bad_request(ErrorCode.VALIDATION_FAILED,
+                          f"{role!r} is not a role: choose one of {', '.join(ROLES)}.")
     if find(address) is not None:
         raise bad_request(ErrorCode.EMAIL_EXISTS, f"An operator {address} already exists.")
     check_password_rules(password)
     now = rt.now()
     operator = Operator(id=uuid.uuid4(), email=address, password_hash=rt.hasher.hash(password),
-                        created_at=now, updated_at=now)
+                        role=role, created_at=now, updated_at=now)
     db.session.add(operator)
     return operator
 
@@ -154,7 +167,8 @@ def authenticate(rt: Runtime, credentials: Credentials, ip: str) -> Operator:
                              operator.password_hash if operator is not None else None)
     if valid and operator.totp_enabled:
         valid = accept_totp(operator, credentials.totp_code, now)
-    if not valid:
+    # A disabled operator is refused like a wrong password: the answer tells a guesser nothing.
+    if not valid or operator.disabled_at is not None:
         raise LoginRefused()
     sign_in_throttle.succeeded(admission)
     operator.last_login_at = now

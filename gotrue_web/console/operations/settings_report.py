@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,11 +23,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from ...settings import DEFAULT_SUBJECTS, Settings
+from ...settings import DEFAULT_SUBJECTS, Settings, environment_values
+from ...settings.mailer import NOTIFICATION_KINDS, template_variable
 
 SECRET_NAME = re.compile(r"secret|pass|key|token|private", re.I)
-# Named like secrets but public by nature: a kid travels in every token's header.
-PUBLIC_NAMES = frozenset({"jwt.key_id"})
+# Named like secrets but public by nature: a kid travels in every token's header; the
+# password-changed notification's subject and template URL are text like any other's.
+PUBLIC_NAMES = frozenset({"jwt.key_id", "mailer.subjects.password_changed",
+                          "mailer.templates.password_changed"})
 
 _GROUPS = (
     ("general", "General"),
@@ -46,6 +50,9 @@ _GROUPS = (
     ("console", "Operator console"),
     ("hooks", "Auth hooks"),
     ("webhook", "Legacy webhook"),
+    ("metrics", "Metrics"),
+    ("tracing", "Tracing"),
+    ("saml", "SAML SSO"),
 )
 # Where a setting comes from when it is not GOTRUE_ + the dotted path in capitals; "" means
 # it is fixed (no variable).
@@ -60,6 +67,8 @@ _VARIABLES = {
     "mfa.challenge_expiry": "GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION",
     "mfa.factor_expiry": "GOTRUE_MFA_FACTOR_EXPIRY_DURATION",
     "rate_limit.mfa_challenge_and_verify": "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY",
+    "rate_limit.saml_assertion": "GOTRUE_SAML_RATE_LIMIT_ASSERTION",
+    "saml.allow_http_metadata_urls": "",
     "webhook.url": "GOTRUE_WEBHOOK_URL or WEBHOOK_URL",
     "webhook.secret": "GOTRUE_WEBHOOK_SECRET or WEBHOOK_SECRET",
     "webhook.retries": "GOTRUE_WEBHOOK_RETRIES or WEBHOOK_RETRIES",
@@ -80,7 +89,15 @@ _VARIABLES = {
     "console.max_age": "GOTRUE_CONSOLE_SESSION_MAX_AGE",
     "sms.vonage.from_": "GOTRUE_SMS_VONAGE_FROM",
     "sms.test_otp": "GOTRUE_SMS_TEST_OTP",
+    "tracing.enabled": "GOTRUE_TRACING_ENABLED or TRACING_ENABLED",
+    "tracing.service_name": "OTEL_SERVICE_NAME, GOTRUE_TRACING_SERVICE_NAME or SERVICE_NAME",
+    "tracing.endpoint": ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or "
+                         "GOTRUE_TRACING_HOST and _PORT"),
+    "tracing.resource_attributes": "OTEL_RESOURCE_ATTRIBUTES or GOTRUE_TRACING_TAGS",
 }
+# A notification's subject and template end in _NOTIFICATION (GOTRUE_MAILER_SUBJECTS_<KIND>_...).
+_VARIABLES.update({f"mailer.{part.lower()}.{kind}": template_variable(kind, part)
+                   for kind in NOTIFICATION_KINDS for part in ("SUBJECTS", "TEMPLATES")})
 _MAPPING_VARIABLES = {"mailer.url_paths": "GOTRUE_MAILER_URLPATHS_"}
 # Groups whose variables are not GOTRUE_ + the group name (GoTrue nests captcha in security).
 _GROUP_PREFIXES = {"captcha": "GOTRUE_SECURITY_CAPTCHA_"}
@@ -364,3 +381,25 @@ def groups(settings: Settings) -> list[SettingGroup]:
     titles.update({key: key.replace("_", " ").capitalize() for key in by_group
                    if key not in titles})
     return [SettingGroup(key, title, tuple(by_group.get(key, ()))) for key, title in titles.items()]
+
+
+def origins(groups, environ=None, env_file=".env") -> dict[str, str]:
+    """Where each row's variable was found: "environment", ".env" or "default" (not set), by
+    variable as the rows name it ("A or B" for a variable with an older name). The .env file
+    is read once."""
+    environ = os.environ if environ is None else environ
+    from_file = environment_values({}, env_file)
+    found: dict[str, str] = {}
+    for group in groups:
+        for row in group.rows:
+            if not row.variable or row.variable in found:
+                continue
+            names = [name.strip() for name in row.variable.split(" or ")]
+            origin = "default"
+            if any(environ.get(name) for name in names):
+                origin = "environment"
+            elif any(from_file.get(name) for name in names):
+                origin = ".env"
+            found[row.variable] = origin
+    return found
+

@@ -1,5 +1,6 @@
 """The console's template editor: the names a template can use, realistic sample values,
-the sandboxed preview, and the overview of every template with its origin and variants."""
+the sandboxed preview, and the overview of every template with its origin and variants (the
+emails with a link or code, then the account-change notifications with their switches)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,35 @@ VARIABLES = (
     ("RedirectTo", "Where the user lands after following the link."),
     ("SendingTo", "The address this email goes to."),
 )
+# The names a notification can use: the common ones, then each kind's own.
+_NOTIFICATION_COMMON = (
+    ("Email", "The user's email address (after the change)."),
+    ("SiteURL", "GOTRUE_SITE_URL."),
+    ("Data", "The user's user_metadata, e.g. {{ .Data.full_name }}."),
+    ("SendingTo", "The address this email goes to."),
+)
+_NOTIFICATION_OWN = {
+    "email_changed": (("OldEmail", "The address before the change; the email goes there "
+                                   "(Email is the new one)."),),
+    "phone_changed": (("Phone", "The new phone number (digits, no +)."),
+                      ("OldPhone", "The number before the change (empty if there was none).")),
+    "identity_linked": (("Provider", "The sign-in method linked: github, google, phone, ..."),),
+    "identity_unlinked": (("Provider", "The sign-in method removed. The email goes to the "
+                                       "address that identity carried (else the "
+                                       "account's)."),),
+    "mfa_factor_enrolled": (("FactorType", "The kind of factor: totp or phone."),),
+    "mfa_factor_unenrolled": (("FactorType", "The kind of factor: totp or phone."),),
+}
+_SAMPLE_OLD_PHONE, _SAMPLE_PHONE = "15550002222", "15550001111"
+
+
+def variables_for(kind: str) -> tuple[tuple[str, str], ...]:
+    """The names ``kind``'s template can use, with what they hold."""
+    if kind in email_templates.NOTIFICATION_KINDS:
+        return (*_NOTIFICATION_COMMON, *_NOTIFICATION_OWN.get(kind, ()))
+    return VARIABLES
+
+
 # What each template's link asks /verify to do (reauthentication has a code only).
 _VERIFY_TYPES = {"confirmation": ("confirmation", "signup"), "invite": ("invite", "invite"),
                  "magic_link": ("recovery", "magiclink"), "recovery": ("recovery", "recovery"),
@@ -49,7 +79,7 @@ def sample_variables(rt: Runtime, kind: str) -> dict:
     if kind in _VERIFY_TYPES:
         path_kind, verify_type = _VERIFY_TYPES[kind]
         link = links.verify_url(rt, path_kind, token, verify_type, settings.site_url)
-    return {
+    values = {
         "SiteURL": settings.site_url,
         "ConfirmationURL": link,
         "Email": address,
@@ -59,7 +89,20 @@ def sample_variables(rt: Runtime, kind: str) -> dict:
         "TokenHash": token,
         "Data": {"full_name": "Ada Lovelace", "locale": "en"},
         "RedirectTo": settings.site_url,
+        "OldEmail": "", "Phone": "", "OldPhone": "", "Provider": "", "FactorType": "",
     }
+    if kind in email_templates.NOTIFICATION_KINDS:
+        # A notification carries no link or code.
+        values.update(ConfirmationURL="", Token="", TokenHash="", RedirectTo="")
+        values.update({
+            "email_changed": {"Email": SAMPLE_NEW_ADDRESS, "OldEmail": address},
+            "phone_changed": {"Phone": _SAMPLE_PHONE, "OldPhone": _SAMPLE_OLD_PHONE},
+            "identity_linked": {"Provider": "github"},
+            "identity_unlinked": {"Provider": "github"},
+            "mfa_factor_enrolled": {"FactorType": "totp"},
+            "mfa_factor_unenrolled": {"FactorType": "totp"},
+        }.get(kind, {}))
+    return values
 
 
 def preview(rt: Runtime, kind: str, subject: str, body: str) -> email_templates.RenderedEmail:
@@ -91,6 +134,12 @@ class TemplateStatus:
     stored: EmailTemplate | None
     # Stored per-locale variants, by locale.
     variants: tuple[EmailTemplate, ...]
+    # A notification's GOTRUE_MAILER_NOTIFICATIONS_<KIND>_ENABLED; None for the other emails.
+    enabled: bool | None = None
+
+    @property
+    def is_notification(self) -> bool:
+        return self.enabled is not None
 
 
 def overview(settings: Settings) -> list[TemplateStatus]:
@@ -106,7 +155,14 @@ def overview(settings: Settings) -> list[TemplateStatus]:
         origin = "database" if general else ("url" if url else "default")
         subject = general.subject if general else (
             settings.mailer.subjects.get(kind) or email_templates.DEFAULT_SUBJECTS[kind])
+        notification = kind in email_templates.NOTIFICATION_KINDS
         statuses.append(TemplateStatus(
             kind=kind, origin=origin, subject=subject, url=url, stored=general,
-            variants=tuple(row for row in mine if row.locale)))
+            variants=tuple(row for row in mine if row.locale),
+            enabled=settings.mailer.notifications.enabled(kind) if notification else None))
     return statuses
+
+
+def notification_switch(kind: str) -> str:
+    """GOTRUE_MAILER_NOTIFICATIONS_<KIND>_ENABLED."""
+    return f"GOTRUE_MAILER_NOTIFICATIONS_{kind.upper()}_ENABLED"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -126,22 +127,43 @@ def replace_metadata(rt: Runtime, user: User, field: str, wanted: dict, expected
 # --- account changes --------------------------------------------------------------------------
 
 
-def ban_duration_of(choice: str, custom: str = "") -> users.BanDuration:
-    """The ban a form asked for: one of BAN_CHOICES or a custom Go duration.
+# Whole days in front of a Go duration ("7d", "1d12h"): operators think of bans in days, Go's
+# durations have no day unit.
+_DAYS = re.compile(r"(\d{1,5})d(?=\d|$)")
 
-    422 for anything that is not a positive Go duration.
+
+_HOURS = re.compile(r"(\d{1,7})h")
+
+
+def _days_as_hours(duration: str) -> str:
+    """``7d`` as ``168h``, ``1d12h30m`` as ``36h30m``: the Go duration the admin API takes."""
+    match = _DAYS.match(duration)
+    if match is None:
+        return duration
+    hours, rest = int(match.group(1)) * 24, duration[match.end():]
+    more = _HOURS.match(rest)
+    if more is not None:
+        hours, rest = hours + int(more.group(1)), rest[more.end():]
+    return f"{hours}h{rest}"
+
+
+def ban_duration_of(choice: str, custom: str = "") -> users.BanDuration:
+    """The ban a form asked for: one of BAN_CHOICES or a custom duration (a Go duration,
+    optionally led by whole days: ``7d``, ``1d12h``).
+
+    422 for anything that is not a positive duration.
     """
     choices = {value for value, _ in BAN_CHOICES}
     if choice not in choices:
         raise _refused("Choose how long the ban lasts.")
     duration = custom.strip() if choice == "custom" else choice
     if not duration:
-        raise _refused("Type a duration such as 90m, 12h or 2h30m.")
+        raise _refused("Type a duration such as 7d, 90m, 12h or 2h30m.")
     try:
-        parsed = users.parse_ban_duration(duration)
+        parsed = users.parse_ban_duration(_days_as_hours(duration))
     except GoTrueError:
-        raise _refused(f"{duration!r} is not a duration. Use Go's units, such as 90m, 12h "
-                       "or 2h30m (there is no day unit: 7 days is 168h).") from None
+        raise _refused(f"{duration!r} is not a duration. Use days, hours and minutes, such as "
+                       "7d, 90m, 12h or 1d12h.") from None
     if parsed.lifts:
         raise _refused("A ban must last longer than zero. Use Unban to lift a ban.")
     return parsed
@@ -214,15 +236,28 @@ def set_password(rt: Runtime, user: User, password: str, actor: audit.Actor,
 # --- emails -----------------------------------------------------------------------------------
 
 
+def mail_is_dropped(rt: Runtime) -> bool:
+    """True when an email would be dropped: no SMTP host and no send_email hook to take it
+    (the mail log records such an email as not sent)."""
+    return not rt.settings.smtp.host and not rt.settings.hooks.get("send_email").enabled
+
+
+def _refuse_banned(rt: Runtime, user: User) -> None:
+    # A banned user cannot sign in: a recovery or sign-in link would only fail at the end.
+    if user.is_banned(rt.now()):
+        raise _refused("This user is banned and cannot sign in: lift the ban first.")
+
+
 def send_recovery(rt: Runtime, user: User, actor: audit.Actor, info: RequestInfo) -> None:
     """Mail a password-recovery link (to the site URL) as POST /recover does.
 
     Writes user_recovery_requested. Unlike /recover, a failure is reported: 422 when the user
-    has no email, 400 email_provider_disabled, 429 inside SMTP_MAX_FREQUENCY, 500 when the SMTP
-    server refuses (logged in the mail log).
+    has no email or is banned, 400 email_provider_disabled, 429 inside SMTP_MAX_FREQUENCY,
+    500 when the SMTP server refuses (logged in the mail log).
     """
     recovery.require_email_provider(rt)
     _require_email(user)
+    _refuse_banned(rt, user)
     audit.record("user_recovery_requested", actor, now=rt.now(), ip=info.ip,
                  traits={**admin_users.target_traits(user), "email_type": "recovery"})
     mail_flows.send_recovery(rt, user, rt.settings.site_url)
@@ -232,20 +267,22 @@ def send_magic_link(rt: Runtime, user: User, actor: audit.Actor, info: RequestIn
     """Mail a sign-in link (to the site URL) as POST /magiclink does for a known address.
 
     Writes user_recovery_requested (GoTrue's action for magic links) with email_type
-    magiclink. 422 when magic links are off or the user has no email; 429 inside
+    magiclink. 422 when magic links are off, the user has no email or is banned; 429 inside
     SMTP_MAX_FREQUENCY (shared with recovery). Using the link confirms an unconfirmed address.
     """
     magic_links.require_magic_links(rt)
     _require_email(user)
+    _refuse_banned(rt, user)
     audit.record("user_recovery_requested", actor, now=rt.now(), ip=info.ip,
                  traits={**admin_users.target_traits(user), "email_type": "magiclink"})
     mail_flows.send_magic_link(rt, user, rt.settings.site_url)
 
 
-def resend_confirmation(rt: Runtime, user: User, actor: audit.Actor,
-                        info: RequestInfo) -> str:
+def resend_confirmation(rt: Runtime, user: User, actor: audit.Actor, info: RequestInfo, *,
+                        after_response: bool = False) -> str:
     """Mail the pending confirmation again: the invitation for an invited user (no 60 s rule,
-    invites.invite), else the signup confirmation (POST /resend, 60 s rule).
+    invites.invite), else the signup confirmation (POST /resend, 60 s rule). With
+    ``after_response`` the email waits in the outbox for the commit (bulk runs).
 
     Returns "invite" or "confirmation". 422 when the address is confirmed or missing.
     """
@@ -255,11 +292,11 @@ def resend_confirmation(rt: Runtime, user: User, actor: audit.Actor,
         raise _refused("This email address is confirmed already.")
     if user.invited_at is not None:
         invites.invite(rt, user.email, None, rt.settings.site_url, actor,
-                       _for_audience(info, user))
+                       _for_audience(info, user), after_response=after_response)
         return "invite"
     audit.record("user_confirmation_requested", actor, now=rt.now(), ip=info.ip,
                  traits={**admin_users.target_traits(user), "provider": "email"})
-    mail_flows.send_confirmation(rt, user, rt.settings.site_url)
+    mail_flows.send_confirmation(rt, user, rt.settings.site_url, after_response=after_response)
     return "confirmation"
 
 

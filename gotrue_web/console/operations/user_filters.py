@@ -37,6 +37,17 @@ KNOWN_PROVIDERS = ("email", "phone", *sorted(EXTERNAL_PROVIDERS))
 _PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,99}")
 
 
+@dataclass(frozen=True)
+class Total:
+    """A capped count of a filtered view."""
+
+    value: int
+    # True: more than ``value`` rows match (counting stopped at the cap).
+    capped: bool = False
+    # True: a search's count ran past the time limit (``value`` means nothing then).
+    too_slow: bool = False
+
+
 class InvalidSearch(ValueError):
     """A parameter of the list cannot be understood; the message says which and why."""
 

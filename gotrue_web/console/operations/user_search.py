@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from ...extensions import db
 from ...models import AAL, Factor, FactorStatus, Identity, Session, User
+from . import keyset
 from .user_filters import (
     COUNT_CAP,
     DEFAULT_PER_PAGE,
@@ -41,6 +42,7 @@ from .user_filters import (
     STATES,
     InvalidSearch,
     Sort,
+    Total,
     UserFilters,
     describe,
 )
@@ -292,43 +294,14 @@ def find_page(filters: UserFilters, page: PageRequest, now: datetime,
 
 def _find_page(filters: UserFilters, page: PageRequest, now: datetime,
                limits: SessionsSettings | None) -> UserPage:
-    sort, limit = filters.sort_spec, page.per_page
-
-    def listed(users: list[User]) -> list[ListedUser]:
-        return _listed(users, now, limits)
-
+    sort = filters.sort_spec
     conditions = search_conditions(filters, now).conditions
-    if page.before is not None:
-        rows = _read(conditions, sort, page.before, False, limit + 1)
-        if len(rows) > limit:
-            rows = list(reversed(rows[:limit]))
-            return UserPage(listed(rows), sort, limit, next_cursor=Cursor.of(sort, rows[-1]),
-                            prev_cursor=Cursor.of(sort, rows[0]), is_first=False)
-        # Fewer rows than a page before the cursor: that is the first page; show it whole.
-        page = PageRequest(per_page=limit)
-    rows = _read(conditions, sort, page.after, True, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    result = UserPage(listed(rows), sort, limit, is_first=page.after is None)
-    if more:
-        result.next_cursor = Cursor.of(sort, rows[-1])
-    if page.after is not None and rows:
-        result.prev_cursor = Cursor.of(sort, rows[0])
-    elif page.after is not None:
-        # Past the end (rows deleted meanwhile): "previous" shows the page ending at the cursor.
-        earlier = _read(conditions, sort, page.after, False, limit)
-        if len(earlier) == limit:
-            result.back_after = Cursor.of(sort, earlier[-1])
-    return result
-
-
-@dataclass(frozen=True)
-class Total:
-    value: int
-    # True: there are more than ``value`` users (counting stopped at the cap).
-    capped: bool = False
-    # True: a search's count ran past the time limit (``value`` means nothing then).
-    too_slow: bool = False
+    window = keyset.slice_page(
+        lambda cursor, forward, count: _read(conditions, sort, cursor, forward, count),
+        lambda user: Cursor.of(sort, user), page.per_page, before=page.before, after=page.after)
+    return UserPage(_listed(window.rows, now, limits), sort, page.per_page,
+                    next_cursor=window.next_cursor, prev_cursor=window.prev_cursor,
+                    back_after=window.back_after, is_first=window.is_first)
 
 
 def count(filters: UserFilters, now: datetime, cap: int | None = COUNT_CAP) -> Total:

@@ -1,4 +1,5 @@
-"""One user's story in the audit log: the entries they caused and the entries about them.
+"""One user's story in the audit log: the entries they caused and the entries about them; and
+the account-change notifications they were sent (the mail log).
 
 An entry belongs to the user when they are its actor (``actor_id``) or its target
 (``traits.user_id``), which covers end-user events (signup, login, refresh) as well as what
@@ -14,10 +15,13 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ...extensions import db
-from ...models import AuditLogEntry
+from ...models import AuditLogEntry, MailLogEntry
+from ...models.mail_outbox import OUTBOX_PENDING, MailOutboxRow
+from ...services.mail.notifications import KINDS as NOTIFICATION_KINDS
 from . import keyset
 
 PAGE_SIZE = 20
+NOTIFICATIONS_SHOWN = 10
 
 _PAYLOAD = AuditLogEntry.payload
 _ACTOR_ID = _PAYLOAD["actor_id"].as_string()
@@ -98,3 +102,27 @@ def latest_ban_change(user_id: uuid.UUID) -> TimelineEntry | None:
         .order_by(AuditLogEntry.created_at.desc(), AuditLogEntry.id.desc()).limit(1)
     ).scalars().first()
     return TimelineEntry.of(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Notifications:
+    # The newest attempts (the mail log: sent, failed, not_sent), newest first.
+    attempts: list[MailLogEntry]
+    # Notifications queued and not yet sent (or waiting for a retry).
+    waiting: int
+
+
+def notifications(user_id: uuid.UUID, limit: int = NOTIFICATIONS_SHOWN) -> Notifications:
+    """The account-change notifications sent to (or tried for) the user."""
+    attempts = db.session.execute(
+        sa.select(MailLogEntry)
+        .where(MailLogEntry.user_id == user_id,
+               MailLogEntry.template.in_(NOTIFICATION_KINDS))
+        .order_by(MailLogEntry.created_at.desc(), MailLogEntry.id.desc()).limit(limit)
+    ).scalars().all()
+    waiting = db.session.execute(
+        sa.select(sa.func.count()).select_from(MailOutboxRow)
+        .where(MailOutboxRow.user_id == user_id, MailOutboxRow.status == OUTBOX_PENDING,
+               MailOutboxRow.kind.in_(NOTIFICATION_KINDS))
+    ).scalar_one()
+    return Notifications(attempts=list(attempts), waiting=waiting)

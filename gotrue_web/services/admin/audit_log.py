@@ -2,7 +2,7 @@
 total, filtered by ``query``. Read only.
 
 Parity: GoTrue internal/api/audit.go and models/audit_log_entry.go. The console's own search
-(console/operations/audit_search.py) pages by keyset and filters differently; both read the
+(console/operations/audit_log/search.py) pages by keyset and filters differently; both read the
 payload through audit.payload_field.
 """
 

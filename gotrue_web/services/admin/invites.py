@@ -17,18 +17,19 @@ DUPLICATE_EMAIL = "A user with this email address has already been registered"
 
 
 def invite(rt: Runtime, email: str, data: dict | None, redirect_to: str, actor: audit.Actor,
-           info: RequestInfo) -> User:
+           info: RequestInfo, *, after_response: bool = False) -> User:
     """Create (or reuse an unconfirmed) user for ``email`` and mail an invitation.
 
     422 email_exists for a confirmed address. No 60 s rule: an admin may invite again, and the
     new invitation replaces the old link and code. A failed send raises, so the caller's
-    rollback leaves no user behind.
+    rollback leaves no user behind. ``after_response`` queues the email in the outbox instead
+    (the console's bulk runs).
     """
     address = invitable_address(email)
     user = find_or_create_invitee(rt, address, data, info)
     audit.record("user_invited", actor, now=rt.now(), ip=info.ip,
                  traits={"user_id": str(user.id), "user_email": address})
-    mail_flows.send_invite(rt, user, redirect_to)
+    mail_flows.send_invite(rt, user, redirect_to, after_response=after_response)
     return user
 
 

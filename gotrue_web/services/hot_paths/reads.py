@@ -15,7 +15,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from ...driver_sql import DriverStatement, read_cursor
+from ...driver_sql import DriverStatement, read_rows
 from ...extensions import db
 from ...models import AMRClaim, Factor, FactorStatus, Identity, RefreshToken, Session, User
 
@@ -123,8 +123,7 @@ def read_profile(user_id: uuid.UUID, session_id: uuid.UUID | None
                  ) -> tuple[UserView | None, bool]:
     """The user with identities and factors, and whether the session exists: one query on a
     connection of its own, outside any transaction (a request that only reads)."""
-    with read_cursor() as cursor:
-        rows = _PROFILE.rows(cursor, {"user_id": user_id, "session_id": session_id})
+    rows = read_rows(_PROFILE, {"user_id": user_id, "session_id": session_id})
     if not rows:
         return None, False
     layout = _PROFILE_LAYOUT
@@ -174,8 +173,7 @@ def lock_refresh_token(token_hash: str):
 def read_refresh_token(token_hash: str):
     """As lock_refresh_token, without a lock or a transaction: what the lock-free rotation
     (hot_paths.rotation) starts from."""
-    with read_cursor() as cursor:
-        return _refresh_views(_REFRESH_UNLOCKED.rows(cursor, {"token": token_hash}))
+    return _refresh_views(read_rows(_REFRESH_UNLOCKED, {"token": token_hash}))
 
 
 def _refresh_views(rows):

@@ -65,7 +65,20 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSe
     answers reuse, unknown tokens and expired sessions. Writes token_refreshed (or token_revoked
     on reuse) to the audit log. On the locked way the caller commits; a lock wait that times out
     or deadlocks is retried until REFRESH_RETRY_SECONDS have passed, then raises 409 conflict.
+    Metrics count each grant as rotated, reuse_detected or refused.
     """
+    try:
+        issued = _refresh(rt, presented, info)
+    except GoTrueError as error:
+        rt.metrics.refresh_grant("reuse_detected"
+                                 if error.error_code == ErrorCode.REFRESH_TOKEN_ALREADY_USED
+                                 else "refused")
+        raise
+    rt.metrics.refresh_grant("rotated")
+    return issued
+
+
+def _refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSession:
     check_refresh_token_format(presented)
     issued = _rotate_live_token(rt, presented, info)
     if issued is not None:
@@ -87,7 +100,8 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSe
 
 
 
-def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSession | None:
+def _rotate_live_token(rt: Runtime, presented: str,
+                       info: RequestInfo) -> sessions.IssuedSession | None:
     """The common case without a lock: a live token of a valid session, rotated in one short
     transaction of its own (hot_paths.rotation). None when the token is anything else (unknown,
     revoked, expired, a banned user) or another request rotated it first: the locked path

@@ -132,11 +132,13 @@ def send_confirmation(rt: Runtime, user: User, redirect_to: str, *, pkce: bool =
             after_response=after_response)
 
 
-def send_invite(rt: Runtime, user: User, redirect_to: str) -> None:
+def send_invite(rt: Runtime, user: User, redirect_to: str, *,
+                after_response: bool = False) -> None:
     """Invitation link and code; admins may re-invite at any time."""
     issued = issue(rt, user, "invite", user.email, redirect_to)
     user.invited_at = rt.now()
-    deliver(rt, user, issued, user.email, failure_message="Error sending invite email")
+    deliver(rt, user, issued, user.email, failure_message="Error sending invite email",
+            after_response=after_response)
 
 
 def send_magic_link(rt: Runtime, user: User, redirect_to: str, *, pkce: bool = False,

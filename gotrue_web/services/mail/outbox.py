@@ -1,41 +1,32 @@
-"""Sending an email, now or after the answer.
+"""Sending an email: now (inside the request) or through the mail outbox (after its commit).
 
 The flows whose answer must not tell whether an address has an account (sign-up, recovery,
 magic link and OTP, resend, an anonymous user's email change) do not talk to the SMTP server
 inside the request: an unknown address would answer in a few milliseconds and a known one only
-after the SMTP exchange. They queue the email here instead (``MailOutbox``, one queue per request
-on the Runtime). Everything that can refuse the request is decided before an email is queued:
-authorized addresses, SMTP_MAX_FREQUENCY and the global budget.
+after the SMTP exchange. They put the email in the outbox instead (``rt.outbox.put``,
+dispatcher.py): a ``mail_outbox`` row, its payload encrypted (sealing.py), added to the
+request's session, so it commits with the change that causes it and rolls back with a request
+that fails. Everything that can refuse the request is decided before: authorized addresses,
+SMTP_MAX_FREQUENCY and the global budget.
 
-When a request has answered successfully, the factory hands its queue to a few sender threads
-of the process (``MailOutbox.dispatch``), which run ``deliver`` in an app context of their own.
-Not the request's thread after the answer (``call_on_close``): the next request on the same
-keep-alive connection would then wait for the SMTP exchange and show it. A failed request drops
-its queue together with the tokens it rolled back. Every attempt lands in the mail log as
-``sent``, ``failed`` or ``not_sent``, dated when it was queued. After a failure the code nobody
-received is forgotten and the flow's SMTP_MAX_FREQUENCY window freed, so the user can ask again
-at once, as when a send inside the request failed and rolled back.
+A dispatcher (a thread per server process, woken after such a request, or ``flask outbox run``)
+claims due rows and calls ``send`` for each, with the row's Message-ID. Every attempt lands in
+the mail log as ``sent``, ``failed`` or ``not_sent``; the first dated when the email was
+queued. A failed attempt is retried with a growing wait; after the last one the row is
+``failed`` and the code nobody received is forgotten and the flow's SMTP_MAX_FREQUENCY window
+freed (``release``), so the user can ask again at once.
 
 With the send_email hook on, ``send`` calls the hook instead of the SMTP server (send_hook.py),
-at the same moment: in the request, or after the answer for the flows above, where a hook error
-is then a ``failed`` entry and the code is released as after an SMTP failure.
-
-The queue lives in the worker process: a stopping worker sends what it holds before it exits,
-but one killed between the answer and the send loses the email (the user asks again once
-SMTP_MAX_FREQUENCY has passed). A database outbox would survive that; ``MailOutbox`` and
-``deliver`` are the seam to replace.
+at the same moment: in the request, or from the outbox, where a hook error is then a ``failed``
+attempt like an SMTP failure.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from ...errors import GoTrueError
 from ...extensions import db
@@ -95,121 +86,55 @@ def render(rt: Runtime, kind: str, variables: dict) -> email_templates.RenderedE
             return email_templates.render(kind, variables)
 
 
-def send(rt: Runtime, email: Email) -> MailDeliveryError | GoTrueError | None:
+@dataclass(frozen=True)
+class Attempt:
+    """How the outbox sends: the row's Message-ID, the attempt's date for the mail log (the
+    first is dated when the email was queued), and a note for a failure that will be retried."""
+
+    message_id: str = ""
+    logged_at: datetime | None = None
+    retry_note: str = ""
+
+
+def send(rt: Runtime, email: Email, attempt: Attempt = Attempt()
+         ) -> MailDeliveryError | GoTrueError | None:
     """Render and send ``email`` now and keep the attempt for the mail log; returns the
     delivery error when the SMTP exchange failed. With the send_email hook, the hook gets the
     email's event instead (nothing is rendered) and its error, if any, is returned."""
     if email.hook_event is not None:
-        return _send_by_hook(rt, email)
+        return _send_by_hook(rt, email, attempt)
     rendered = render(rt, email.kind, email.variables)
-    entry = {"now": email.created_at, "template": email.kind, "recipient": email.to,
-             "subject": redact(rendered.subject, email.variables), "user_id": email.user_id}
+    entry = {"now": attempt.logged_at or email.created_at, "template": email.kind,
+             "recipient": email.to, "subject": redact(rendered.subject, email.variables),
+             "user_id": email.user_id}
     try:
         sent = rt.mailer.send(OutgoingMail(to=email.to, subject=rendered.subject,
-                                           html=rendered.html, template=email.kind))
+                                           html=rendered.html, template=email.kind,
+                                           message_id=attempt.message_id))
     except MailDeliveryError as exc:
-        rt.mail_log.record(**entry, status=mail_log.FAILED, error=str(exc))
+        rt.mail_log.record(**entry, status=mail_log.FAILED, error=str(exc) + attempt.retry_note)
+        rt.metrics.email(email.kind, mail_log.FAILED)
         log.warning("mail delivery failed: template=%s error=%s", email.kind, exc)
         return exc
-    rt.mail_log.record(**entry, status=mail_log.SENT if sent else mail_log.NOT_SENT)
+    status = mail_log.SENT if sent else mail_log.NOT_SENT
+    rt.mail_log.record(**entry, status=status)
+    rt.metrics.email(email.kind, status)
     return None
 
 
-def _send_by_hook(rt: Runtime, email: Email) -> GoTrueError | None:
+def _send_by_hook(rt: Runtime, email: Email, attempt: Attempt) -> GoTrueError | None:
     error = send_hook.call(rt, email.hook_event)
     for each in (email, *email.also):
-        rt.mail_log.record(now=each.created_at, template=each.kind, recipient=each.to,
-                           subject=send_hook.SUBJECT,
+        rt.mail_log.record(now=attempt.logged_at or each.created_at, template=each.kind,
+                           recipient=each.to, subject=send_hook.SUBJECT,
                            status=mail_log.FAILED if error else mail_log.SENT,
-                           error=error.message if error else None, user_id=each.user_id)
+                           error=error.message + attempt.retry_note if error else None,
+                           user_id=each.user_id)
+    rt.metrics.email(email.kind, mail_log.FAILED if error else mail_log.SENT)
     return error
 
 
-# Threads per process that send queued emails; SMTP exchanges wait on the network, and a burst
-# only queues (the email budgets bound how many there can be).
-SENDER_THREADS = 2
-
-
-class MailOutbox:
-    """The emails the current request queued, and the threads that send them after the answer.
-
-    One per app (on the Runtime); each request (each thread or context) has its own list. The
-    threads start with the first email (in the worker process, after any fork).
-    """
-
-    def __init__(self):
-        self._queued: ContextVar[list[Email] | None] = ContextVar("queued_mail", default=None)
-        self._senders: ThreadPoolExecutor | None = None
-        self._in_flight = 0
-        self._state = threading.Condition()
-
-    def put(self, email: Email) -> None:
-        queued = self._queued.get()
-        if queued is None:
-            queued = []
-            self._queued.set(queued)
-        queued.append(email)
-
-    def take(self) -> list[Email]:
-        """This request's queue, emptied: the caller now owns the emails."""
-        queued = self._queued.get() or []
-        self._queued.set(None)
-        return queued
-
-    def discard(self, _exception=None) -> None:
-        """Teardown: whatever a request that did not answer successfully queued is dropped."""
-        dropped = self.take()
-        if dropped:
-            log.info("dropped %d queued email(s) of a request that failed", len(dropped))
-
-    def dispatch(self, send_all: Callable[[], None]) -> None:
-        """Run ``send_all`` (a request's emails) on a sender thread; returns at once."""
-        with self._state:
-            if self._senders is None:
-                self._senders = ThreadPoolExecutor(max_workers=SENDER_THREADS,
-                                                   thread_name_prefix="mail-outbox")
-            self._in_flight += 1
-        try:
-            self._senders.submit(self._run, send_all)
-        except RuntimeError:
-            # The interpreter is shutting down and takes no new threads: send here.
-            self._run(send_all)
-
-    def _run(self, send_all: Callable[[], None]) -> None:
-        try:
-            send_all()
-        except Exception:  # noqa: BLE001 - a sender thread must survive anything
-            log.exception("queued emails could not be sent")
-        finally:
-            with self._state:
-                self._in_flight -= 1
-                self._state.notify_all()
-
-    def wait_until_sent(self, timeout: float | None = None) -> bool:
-        """Block until every dispatched email was tried; False if ``timeout`` ran out first."""
-        with self._state:
-            return self._state.wait_for(lambda: self._in_flight == 0, timeout)
-
-
-def deliver(rt: Runtime, emails: list[Email]) -> None:
-    """Send queued emails, one after the other; a failure is logged, its code released, and
-    the rest still sent. The caller provides the app context (the mail log is written at its
-    teardown)."""
-    for email in emails:
-        try:
-            failed = send(rt, email) is not None
-        except Exception as exc:  # noqa: BLE001 - the answer is gone; log and go on
-            log.exception("queued %s email could not be sent", email.kind)
-            rt.mail_log.record(now=email.created_at, template=email.kind, recipient=email.to,
-                               subject="", status=mail_log.FAILED,
-                               error=f"{type(exc).__name__}: {exc}", user_id=email.user_id)
-            failed = True
-        if failed:
-            for each in (email, *email.also):
-                _release(each)
-
-
-def _release(email: Email) -> None:
+def release(email: Email) -> None:
     """Forget the code of an email that was not delivered and clear its ``*_sent_at``, unless a
     newer code replaced it meanwhile."""
     if email.token_type is None or email.user_id is None:

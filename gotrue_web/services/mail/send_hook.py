@@ -8,8 +8,9 @@ still land in the mail log, one entry per address (``SUBJECT`` in place of a sub
 SMTP sends do.
 
 A hook error is the client's answer (outbox.send returns it and flows raise it as is), so the
-flow's writes roll back. Emails sent after the answer (outbox.py) call the hook after the answer
-too, as they talk to SMTP: a failure there is a ``failed`` mail log entry.
+flow's writes roll back. Emails that go through the mail outbox (outbox.py, dispatcher.py) call
+the hook from the dispatcher, as they would talk to SMTP: the event is stored encrypted with the
+row, a failure is a ``failed`` mail log entry and is retried like an SMTP failure.
 """
 
 from __future__ import annotations

@@ -18,8 +18,15 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ...settings import DEFAULT_SUBJECTS
+from ...settings.mailer import NOTIFICATION_KINDS
 
-KINDS = ("confirmation", "invite", "magic_link", "recovery", "email_change", "reauthentication")
+# The emails that carry a link or code, then the account-change notifications.
+AUTH_KINDS = ("confirmation", "invite", "magic_link", "recovery", "email_change",
+              "reauthentication")
+KINDS = (*AUTH_KINDS, *NOTIFICATION_KINDS)
+
+_IF_NOT_YOU = ("<p>If you did not make this change, reset your password and contact us "
+               "right away: someone else may have access to your account.</p>\n")
 
 DEFAULT_BODIES = {
     "confirmation": (
@@ -57,6 +64,40 @@ DEFAULT_BODIES = {
         "<h2>Confirm it is you</h2>\n"
         "<p>Enter this code to continue: {{ .Token }}</p>\n"
     ),
+    "password_changed": (
+        "<h2>Your password was changed</h2>\n"
+        "<p>The password of your account {{ .Email }} was just changed.</p>\n" + _IF_NOT_YOU
+    ),
+    "email_changed": (
+        "<h2>Your email address was changed</h2>\n"
+        "<p>The email address of your account was changed from {{ .OldEmail }} to "
+        "{{ .Email }}.</p>\n" + _IF_NOT_YOU
+    ),
+    "phone_changed": (
+        "<h2>Your phone number was changed</h2>\n"
+        "<p>The phone number of your account {{ .Email }} was changed "
+        "{{ if .OldPhone }}from {{ .OldPhone }} {{ end }}to {{ .Phone }}.</p>\n" + _IF_NOT_YOU
+    ),
+    "identity_linked": (
+        "<h2>A new sign-in method was linked</h2>\n"
+        "<p>You can now sign in to your account {{ .Email }} with {{ .Provider }}.</p>\n"
+        + _IF_NOT_YOU
+    ),
+    "identity_unlinked": (
+        "<h2>A sign-in method was removed</h2>\n"
+        "<p>{{ .Provider }} can no longer be used to sign in to your account.</p>\n"
+        + _IF_NOT_YOU
+    ),
+    "mfa_factor_enrolled": (
+        "<h2>A new verification method was added</h2>\n"
+        "<p>A {{ .FactorType }} verification method was added to your account {{ .Email }}. "
+        "It is now asked for when you sign in.</p>\n" + _IF_NOT_YOU
+    ),
+    "mfa_factor_unenrolled": (
+        "<h2>A verification method was removed</h2>\n"
+        "<p>A {{ .FactorType }} verification method was removed from your account "
+        "{{ .Email }}.</p>\n" + _IF_NOT_YOU
+    ),
 }
 
 # Values used to prove a template renders and to preview it.
@@ -71,6 +112,12 @@ SAMPLE_VARIABLES = {
     "TokenHash": "0123456789abcdef0123456789abcdef0123456789abcdef01234567",
     "Data": {"full_name": "Ada Lovelace", "locale": "en"},
     "RedirectTo": "https://app.example.com/welcome",
+    # The notifications' own values.
+    "OldEmail": "ada@example.org",
+    "Phone": "15550001111",
+    "OldPhone": "15550002222",
+    "Provider": "github",
+    "FactorType": "totp",
 }
 
 # A Go action: "{{ body }}", with "{{- " / " -}}" trimming the whitespace around it.

@@ -24,6 +24,7 @@ from ...security import codes, totp
 from ...transports import sms as sms_transport
 from .. import audit, one_time_tokens, sessions
 from ..hooks.attempts import check_mfa_attempt
+from ..mail import notifications
 from ..phone import check_channel
 from ..phone.codes import check_frequency
 from ..phone.delivery import deliver
@@ -161,6 +162,7 @@ def verify(rt: Runtime, user: User, session: Session | None, factor: Factor, inf
     _claim(challenge, now)
     if step is not None:
         _use_totp_step(factor, step)
+    enrolled = not factor.is_verified
     factor.status = FactorStatus.verified
     factor.updated_at = now
     audit.record("verification_attempted", audit.Actor.of_user(user), now=now, ip=info.ip,
@@ -175,6 +177,9 @@ def verify(rt: Runtime, user: User, session: Session | None, factor: Factor, inf
                                 Factor.status == FactorStatus.unverified),
         execution_options={"synchronize_session": False})
     db.session.expire(user, ["factors"])
+    if enrolled:
+        notifications.notify(rt, user, "mfa_factor_enrolled",
+                             factor_type=factor.factor_type.value)
     return issued
 
 

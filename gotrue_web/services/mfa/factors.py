@@ -21,6 +21,7 @@ from ...models import AAL, AMRClaim, Factor, FactorStatus, FactorType, Session, 
 from ...runtime import RequestInfo, Runtime
 from ...security import totp
 from .. import audit
+from ..mail import notifications
 from ..mail.links import lock_user
 from ..validation import normalize_phone
 
@@ -180,7 +181,15 @@ def load_factor(user: User, factor_id: str) -> Factor:
         parsed = uuid.UUID(factor_id)
     except ValueError:
         raise not_found(ErrorCode.VALIDATION_FAILED, "factor_id must be an UUID") from None
-    factor = next((f for f in user.factors if f.id == parsed), None)
+    if not any(f.id == parsed for f in user.factors):
+        raise not_found(ErrorCode.MFA_FACTOR_NOT_FOUND, "Factor not found")
+    # Every change to a user's factors holds the user's row lock (enroll too): a concurrent
+    # unenrol waits for this request, or has already happened and the factor is read as gone,
+    # instead of this request's update of the factor failing at commit (a 500).
+    _lock_user(user)
+    factor = db.session.execute(
+        sa.select(Factor).where(Factor.id == parsed, Factor.user_id == user.id),
+        execution_options={"populate_existing": True}).scalar_one_or_none()
     if factor is None:
         raise not_found(ErrorCode.MFA_FACTOR_NOT_FOUND, "Factor not found")
     return factor
@@ -202,7 +211,9 @@ def unenroll(rt: Runtime, user: User, session: Session | None, factor: Factor,
 
 def remove(rt: Runtime, user: User, factor: Factor) -> None:
     """Delete ``factor``: sessions that reached aal2 with it drop back to aal1 and lose its
-    amr claim."""
+    amr claim. The user is told of a verified factor's removal (by them or by an operator);
+    an enrolment never finished was no verification method."""
+    was_verified = factor.is_verified
     linked_sessions = sa.select(Session.id).where(Session.factor_id == factor.id)
     db.session.execute(
         sa.delete(AMRClaim).where(
@@ -217,6 +228,9 @@ def remove(rt: Runtime, user: User, factor: Factor) -> None:
     )
     user.factors.remove(factor)
     db.session.delete(factor)
+    if was_verified:
+        notifications.notify(rt, user, "mfa_factor_unenrolled",
+                             factor_type=factor.factor_type.value)
 
 
 def update(rt: Runtime, user: User, factor: Factor, actor: audit.Actor, info: RequestInfo, *,

@@ -13,7 +13,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ...db import begin_write_locked
-from ...errors import ErrorCode, bad_request, internal, unprocessable
+from ...errors import ErrorCode, GoTrueError, bad_request, internal, unprocessable
 from ...extensions import db
 from ...models import FlowState, OAuthClientState
 from ...runtime import RequestInfo, Runtime
@@ -83,7 +83,21 @@ def identity_data(profile: Profile) -> dict:
 
 def finish(rt: Runtime, flow: FlowState, grant: Grant, info: RequestInfo, *,
            form_user: str = "") -> Finished:
-    """Phase B steps 1-11 for a loaded flow; ``form_user`` is the callback's `user` field."""
+    """Phase B steps 1-11 for a loaded flow; ``form_user`` is the callback's `user` field.
+
+    Metrics: any refusal here is a failed OAuth sign-in; an implicit flow's session a
+    successful one (a PKCE flow's is counted when its code is exchanged)."""
+    # Read before anything can fail: after a failed flush the flow's attributes cannot be.
+    provider = (flow.provider_type or "").lower()
+    try:
+        return _finish(rt, flow, grant, info, form_user=form_user)
+    except GoTrueError:
+        rt.metrics.sign_in("oauth", provider, "failure")
+        raise
+
+
+def _finish(rt: Runtime, flow: FlowState, grant: Grant, info: RequestInfo, *,
+            form_user: str) -> Finished:
     if not (grant.code or grant.oauth_token):
         raise _missing_grant()
     provider_type = flow.provider_type
@@ -127,6 +141,7 @@ def finish(rt: Runtime, flow: FlowState, grant: Grant, info: RequestInfo, *,
         return Finished(auth_code=flow.auth_code, provider_token=provider_token,
                         provider_refresh_token=provider_refresh)
     issued = sessions.start_session(rt, user, "oauth", info)
+    rt.metrics.sign_in("oauth", provider_type.lower(), "success")
     db.session.delete(flow)
     return Finished(session=issued, provider_token=provider_token,
                     provider_refresh_token=provider_refresh)

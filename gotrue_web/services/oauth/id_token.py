@@ -185,7 +185,11 @@ def sign_in_with_id_token(rt: Runtime, request: IdTokenRequest, info: RequestInf
     if not request.provider and not (request.client_id and request.issuer):
         raise _invalid_request("provider or client_id and issuer required")
     selected = select(rt, request)
-    claims = verify(rt, selected, request)
+    try:
+        claims = verify(rt, selected, request)
+    except OAuthError:
+        rt.metrics.sign_in("id_token", selected.provider, "failure")
+        raise
     try:
         profile = selected.profile(claims)
     except (BadIdToken, ProviderFailure) as exc:
@@ -203,4 +207,6 @@ def sign_in_with_id_token(rt: Runtime, request: IdTokenRequest, info: RequestInf
         user = link_to_target(rt, sign_in, link_to, info)
     else:
         user = sign_in_user(rt, sign_in, info)
-    return sessions.start_session(rt, user, "oauth", info)
+    issued = sessions.start_session(rt, user, "oauth", info)
+    rt.metrics.sign_in("id_token", selected.provider, "success")
+    return issued

@@ -19,6 +19,7 @@ from ...models import Identity, User
 from ...runtime import RequestInfo, Runtime
 from .. import audit, pkce, users
 from ..mail import flows as mail_flows
+from ..mail import notifications
 from . import flow
 from .linking import SignIn
 
@@ -73,6 +74,7 @@ def link_to_target(rt: Runtime, sign_in: SignIn, target_id: uuid.UUID,
             _confirm_or_mail(rt, sign_in, target)
     users.sync_providers(target)
     target.updated_at = now
+    notifications.notify(rt, target, "identity_linked", provider=sign_in.provider)
     return target
 
 
@@ -126,6 +128,9 @@ def remove_identity(rt: Runtime, user_id: uuid.UUID, wanted: uuid.UUID, *, info:
     if doomed is None:
         raise unprocessable(ErrorCode.IDENTITY_NOT_FOUND, "Identity doesn't exist")
     now = rt.now()
+    # Told at the address the identity carried (its owner, even when whoever unlinked it has
+    # changed the account's address), else the account's.
+    told = doomed.email or user.email or ""
     audit.record("identity_unlinked", actor or audit.Actor.of_user(user), now=now, ip=info.ip,
                  traits={**(traits or {}), "identity_id": str(doomed.id),
                          "provider": doomed.provider, "provider_id": doomed.provider_id})
@@ -139,6 +144,7 @@ def remove_identity(rt: Runtime, user_id: uuid.UUID, wanted: uuid.UUID, *, info:
     users.sync_providers(user)
     user.updated_at = now
     _flush_or(_email_conflict)
+    notifications.notify(rt, user, "identity_unlinked", to=told, provider=doomed.provider)
     return user
 
 

@@ -18,6 +18,7 @@ from ...runtime import RequestInfo, Runtime
 from .. import audit, users
 from ..hooks import legacy as legacy_webhook
 from ..mail import flows as mail_flows
+from ..mail import notifications
 from .base import ProviderEmail
 from .flow import invited_user
 
@@ -128,6 +129,7 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
         user.is_sso_user = linking_domain(rt, sign_in.provider) != DEFAULT_DOMAIN
         _insert_new_user()
         identity = users.add_identity(rt, user, sign_in.provider, sign_in.subject, data)
+        rt.metrics.sign_up("oauth", sign_in.provider)
     elif decision.kind == LINK_ACCOUNT:
         user = decision.user
         identity = users.add_identity(rt, user, sign_in.provider, sign_in.subject, data)
@@ -143,6 +145,10 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
         users.sync_providers(user)
     if user.is_banned(now):
         raise forbidden(ErrorCode.USER_BANNED, "User is banned")
+    if decision.kind == LINK_ACCOUNT and user.is_email_confirmed:
+        # An account someone owns gained a sign-in method: its owner hears of it (an
+        # unconfirmed one is taken over by the provider below, not joined).
+        notifications.notify(rt, user, "identity_linked", provider=sign_in.provider)
     candidate = decision.candidate
     # The legacy webhook hears "signup" when this sign-in confirms the user, "login" when the
     # user was confirmed already (GoTrue sends neither for an unverified sign-in).
@@ -170,8 +176,8 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
 
 
 def _insert_new_user() -> None:
-    """Flush the new user. MariaDB has no partial index, so its email is unique among all users
-    (models/user.py): an account of a separate linking domain cannot share an address there."""
+    """Flush the new user. Its email is unique among non-SSO users (models/user.py; on MariaDB
+    through a generated column): a second non-SSO account with an address is refused here."""
     try:
         with db.session.begin_nested():
             db.session.flush()

@@ -114,7 +114,9 @@ def record_test_otp(rt: Runtime, *, to: str, channel: str, kind: str,
 def record(rt: Runtime, *, to: str, channel: str, kind: str, status: str,
            message_id: str | None = None, error: str | None = None,
            user_id: uuid.UUID | None = None, provider: str | None = None) -> None:
-    """Keep an sms_log row aside; write_pending stores it once the transaction is over."""
+    """Keep an sms_log row aside; write_pending stores it once the transaction is over. Every
+    message is recorded here, so the metrics count it here too."""
+    rt.metrics.sms(kind, channel, status)
     entry = SMSLogEntry(
         id=uuid.uuid4(), created_at=rt.now(), kind=kind[:32], recipient=to[:32],
         channel=(channel or "sms")[:16], provider=(provider or provider_name(rt))[:32],

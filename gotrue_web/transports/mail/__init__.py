@@ -14,6 +14,8 @@ class OutgoingMail:
     html: str
     # Which template produced it (confirmation, recovery, ...), for the mail log.
     template: str = ""
+    # The mail outbox's Message-ID, the same on every attempt; "" makes a fresh one.
+    message_id: str = ""
 
 
 class MailDeliveryError(Exception):

@@ -143,6 +143,10 @@ class SMTPMailer:
         seconds = self.smtp.timeout.total_seconds() if self.smtp.timeout else 0
         return seconds if seconds > 0 else DEFAULT_TIMEOUT
 
+    def message_id(self) -> str:
+        """A fresh Message-ID in the sender's domain."""
+        return make_msgid(domain=self.smtp.admin_email.rpartition("@")[2] or None)
+
     def send(self, message: OutgoingMail) -> bool:
         """Deliver ``message``; True when sent, False when mail is switched off.
 
@@ -155,7 +159,7 @@ class SMTPMailer:
         email = flask_mail.Message(subject=message.subject, recipients=[message.to],
                                    html=message.html, sender=self.sender)
         # A Message-ID in the sender's domain rather than this host's name.
-        email.msgId = make_msgid(domain=self.smtp.admin_email.rpartition("@")[2] or None)
+        email.msgId = message.message_id or self.message_id()
         started = time.monotonic()
         try:
             with _SMTPConnection(self.mail_state, self.timeout) as connection:

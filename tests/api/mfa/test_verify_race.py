@@ -143,3 +143,41 @@ def test_max_enrolled_factors_holds_under_concurrent_enrolments(make_app, serve,
     assert statuses == [200, 200] + [422] * (RACERS - 2), [r.text for r in responses]
     assert set(_codes(responses)) == {"too_many_enrolled_mfa_factors"}
     assert len(factor_ids(app, session["user"]["id"])) == 2
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_challenges_raced_against_the_factors_unenrolment_never_fail(app, api, serve, round_):
+    """Each challenge either ran before the unenrolment (200) or finds the factor gone (404
+    mfa_factor_not_found); none fails at commit because the factor vanished under it."""
+    server = serve(app)
+    session = signed_in(api)
+    token = session["access_token"]
+    factor = enrolled_totp(api, token)  # unverified: an aal1 session may unenrol it
+    path = f"/factors/{factor['id']}"
+    headers = {**API_HEADERS, "Authorization": f"Bearer {token}"}
+    clients = [httpx.Client(base_url=server.url, headers=headers, timeout=30)
+               for _ in range(RACERS)]
+    for client in clients:
+        assert client.get("/health").status_code == 200
+    start = threading.Barrier(RACERS)
+
+    def send(index_client) -> httpx.Response:
+        index, client = index_client
+        start.wait()
+        if index == 0:
+            return client.delete(path)
+        return client.post(f"{path}/challenge", json={})
+
+    try:
+        with ThreadPoolExecutor(max_workers=RACERS) as pool:
+            responses = list(pool.map(send, enumerate(clients)))
+    finally:
+        for client in clients:
+            client.close()
+    unenrolled, challenges = responses[0], responses[1:]
+    assert unenrolled.status_code == 200, unenrolled.text
+    for response in challenges:
+        assert response.status_code in (200, 404), response.text
+        if response.status_code == 404:
+            assert response.json()["code"] == "mfa_factor_not_found"
+    assert factor_row(app, factor["id"]) is None

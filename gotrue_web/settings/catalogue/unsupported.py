@@ -1,0 +1,118 @@
+"""Catalogue entries: GoTrue variables this server does not honour, each with why and what to
+use instead; and the words of the seed README that look like variables but are not."""
+
+from __future__ import annotations
+
+from . import NOT_SUPPORTED, Variable
+from .server import grouped
+
+NOT_YET = "not yet implemented in gotrue-web"
+
+
+def _missing(name: str, meaning: str, note: str = NOT_YET, **details) -> Variable:
+    return Variable(name, "–", meaning, status=NOT_SUPPORTED, note=note, **details)
+
+
+def _feature(note: str, *names_and_meanings: tuple[str, str]) -> tuple[Variable, ...]:
+    return tuple(_missing(name, meaning, note) for name, meaning in names_and_meanings)
+
+
+OAUTH_SERVER = _feature(
+    f"{NOT_YET}: this server is not an OAuth 2.1 / OIDC identity provider",
+    ("GOTRUE_OAUTH_SERVER_ENABLED", "GoTrue as an OAuth 2.1 authorization server"),
+    ("GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION", "Clients may register themselves"),
+    ("GOTRUE_OAUTH_SERVER_AUTHORIZATION_PATH", "The consent page's path on the site"),
+    ("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL", "How long an authorization stays valid"),
+    ("GOTRUE_OAUTH_SERVER_DEFAULT_SCOPE", "The scope of a request that names none"),
+)
+PASSKEYS = _feature(
+    f"{NOT_YET}: no passkeys or WebAuthn factors (TOTP and phone factors are available)",
+    ("GOTRUE_PASSKEY_ENABLED", "Passkey sign-in"),
+    ("GOTRUE_PASSKEY_MAX_PASSKEYS_PER_USER", "Passkeys one user may register"),
+    ("GOTRUE_WEBAUTHN_RP_ID", "The WebAuthn relying party's id"),
+    ("GOTRUE_WEBAUTHN_RP_DISPLAY_NAME", "The relying party's name"),
+    ("GOTRUE_WEBAUTHN_RP_ORIGINS", "Origins allowed in WebAuthn ceremonies"),
+    ("GOTRUE_WEBAUTHN_CHALLENGE_EXPIRY_DURATION", "How long a WebAuthn challenge lives"),
+    ("GOTRUE_RATE_LIMIT_PASSKEY", "Passkey sign-in attempts per 5 minutes per client"),
+    ("GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "WebAuthn factors can be added"),
+    ("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", "WebAuthn factors can be verified"),
+)
+WEB3 = _feature(
+    f"{NOT_YET}: no Web3 (Solana, Ethereum) sign-in",
+    ("GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED", "Sign in with a Solana wallet"),
+    ("GOTRUE_EXTERNAL_WEB3_SOLANA_MAXIMUM_VALIDITY_DURATION", "Longest validity of the message"),
+    ("GOTRUE_EXTERNAL_WEB3_ETHEREUM_ENABLED", "Sign in with an Ethereum wallet"),
+    ("GOTRUE_EXTERNAL_WEB3_ETHEREUM_MAXIMUM_VALIDITY_DURATION",
+     "Longest validity of the message"),
+    ("GOTRUE_RATE_LIMIT_WEB3", "Web3 sign-ins per 5 minutes per client"),
+)
+OLD_SAML = _feature(
+    "GoTrue's old SAML-as-a-provider settings, read by current GoTrue neither: set "
+    "GOTRUE_SAML_ENABLED and GOTRUE_SAML_PRIVATE_KEY, and register each identity provider with "
+    "POST /admin/sso/providers",
+    ("GOTRUE_EXTERNAL_SAML_ENABLED", "SAML sign-in (old form)"),
+    ("GOTRUE_EXTERNAL_SAML_API_BASE", "The SAML service's base URL (old form)"),
+    ("GOTRUE_EXTERNAL_SAML_METADATA_URL", "The identity provider's metadata (old form)"),
+    ("GOTRUE_EXTERNAL_SAML_NAME", "The provider's name (old form)"),
+    ("GOTRUE_EXTERNAL_SAML_SIGNING_CERT", "The service provider's certificate (old form)"),
+    ("GOTRUE_EXTERNAL_SAML_SIGNING_KEY", "The service provider's key (old form)"),
+)
+OLD_SMS_HOOK = _feature(
+    "The send_sms hook's old name: set GOTRUE_HOOK_SEND_SMS_ENABLED, _URI and _SECRETS",
+    ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_ENABLED", "Call the SMS hook (old name)"),
+    ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_URI", "The SMS hook's URI (old name)"),
+    ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_SECRET", "The SMS hook's secret (old name)"),
+)
+PASSWORD_BLOOM = _feature(
+    "No bloom-filter cache: each check asks the range API (GOTRUE_PASSWORD_HIBP_TIMEOUT bounds "
+    "it)",
+    ("GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED", "Cache Pwned Passwords answers in a bloom filter"),
+    ("GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS", "The filter's capacity"),
+    ("GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES", "The filter's false-positive rate"),
+)
+DB_ENCRYPTION = _feature(
+    f"{NOT_YET}: columns are not encrypted with these keys (custom providers' client secrets "
+    "are encrypted under a key derived from GOTRUE_JWT_SECRET)",
+    ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT", "Encrypt secrets stored in the database"),
+    ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY_ID", "Id of the key new values use"),
+    ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY", "The key new values use"),
+    ("GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS", "Keys older values may use"),
+)
+
+OTHERS = (
+    _missing("GOTRUE_API_ENDPOINT", "The seed's API endpoint of an instance",
+             "The seed's multi-instance setting: this server's public URL is API_EXTERNAL_URL",
+             aliases=("API_ENDPOINT",), origin="seed"),
+    _missing("GOTRUE_OPERATOR_TOKEN", "The seed's token for the multi-instance API",
+             "The multi-instance API (/instances) is not implemented: run one server per "
+             "instance; operators sign in to the console with their own accounts "
+             "(flask --app wsgi operators create)", aliases=("OPERATOR_TOKEN",), origin="seed"),
+    _missing("GOTRUE_SESSION_KEY", "An old cookie-session key",
+             "Read by current GoTrue neither; the console's cookie key derives from "
+             "GOTRUE_JWT_SECRET"),
+    _missing("GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED",
+             "Give a user an email identity when a password is set"),
+    _missing("GOTRUE_SMTP_HEADERS", "Extra headers (JSON) on every email"),
+    _missing("GOTRUE_SESSIONS_TAGS", "Tags limiting which sessions the session limits apply to"),
+    _missing("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION",
+             "Refresh-token format (2: GoTrue's newer tokens)",
+             f"{NOT_YET}: refresh tokens are GoTrue's classic form (stored hashed)"),
+    _missing("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
+             "Dynamic client registrations per 5 minutes per client",
+             f"{NOT_YET}: this server is not an OAuth 2.1 / OIDC identity provider",
+             aliases=("GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER",)),
+)
+
+# Words of the seed README that the list of its variables picked up: they name nothing, and
+# other programs use them, so they are never a start-up warning.
+WORDS = tuple(
+    Variable(word, "–", meaning, status=NOT_SUPPORTED, origin="seed", checked=False,
+             note="Not a setting: a word of the seed README's text; nothing reads it")
+    for word, meaning in (("HEAD", "The HTTP method"), ("JSON", "The format"),
+                          ("TOKEN", "A token in the text")))
+
+ENTRIES = grouped(
+    "Not supported",
+    *OAUTH_SERVER, *PASSKEYS, *WEB3, *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
+    *OTHERS, *WORDS,
+)
