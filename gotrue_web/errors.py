@@ -91,6 +91,11 @@ class ErrorCode:
     OAUTH_CLIENT_STATE_NOT_FOUND = "oauth_client_state_not_found"
     OAUTH_CLIENT_STATE_EXPIRED = "oauth_client_state_expired"
     OAUTH_INVALID_STATE = "oauth_invalid_state"
+    # This server as an OAuth 2.1 authorization server (spec idp-passkeys-web3.md section 1).
+    OAUTH_CLIENT_NOT_FOUND = "oauth_client_not_found"
+    OAUTH_DYNAMIC_CLIENT_REGISTRATION_DISABLED = "oauth_dynamic_client_registration_disabled"
+    OAUTH_AUTHORIZATION_NOT_FOUND = "oauth_authorization_not_found"
+    OAUTH_CONSENT_NOT_FOUND = "oauth_consent_not_found"
     CUSTOM_PROVIDER_NOT_FOUND = "custom_provider_not_found"
     OVER_CUSTOM_PROVIDER_QUOTA = "over_custom_provider_quota"
     SSO_PROVIDER_NOT_FOUND = "sso_provider_not_found"

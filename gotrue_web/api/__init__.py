@@ -23,12 +23,19 @@ from .oauth import authorize as oauth_authorize
 from .oauth import callback as oauth_callback
 from .oauth import custom_providers as oauth_custom_providers
 from .oauth import identities as oauth_identities
+from .oauth_server import authorize as oauth_server_authorize
+from .oauth_server import clients as oauth_server_clients
+from .oauth_server import consent as oauth_server_consent
+from .oauth_server import discovery as oauth_server_discovery
+from .oauth_server import grants as oauth_server_grants
+from .oauth_server import token as oauth_server_token
+from .oauth_server import userinfo as oauth_server_userinfo
 from .openapi import document as openapi_document
 from .sso import admin as sso_admin
 from .sso import saml as sso_saml
 from .sso import sign_in as sso_sign_in
 from .guards import (forget_client, identify_client, rate_limited, requires_admin,
-                     requires_saml, requires_user, signup_bucket)
+                     requires_oauth_server, requires_saml, requires_user, signup_bucket)
 
 api = Blueprint("api", __name__)
 api.before_request(identify_client)
@@ -147,3 +154,41 @@ _route("/admin/sso/providers/<idp_id>", sso_admin.update_provider, ("PUT",),
        "admin_update_sso_provider", auth="admin", gate=requires_saml)
 _route("/admin/sso/providers/<idp_id>", sso_admin.delete_provider, ("DELETE",),
        "admin_delete_sso_provider", auth="admin", gate=requires_saml)
+
+# This server as an OAuth 2.1 / OIDC authorization server (spec idp-passkeys-web3.md section 1):
+# 404 feature_disabled while GOTRUE_OAUTH_SERVER_ENABLED is off, checked after the user or
+# admin check. The OpenID configuration is served either way, as GoTrue does.
+_route("/.well-known/openid-configuration", oauth_server_discovery.openid_configuration,
+       ("GET",), "openid_configuration")
+_route("/.well-known/oauth-authorization-server",
+       oauth_server_discovery.authorization_server_metadata, ("GET",),
+       "oauth_authorization_server_metadata", gate=requires_oauth_server)
+_route("/oauth/clients/register", oauth_server_clients.register_client, ("POST",),
+       "oauth_register_client", limit="oauth_client_register", gate=requires_oauth_server)
+_route("/oauth/authorize", oauth_server_authorize.authorize, ("GET",), "oauth_server_authorize",
+       gate=requires_oauth_server)
+_route("/oauth/authorizations/<authorization_id>", oauth_server_consent.get_authorization,
+       ("GET",), "oauth_get_authorization", auth="user", gate=requires_oauth_server)
+_route("/oauth/authorizations/<authorization_id>/consent", oauth_server_consent.decide,
+       ("POST",), "oauth_consent", auth="user", gate=requires_oauth_server)
+_route("/oauth/token", oauth_server_token.token, ("POST",), "oauth_server_token",
+       limit="token", gate=requires_oauth_server)
+_route("/oauth/userinfo", oauth_server_userinfo.userinfo, ("GET",), "oauth_userinfo",
+       auth="user", gate=requires_oauth_server)
+_route("/user/oauth/grants", oauth_server_grants.list_grants, ("GET",), "oauth_list_grants",
+       auth="user", gate=requires_oauth_server)
+_route("/user/oauth/grants", oauth_server_grants.revoke_grant, ("DELETE",),
+       "oauth_revoke_grant", auth="user", gate=requires_oauth_server)
+_route("/admin/oauth/clients", oauth_server_clients.admin_list_clients, ("GET",),
+       "admin_list_oauth_clients", auth="admin", gate=requires_oauth_server)
+_route("/admin/oauth/clients", oauth_server_clients.admin_create_client, ("POST",),
+       "admin_create_oauth_client", auth="admin", gate=requires_oauth_server)
+_route("/admin/oauth/clients/<client_id>", oauth_server_clients.admin_get_client, ("GET",),
+       "admin_get_oauth_client", auth="admin", gate=requires_oauth_server)
+_route("/admin/oauth/clients/<client_id>", oauth_server_clients.admin_update_client, ("PUT",),
+       "admin_update_oauth_client", auth="admin", gate=requires_oauth_server)
+_route("/admin/oauth/clients/<client_id>", oauth_server_clients.admin_delete_client,
+       ("DELETE",), "admin_delete_oauth_client", auth="admin", gate=requires_oauth_server)
+_route("/admin/oauth/clients/<client_id>/regenerate_secret",
+       oauth_server_clients.admin_regenerate_secret, ("POST",),
+       "admin_regenerate_oauth_client_secret", auth="admin", gate=requires_oauth_server)

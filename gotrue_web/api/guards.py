@@ -19,7 +19,7 @@ from .. import ratelimit
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
-from ..services import sessions, sso, users
+from ..services import oauth_server, sessions, sso, users
 from ..services.hot_paths import reads as hot_reads
 from ..services.audit import Actor
 from .params import request_info
@@ -119,6 +119,18 @@ def requires_saml(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         sso.require_enabled(current_runtime())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def requires_oauth_server(view):
+    """Route decorator: 404 feature_disabled unless GOTRUE_OAUTH_SERVER_ENABLED (the /oauth
+    routes, /user/oauth/grants and /admin/oauth/clients; after the auth check, as in GoTrue)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        oauth_server.require_enabled(current_runtime())
         return view(*args, **kwargs)
 
     return wrapper

@@ -48,6 +48,8 @@ class Session(Base):
     __table_args__ = (
         sa.Index("sessions_user_id_created_at_idx", "user_id", "created_at"),
         sa.Index("sessions_updated_at_idx", "updated_at"),
+        # A revoked OAuth grant deletes the client's sessions of the user (migration 0017).
+        sa.Index("sessions_oauth_client_id_idx", "oauth_client_id"),
     )
 
 

@@ -93,6 +93,12 @@ def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
         Bucket("saml_assertion", _per(settings.saml_assertion, 5),
                "GOTRUE_SAML_RATE_LIMIT_ASSERTION",
                "SAML assertions posted to /sso/saml/acs per client, per 5 minutes"),
+        # GoTrue allows N per 5 minutes in bursts of 30 (at the default N = 10): a moving
+        # window of 3N per 15 minutes keeps both the burst and the average.
+        Bucket("oauth_client_register", _per(settings.oauth_client_register * 3, 15),
+               "GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
+               "POST /oauth/clients/register per client, per 15 minutes (three times the "
+               "setting)"),
     ]
     if settings.email_sent_per_client > 0:
         table.append(Bucket("email_client", _per(settings.email_sent_per_client, 60),

@@ -35,6 +35,7 @@ from . import (
     mailer,
     metrics,
     mfa,
+    oauth_server,
     password,
     rate_limit,
     saml,
@@ -57,6 +58,7 @@ from .jwt import JWTSettings
 from .mailer import DEFAULT_SUBJECTS, MAILER_TEMPLATE_KINDS, URL_PATH_KINDS, MailerSettings
 from .metrics import MetricsSettings
 from .mfa import MFASettings
+from .oauth_server import OAuthServerSettings
 from .password import PasswordSettings
 from .rate_limit import RateLimitSettings
 from .saml import SAMLSettings
@@ -71,6 +73,7 @@ __all__ = [
     "APISettings", "ConsoleSettings", "DBSettings", "DEFAULT_SUBJECTS", "EXTERNAL_PROVIDERS",
     "EmailProviderSettings", "ExternalSettings", "HOOK_NAMES", "HookConfig", "HooksSettings",
     "JWTSettings", "MAILER_TEMPLATE_KINDS", "MFASettings", "MailerSettings", "MetricsSettings",
+    "OAuthServerSettings",
     "PREFIX",
     "PasswordSettings", "RateLimitSettings", "SAMLSettings", "SMSSettings", "SMTPSettings",
     "SecuritySettings",
@@ -110,6 +113,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     tracing: TracingSettings = field(default_factory=TracingSettings)
     saml: SAMLSettings = field(default_factory=SAMLSettings)
+    oauth_server: OAuthServerSettings = field(default_factory=OAuthServerSettings)
 
     def replace(self, **changes) -> "Settings":
         """A copy with top-level fields or dotted group fields (``"jwt.exp"``) changed."""
@@ -133,6 +137,7 @@ GROUPS = {
     "sms": sms, "mfa": mfa, "password": password, "security": security, "sessions": sessions,
     "rate_limit": rate_limit, "console": console, "captcha": captcha, "hooks": hooks,
     "webhook": webhook, "metrics": metrics, "tracing": tracing, "saml": saml,
+    "oauth_server": oauth_server,
 }
 
 

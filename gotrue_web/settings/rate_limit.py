@@ -26,6 +26,8 @@ class RateLimitSettings:
     # which GoTrue keeps with the SAML settings), per client per 5 minutes.
     sso: float = 30
     saml_assertion: float = 15
+    # POST /oauth/clients/register (dynamic client registration), per client per 5 minutes.
+    oauth_client_register: float = 10
     # Beyond GoTrue: where counters live (redis://...; empty = a SQLite file every worker of
     # this server shares; memory:// = this process only, for tests).
     storage_url: str = ""
@@ -49,6 +51,10 @@ def read(env: EnvReader) -> RateLimitSettings:
         mfa_challenge_and_verify=env.float("MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15),
         sso=env.float("RATE_LIMIT_SSO", 30),
         saml_assertion=env.float("SAML_RATE_LIMIT_ASSERTION", 15),
+        # GoTrue's envconfig reads the _O_AUTH_ spelling; both are accepted.
+        oauth_client_register=env.float(
+            "RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
+            env.float("RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER", 10)),
         storage_url=env.str("RATE_LIMIT_STORAGE_URL"),
         email_sent_per_client=env.float("RATE_LIMIT_EMAIL_SENT_PER_CLIENT", 10),
         email_sent_per_address=env.float("RATE_LIMIT_EMAIL_SENT_PER_ADDRESS", 5),

@@ -83,11 +83,20 @@ def _status(name: str) -> str:
 
 
 def test_features_not_yet_implemented_are_marked_so():
-    for name in ("GOTRUE_OAUTH_SERVER_ENABLED", "GOTRUE_PASSKEY_ENABLED",
+    for name in ("GOTRUE_PASSKEY_ENABLED",
                  "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED",
                  "GOTRUE_EXTERNAL_WEB3_ETHEREUM_MAXIMUM_VALIDITY_DURATION"):
         assert _status(name) == NOT_SUPPORTED
         assert "not yet implemented in gotrue-web" in index()[name].entry.note
+
+
+def test_the_oauth_server_variables_are_honoured():
+    for name in ("GOTRUE_OAUTH_SERVER_ENABLED", "GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION",
+                 "GOTRUE_OAUTH_SERVER_AUTHORIZATION_PATH", "GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL",
+                 "GOTRUE_OAUTH_SERVER_DEFAULT_SCOPE",
+                 "GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
+                 "GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER"):
+        assert _status(name) == HONOURED, name
 
 
 def test_saml_and_the_seeds_tracing_variables_are_honoured():

@@ -53,6 +53,7 @@ _GROUPS = (
     ("metrics", "Metrics"),
     ("tracing", "Tracing"),
     ("saml", "SAML SSO"),
+    ("oauth_server", "OAuth 2.1 server"),
 )
 # Where a setting comes from when it is not GOTRUE_ + the dotted path in capitals; "" means
 # it is fixed (no variable).
@@ -69,6 +70,8 @@ _VARIABLES = {
     "rate_limit.mfa_challenge_and_verify": "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY",
     "rate_limit.saml_assertion": "GOTRUE_SAML_RATE_LIMIT_ASSERTION",
     "saml.allow_http_metadata_urls": "",
+    "rate_limit.oauth_client_register": ("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER or "
+                                         "GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER"),
     "webhook.url": "GOTRUE_WEBHOOK_URL or WEBHOOK_URL",
     "webhook.secret": "GOTRUE_WEBHOOK_SECRET or WEBHOOK_SECRET",
     "webhook.retries": "GOTRUE_WEBHOOK_RETRIES or WEBHOOK_RETRIES",

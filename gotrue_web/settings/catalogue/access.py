@@ -91,6 +91,24 @@ SAML = grouped(
     Variable("GOTRUE_RATE_LIMIT_SSO", "`30`", "`POST /sso` per 5 minutes per client"),
 )
 
+OAUTH_SERVER = grouped(
+    "OAuth 2.1 / OpenID Connect server",
+    Variable("GOTRUE_OAUTH_SERVER_ENABLED", "`false`",
+             "This server as an authorization server for third-party apps (`/oauth/*`, "
+             "`/admin/oauth/clients`)"),
+    Variable("GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION", "`false`",
+             "Clients may register themselves at `POST /oauth/clients/register`"),
+    Variable("GOTRUE_OAUTH_SERVER_AUTHORIZATION_PATH", "empty",
+             "The consent page's path on `SITE_URL` (`/oauth/authorize` redirects there)"),
+    Variable("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL", "`10m`",
+             "How long an authorization request, and the code it gives, stays valid"),
+    Variable("GOTRUE_OAUTH_SERVER_DEFAULT_SCOPE", "`email`",
+             "The scope of a request that names none"),
+    Variable("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER", "`10`",
+             "Dynamic client registrations per 5 minutes per client",
+             aliases=("GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER",)),
+)
+
 MFA = grouped(
     "Multi-factor authentication",
     Variable("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "`true`", "TOTP factors can be added"),
@@ -209,4 +227,4 @@ RATE_LIMITS = grouped(
              origin="gotrue-web"),
 )
 
-ENTRIES = (*SIGN_IN, *SAML, *MFA, *PASSWORDS, *SECURITY, *RATE_LIMITS)
+ENTRIES = (*SIGN_IN, *SAML, *OAUTH_SERVER, *MFA, *PASSWORDS, *SECURITY, *RATE_LIMITS)

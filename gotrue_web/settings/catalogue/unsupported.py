@@ -17,14 +17,6 @@ def _feature(note: str, *names_and_meanings: tuple[str, str]) -> tuple[Variable,
     return tuple(_missing(name, meaning, note) for name, meaning in names_and_meanings)
 
 
-OAUTH_SERVER = _feature(
-    f"{NOT_YET}: this server is not an OAuth 2.1 / OIDC identity provider",
-    ("GOTRUE_OAUTH_SERVER_ENABLED", "GoTrue as an OAuth 2.1 authorization server"),
-    ("GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION", "Clients may register themselves"),
-    ("GOTRUE_OAUTH_SERVER_AUTHORIZATION_PATH", "The consent page's path on the site"),
-    ("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL", "How long an authorization stays valid"),
-    ("GOTRUE_OAUTH_SERVER_DEFAULT_SCOPE", "The scope of a request that names none"),
-)
 PASSKEYS = _feature(
     f"{NOT_YET}: no passkeys or WebAuthn factors (TOTP and phone factors are available)",
     ("GOTRUE_PASSKEY_ENABLED", "Passkey sign-in"),
@@ -97,10 +89,6 @@ OTHERS = (
     _missing("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION",
              "Refresh-token format (2: GoTrue's newer tokens)",
              f"{NOT_YET}: refresh tokens are GoTrue's classic form (stored hashed)"),
-    _missing("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
-             "Dynamic client registrations per 5 minutes per client",
-             f"{NOT_YET}: this server is not an OAuth 2.1 / OIDC identity provider",
-             aliases=("GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER",)),
 )
 
 # Words of the seed README that the list of its variables picked up: they name nothing, and
@@ -113,6 +101,6 @@ WORDS = tuple(
 
 ENTRIES = grouped(
     "Not supported",
-    *OAUTH_SERVER, *PASSKEYS, *WEB3, *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
+    *PASSKEYS, *WEB3, *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
     *OTHERS, *WORDS,
 )

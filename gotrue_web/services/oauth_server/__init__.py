@@ -1,0 +1,20 @@
+"""This server as an OAuth 2.1 / OpenID Connect authorization server for third-party apps
+(spec idp-passkeys-web3.md section 1): registered clients, authorization requests and the
+user's consent, the code and refresh exchanges, ID tokens, userinfo, grants and discovery.
+
+Shared by the JSON API (api/oauth_server) and the console's apps page.
+"""
+
+from __future__ import annotations
+
+from ...errors import ErrorCode, not_found
+from ...runtime import Runtime
+
+# The amr method of a session made by a code exchange, and its audit provider_type.
+AUTHORIZATION_CODE_METHOD = "oauth_provider/authorization_code"
+
+
+def require_enabled(rt: Runtime) -> None:
+    """404 feature_disabled unless GOTRUE_OAUTH_SERVER_ENABLED (after any auth check)."""
+    if not rt.settings.oauth_server.enabled:
+        raise not_found(ErrorCode.FEATURE_DISABLED, "OAuth server is disabled")
