@@ -66,11 +66,12 @@ def review_configuration(values, settings) -> list:
     findings with a message each: names not honoured or unknown (settings/catalogue), features
     configured but not available (api/settings.py), an unknown GOTRUE_LOG_LEVEL.
 
-    GOTRUE_STRICT_CONFIG=true makes any of them a SettingsError, so the server does not start.
+    GOTRUE_STRICT_CONFIG=true makes any of them (but the OAuth server's ID-token warning) a
+    SettingsError, so the server does not start.
     gunicorn.conf.py calls this in the master and logs the warnings there, once."""
     from .api.settings import unavailable_features
     from .observability.logs import is_level
-    from .settings.catalogue.review import INVALID, Finding, refuse, review
+    from .settings.catalogue.review import INVALID, UNAVAILABLE, Finding, refuse, review
     from .transports import sms
 
     findings = review(values) + unavailable_features(settings, sms.build(settings.sms))
@@ -80,6 +81,12 @@ def review_configuration(values, settings) -> list:
             "debug, info, warn, error, fatal or panic)")))
     if settings.strict_config and findings:
         raise refuse(findings)
+    # A warning, never a refusal: an OAuth server without ID tokens is a valid set-up.
+    from .services.oauth_server.id_tokens import startup_warning
+
+    openid_refused = startup_warning(settings)
+    if openid_refused:
+        findings.append(Finding("GOTRUE_OAUTH_SERVER_ENABLED", UNAVAILABLE, openid_refused))
     return findings
 
 

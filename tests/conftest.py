@@ -329,15 +329,65 @@ class LiveServer:
     app: object
 
 
+class _RequestsInFlight:
+    """WSGI middleware counting the requests being answered, so that a served app's test ends
+    only once they are done: a request thread still running when make_app disposes the engine
+    would return its connection to the discarded pool, and the connection would be closed by
+    the garbage collector in some later test (psycopg warns: "deleted while still open").
+
+    A request counts until the app returns its answer: Flask has ended the request's app
+    context (and given back its connection) by then. Not until the answer's close(): werkzeug's
+    server calls that only after reading whatever else the client sent, which can wait for the
+    browser to drop the connection."""
+
+    def __init__(self, app):
+        self.app = app
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self._idle:
+            self._count += 1
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+class ServedApp:
+    """A WSGI app served over HTTP on a loopback port (a free one unless ``port`` is given), a
+    thread per request. ``stop()`` returns once the requests it was answering are done, so a
+    test's app (and its connection pool) is never torn down under a running request."""
+
+    def __init__(self, app, port: int = 0):
+        self._requests = _RequestsInFlight(app)
+        self.server = make_server("127.0.0.1", port, self._requests, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        # A short poll: shutdown() waits for the loop's next look (0.5 s by default).
+        self._thread = threading.Thread(target=self.server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self._thread.join(timeout=5)
+        self.server.server_close()
+        # A slow request (a stalled fake's caller, a browser's last click) gets a while.
+        self._requests.wait_idle(timeout=15)
+
+
 @pytest.fixture
 def live_server(app):
     """The test app served over HTTP on a free loopback port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
-    server.shutdown()
-    thread.join(timeout=5)
+    served = ServedApp(app)
+    yield LiveServer(url=served.url, app=app)
+    served.stop()
 
 
 @pytest.fixture
@@ -347,16 +397,13 @@ def serve():
     started = []
 
     def start(app) -> LiveServer:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        started.append((server, thread))
-        return LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+        served = ServedApp(app)
+        started.append(served)
+        return LiveServer(url=served.url, app=app)
 
     yield start
-    for server, thread in started:
-        server.shutdown()
-        thread.join(timeout=5)
+    for served in started:
+        served.stop()
 
 
 @pytest.fixture

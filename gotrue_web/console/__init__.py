@@ -12,6 +12,7 @@ from ..extensions import csrf
 from . import (auth, bulk_actions, configuration, email_templates, hooks, invites,
                operators_page, overview, palette, rate_limits, roles, sessions_page,
                settings_page, user_detail, users)
+from .apps import apps_page
 from .logs import audit_log, mail_log, sms
 from .sign_in_methods import providers, sso
 
@@ -76,6 +77,8 @@ _route("/users/<user_id>/soft-delete", user_detail.soft_delete_user, ("POST",))
 _route("/users/<user_id>/sessions/<session_id>/revoke", user_detail.revoke_session, ("POST",))
 _route("/users/<user_id>/sessions/revoke", user_detail.revoke_sessions, ("POST",))
 _route("/users/<user_id>/unlock", user_detail.unlock, ("POST",))
+_route("/users/<user_id>/oauth-grants/<client_id>/revoke", user_detail.revoke_oauth_grant,
+       ("POST",))
 _route("/users/<user_id>/identities/<identity_id>/unlink", user_detail.confirm_unlink)
 _route("/users/<user_id>/identities/<identity_id>/unlink", user_detail.unlink_identity,
        ("POST",))
@@ -122,6 +125,14 @@ _route("/sso/<provider_id>/disable", sso.sso_disable, ("POST",))
 _route("/sso/<provider_id>/enable", sso.sso_enable, ("POST",))
 _route("/sso/<provider_id>/delete", sso.sso_confirm_delete)
 _route("/sso/<provider_id>/delete", sso.sso_delete, ("POST",))
+
+# OAuth apps: the clients of this server as an authorization server
+_route("/apps", apps_page.apps)
+_route("/apps", apps_page.apps_register, ("POST",))
+_route("/apps/<client_id>/secret", apps_page.apps_regenerate_secret, ("POST",))
+_route("/apps/<client_id>/disable", apps_page.apps_disable, ("POST",))
+_route("/apps/<client_id>/enable", apps_page.apps_enable, ("POST",))
+_route("/apps/<client_id>/delete", apps_page.apps_delete, ("POST",))
 
 # Auth hooks
 _route("/hooks", hooks.hooks)

@@ -24,6 +24,7 @@ from .context import actor, request_info
 from .email_templates import LABELS as NOTIFICATION_LABELS
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
 from .operations import limit_keys, rate_limits, user_actions, user_timeline
+from .operations.oauth_apps import grants as oauth_grants
 
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"
@@ -76,6 +77,8 @@ def _context(user: User, *, errors: dict | None = None, values: dict | None = No
         # A ban reaching this far is shown as permanent.
         "permanent_ban_after": now + timedelta(days=365 * 50),
         "sessions": sessions.sessions_of(user.id),
+        "oauth_grants": oauth_grants.rows(user.id),
+        "oauth_server_on": rt.settings.oauth_server.enabled,
         "lockouts": limit_keys.user_lockouts(rt, user),
         "timeline": user_timeline.page(user.id, before=request.args.get("before"),
                                        hide_refreshes=quiet),
@@ -287,6 +290,14 @@ def remove_factors(user_id: str):
                                                  request_info())
         return f"{_plural(removed, 'MFA factor')} removed."
     return _act(user_id, "factors", act)
+
+
+def revoke_oauth_grant(user_id: str, client_id: str):
+    def act(user):
+        app_name = oauth_grants.revoke(current_runtime(), user.id, client_id, actor(),
+                                       request_info().ip)
+        return f"{app_name} no longer has access; its sessions of this user have ended."
+    return _act(user_id, "oauth_grants", act)
 
 
 # --- identities ---------------------------------------------------------------------------------

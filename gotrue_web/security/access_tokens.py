@@ -229,4 +229,9 @@ def mint_claims(settings: JWTSettings, user, session, amr: list[dict], issued_at
         "session_id": str(session.id),
         "is_anonymous": bool(user.is_anonymous),
     })
+    # A session an OAuth client's code exchange made (spec idp-passkeys-web3.md section 1.8).
+    if session.oauth_client_id is not None:
+        claims["client_id"] = str(session.oauth_client_id)
+        if session.scopes:
+            claims["scope"] = session.scopes
     return claims

@@ -70,6 +70,9 @@ LOG_TYPES = {
     "users_bulk_action": "operator",
     # An SSO identity provider added, edited, disabled, enabled or deleted on the console.
     "sso_provider_changed": "operator",
+    # An OAuth client (app) registered, its secret regenerated, disabled, enabled or deleted on
+    # the console's apps page.
+    "oauth_client_changed": "operator",
 }
 
 

@@ -110,12 +110,14 @@ _SESSION_COLUMNS = tuple(column.name for column in Session.__table__.c)
 
 def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
                   aal: AAL = AAL.aal1, not_after: datetime | None = None,
-                  amr_provider: str = "") -> IssuedSession:
+                  amr_provider: str = "", oauth_client_id: uuid.UUID | None = None,
+                  scopes: str | None = None) -> IssuedSession:
     """Create a session with its first refresh token and amr claim, and mint an access token.
 
     ``not_after`` ends the session (a SAML assertion's SessionNotOnOrAfter); ``amr_provider``
-    names the SSO provider in this token's amr entry. Updates the user's last_sign_in_at. The
-    caller commits.
+    names the SSO provider in this token's amr entry. ``oauth_client_id`` and ``scopes`` make
+    it a session of an OAuth client (a code exchange at /oauth/token), whose tokens carry
+    client_id and scope. Updates the user's last_sign_in_at. The caller commits.
     """
     now = rt.now()
     if sa.inspect(user).persistent:
@@ -133,6 +135,8 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
               "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
     if not_after is not None:
         values["not_after"] = not_after
+    if oauth_client_id is not None:
+        values.update(oauth_client_id=oauth_client_id, scopes=scopes)
     # On the session's connection: the rows refer only to the user, flushed by now.
     connection.execute(_INSERT_SESSION, values)
     connection.execute(_INSERT_CLAIM, {

@@ -9,11 +9,11 @@ import bcrypt
 import httpx
 import pyotp
 import pytest
-from werkzeug.serving import make_server
 
 from gotrue_web.console.operations import operators
 from gotrue_web.extensions import db
 
+from ..conftest import ServedApp
 from ..factories import Clock, freeze_clock
 
 OPERATOR_EMAIL = "operator@example.com"
@@ -171,16 +171,13 @@ def serve():
     servers = []
 
     def start(app) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
+        served = ServedApp(app)
+        servers.append(served)
+        return served.url
 
     yield start
-    for server, thread in servers:
-        server.shutdown()
-        thread.join(timeout=5)
+    for served in servers:
+        served.stop()
 
 
 @pytest.fixture

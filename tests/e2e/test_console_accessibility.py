@@ -25,7 +25,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-import threading
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from pathlib import Path
 import pytest
 from flask import url_for
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from gotrue_web import create_app
 from gotrue_web.console.operations import operators
@@ -46,6 +44,7 @@ from gotrue_web.services.sso import providers as sso_providers
 from gotrue_web.settings.external import OAuthProviderSettings
 
 from ..conftest import (
+    ServedApp,
     SettledClient,
     _delete_all_rows,
     _settings_for,
@@ -270,12 +269,9 @@ def console(test_database, browser):
         stack.callback(_close_app, app)
         users = _populate(app)
 
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        stack.callback(thread.join, 5)
-        stack.callback(server.shutdown)
-        url = f"http://127.0.0.1:{server.server_port}"
+        served = ServedApp(app)
+        stack.callback(served.stop)
+        url = served.url
 
         context = browser.new_context(base_url=url, viewport=WIDE)
         context.set_default_timeout(ACTION_TIMEOUT_MS)

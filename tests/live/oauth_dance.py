@@ -6,18 +6,16 @@ browser that follows the dance one hop at a time with ``requests``, asserting ea
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from gotrue_web.models import FlowState, Identity
 
 from ..api.oauth.conftest import provider_settings
-from ..conftest import LiveServer, table_rows
+from ..conftest import LiveServer, ServedApp, table_rows
 from ..support.fake_oauth import GITHUB_ROUTES, GOOGLE_ROUTES, FakeProvider, rsa_key
 
 WELCOME = "http://localhost:3000/welcome"
@@ -66,8 +64,8 @@ class OAuthServers:
 
     def start(self, fakes: dict, prefix: str = "", **overrides) -> LiveServer:
         late = _LateApp()
-        server = make_server("127.0.0.1", 0, late, threaded=True)
-        url = f"http://127.0.0.1:{server.server_port}"
+        served = ServedApp(late)
+        url = served.url
         oauth = dict(self.settings.external.oauth)
         providers = dict(self.settings.external.providers)
         for name, fake in fakes.items():
@@ -75,16 +73,12 @@ class OAuthServers:
             providers[name] = True
         late.target = self.make_app(**{"external.oauth": oauth, "external.providers": providers,
                                        "mailer.autoconfirm": True, **overrides})
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        self.started.append((server, thread))
+        self.started.append(served)
         return LiveServer(url=url + prefix, app=late.target)
 
     def close(self) -> None:
-        for server, thread in self.started:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        for served in self.started:
+            served.stop()
 
 
 def params(location: str) -> dict:

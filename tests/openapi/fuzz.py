@@ -53,6 +53,11 @@ def fuzz_settings(database: Path, secret: str) -> Settings:
         "rate_limit.email_sent": str(high), "rate_limit.email_sent_per_client": 0,
         "rate_limit.email_sent_per_address": 0, "rate_limit.password_failures": 0,
         "rate_limit.password_failures_per_client": 0,
+        # The OAuth 2.1 server on, with self-registration, so its routes are fuzzed past the
+        # switch.
+        "oauth_server.enabled": True, "oauth_server.allow_dynamic_registration": True,
+        "oauth_server.authorization_path": "/oauth/consent",
+        "rate_limit.oauth_client_register": high,
     })
 
 

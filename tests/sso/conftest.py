@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import pytest
 import requests
 from cryptography import x509
-from werkzeug.serving import make_server
 
 from gotrue_web.extensions import db
 from gotrue_web.services.sso import service_provider
 
-from ..conftest import ApiClient
+from ..conftest import ApiClient, ServedApp
 from ..support.fake_saml_idp import FakeSAMLIdP, form_of, sp_private_key_setting
 
 SITE = "http://localhost:3000"
@@ -65,15 +63,12 @@ def make_saml_site(make_app, saml_private_key, service_role_token, servers):
 
     def build(**overrides) -> SamlSite:
         holder = {}
-        server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start),
-                             threaded=True)
-        url = f"http://127.0.0.1:{server.server_port}"
+        served = ServedApp(lambda environ, start: holder["app"](environ, start))
+        url = served.url
         app = make_app(**saml_overrides(saml_private_key, **{"saml.external_url": url,
                                                               **overrides}))
         holder["app"] = app
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        started.append((server, thread))
+        started.append(served)
         rt = app.extensions["gotrue"]
         metadata = app.test_client().get("/sso/saml/metadata").get_data(as_text=True)
         sp = service_provider.of(rt.settings)
@@ -85,9 +80,8 @@ def make_saml_site(make_app, saml_private_key, service_role_token, servers):
                         idp=another_idp(), rt=rt, another_idp=another_idp)
 
     yield build
-    for server, thread in started:
-        server.shutdown()
-        thread.join(timeout=5)
+    for served in started:
+        served.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import uuid
 import sqlalchemy as sa
 
 from ...db import begin_write_locked, is_lock_contention
-from ...errors import ErrorCode, GoTrueError, bad_request, conflict
+from ...errors import ErrorCode, GoTrueError, OAuthError, bad_request, conflict
 from ...extensions import db
 from ...models import RefreshToken, Session
 from ...runtime import RequestInfo, Runtime
@@ -57,8 +57,13 @@ def _committed(error: GoTrueError) -> GoTrueError:
 REFRESH_RETRY_SECONDS = 5.0
 
 
-def refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSession:
+def refresh(rt: Runtime, presented: str, info: RequestInfo, *,
+            oauth_client_id: uuid.UUID | None = None) -> sessions.IssuedSession:
     """The refresh_token grant: rotate ``presented`` and mint a new access token.
+
+    ``oauth_client_id`` is the client POST /oauth/token authenticated; None on POST /token. A
+    session of an OAuth client is refreshed only by that client, any other only without one
+    (400 invalid_client in the OAuth shape, check_oauth_client).
 
     A live token of a valid session is rotated without a prior lock (_rotate_live_token);
     anything else, and a request that lost that race, goes the locked way (_rotate), which
@@ -68,25 +73,26 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSe
     Metrics count each grant as rotated, reuse_detected or refused.
     """
     try:
-        issued = _refresh(rt, presented, info)
-    except GoTrueError as error:
+        issued = _refresh(rt, presented, info, oauth_client_id)
+    except (GoTrueError, OAuthError) as error:
         rt.metrics.refresh_grant("reuse_detected"
-                                 if error.error_code == ErrorCode.REFRESH_TOKEN_ALREADY_USED
-                                 else "refused")
+                                 if getattr(error, "error_code", None)
+                                 == ErrorCode.REFRESH_TOKEN_ALREADY_USED else "refused")
         raise
     rt.metrics.refresh_grant("rotated")
     return issued
 
 
-def _refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSession:
+def _refresh(rt: Runtime, presented: str, info: RequestInfo,
+             oauth_client_id: uuid.UUID | None) -> sessions.IssuedSession:
     check_refresh_token_format(presented)
-    issued = _rotate_live_token(rt, presented, info)
+    issued = _rotate_live_token(rt, presented, info, oauth_client_id)
     if issued is not None:
         return issued
     deadline = time.monotonic() + REFRESH_RETRY_SECONDS
     while True:
         try:
-            return _rotate(rt, presented, info)
+            return _rotate(rt, presented, info, oauth_client_id)
         except sa.exc.DBAPIError as error:
             if not is_lock_contention(error):
                 raise
@@ -100,17 +106,18 @@ def _refresh(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedS
 
 
 
-def _rotate_live_token(rt: Runtime, presented: str,
-                       info: RequestInfo) -> sessions.IssuedSession | None:
+def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo,
+                       oauth_client_id: uuid.UUID | None) -> sessions.IssuedSession | None:
     """The common case without a lock: a live token of a valid session, rotated in one short
     transaction of its own (hot_paths.rotation). None when the token is anything else (unknown,
-    revoked, expired, a banned user) or another request rotated it first: the locked path
-    (_rotate) then decides and answers."""
+    revoked, expired, a banned user, another OAuth client's) or another request rotated it
+    first: the locked path (_rotate) then decides and answers."""
     found = reads.read_refresh_token(refresh_token_hash(presented))
     if found is None:
         return None
     token, session, user = found
-    if token.revoked or session is None or user is None:
+    if (token.revoked or session is None or user is None
+            or session.oauth_client_id != oauth_client_id):
         return None
     now = rt.now()
     if user.is_banned(now) or sessions.validity_error(rt, session, now, token.updated_at, user):
@@ -136,7 +143,8 @@ def _rotate_live_token(rt: Runtime, presented: str,
     return issued if committed else None
 
 
-def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSession:
+def _rotate(rt: Runtime, presented: str, info: RequestInfo,
+            oauth_client_id: uuid.UUID | None) -> sessions.IssuedSession:
     """One attempt at the refresh, in a transaction that locks the presented token's row.
 
     The read gives plain views (services.hot_paths.reads), the writes are plain
@@ -155,6 +163,7 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSe
                                      "Invalid Refresh Token: No Valid Session Found"))
     if user.is_banned(now):
         raise bad_request(ErrorCode.USER_BANNED, "Invalid Refresh Token: User Banned")
+    check_oauth_client(session.oauth_client_id, oauth_client_id)
     problem = sessions.validity_error(rt, session, now, token.updated_at, user)
     if problem:
         raise bad_request(ErrorCode.SESSION_EXPIRED, f"Invalid Refresh Token: {problem}")
@@ -198,6 +207,20 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo) -> sessions.IssuedSe
                        .values(refresh_info))
     return sessions.mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token,
                  sessions.TOKEN_REFRESH, info.ip)
+
+
+def check_oauth_client(session_client: uuid.UUID | None,
+                       presenting_client: uuid.UUID | None) -> None:
+    """A session an OAuth client's code exchange made is refreshed by that client only, at
+    /oauth/token; any other session only at /token (spec idp-passkeys-web3.md section 1.7)."""
+    if session_client == presenting_client:
+        return
+    if presenting_client is None:
+        raise OAuthError("invalid_client", "Client authentication required for OAuth session")
+    if session_client is None:
+        raise OAuthError("invalid_client",
+                         "Client authentication not allowed for non-OAuth session")
+    raise OAuthError("invalid_client", "Client does not match the session's OAuth client")
 
 
 def _live_child(session_id: uuid.UUID, parent_hash: str, presented: str) -> str | None:

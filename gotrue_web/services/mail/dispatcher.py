@@ -320,7 +320,10 @@ def _dispatch_loop(app_ref: Callable, mail_outbox: MailOutbox) -> None:
             reported_at = time.monotonic()
             _report_backlog(app_ref)
         mail_outbox._wakeup.wait(interval)
-    senders.shutdown(wait=False)
+    # Sends already running finish (their rows would come back after the lease anyway); ones
+    # not started are dropped, to be claimed again. Waiting keeps a stopped dispatcher from
+    # writing through a connection pool its app has since disposed.
+    senders.shutdown(wait=True, cancel_futures=True)
     with state:
         mail_outbox._done = mail_outbox._requested
         state.notify_all()

@@ -23,7 +23,7 @@ SUMMARISED_TRAITS = frozenset({"user_id", "user_email", "user_phone", "ban_durat
                                "operator_email", "operator_role", "previous_role",
                                "refused_action", "required_role",
                                "setting", "old_value", "new_value", "reverted",
-                               "entity_id"})
+                               "entity_id", "client_name"})
 
 _PLAIN = {
     "login": "signed in",
@@ -159,6 +159,19 @@ def _sso_provider(traits: dict) -> str:
     return text
 
 
+# An OAuth app's change (console/apps/apps_page.py), by traits.change.
+_OAUTH_CLIENT_CHANGES = {"created": "registered", "secret_regenerated": "given a new secret",
+                         "disabled": "disabled", "enabled": "enabled again",
+                         "deleted": "deleted"}
+
+
+def _oauth_client(traits: dict) -> str:
+    """"OAuth app Acme CRM disabled" (the client_id when it has no name)."""
+    change = str(traits.get("change", ""))
+    name = traits.get("client_name") or traits.get("oauth_client_id", "?")
+    return f"OAuth app {name} {_OAUTH_CLIENT_CHANGES.get(change, change or 'changed')}"
+
+
 def summary(action: str, traits: dict) -> str:
     """One line saying what the entry records."""
     if action in _OPERATOR_ADMIN:
@@ -175,6 +188,10 @@ def summary(action: str, traits: dict) -> str:
         return _configuration(traits)
     if action == "sso_provider_changed":
         return _sso_provider(traits)
+    if action == "oauth_client_changed":
+        return _oauth_client(traits)
+    if action == "token_revoked" and traits.get("action") == "revoke_oauth_grant":
+        return "an app's access revoked (OAuth grant)"
     if action == "user_modified":
         if "ban_duration" in traits:
             return _ban(traits)
@@ -234,6 +251,7 @@ HAPPENINGS = (
     Happening("mfa", "MFA factors removed", "factor_deleted"),
     Happening("configuration", "Configuration changes", "configuration_changed"),
     Happening("sso", "SSO identity provider changes", "sso_provider_changed"),
+    Happening("apps", "OAuth app changes", "oauth_client_changed"),
 )
 HAPPENING_KEYS = {happening.key: happening for happening in HAPPENINGS}
 
