@@ -109,6 +109,9 @@ class ErrorCode:
     SAML_RELAY_STATE_EXPIRED = "saml_relay_state_expired"
     SAML_ASSERTION_NO_USER_ID = "saml_assertion_no_user_id"
     SAML_ASSERTION_NO_EMAIL = "saml_assertion_no_email"
+    # Web3 sign-in (spec idp-passkeys-web3.md section 3).
+    WEB3_PROVIDER_DISABLED = "web3_provider_disabled"
+    WEB3_UNSUPPORTED_CHAIN = "web3_unsupported_chain"
 
 
 class GoTrueError(Exception):

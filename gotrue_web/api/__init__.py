@@ -35,7 +35,8 @@ from .sso import admin as sso_admin
 from .sso import saml as sso_saml
 from .sso import sign_in as sso_sign_in
 from .guards import (forget_client, identify_client, rate_limited, requires_admin,
-                     requires_oauth_server, requires_saml, requires_user, signup_bucket)
+                     requires_oauth_server, requires_saml, requires_user, signup_bucket,
+                     token_bucket)
 
 api = Blueprint("api", __name__)
 api.before_request(identify_client)
@@ -83,7 +84,7 @@ _route("/.well-known/jwks.json", well_known.jwks, ("GET",))
 _route("/openapi.json", openapi_document, ("GET",), "openapi")
 
 _route("/signup", signup.signup, ("POST",), limit=signup_bucket, captcha=True)
-_route("/token", token.token, ("POST",), limit="token", captcha=TOKEN_GRANTS)
+_route("/token", token.token, ("POST",), limit=token_bucket, captcha=TOKEN_GRANTS)
 _route("/verify", verify.verify_get, ("GET",), limit="verify")
 _route("/verify", verify.verify_post, ("POST",), limit="verify")
 _route("/otp", otp.otp, ("POST",), limit="otp", captcha=True)

@@ -192,6 +192,12 @@ def signup_bucket() -> str:
     return "otp"
 
 
+def token_bucket() -> str:
+    """POST /token: the web3 grant has its own bucket (GOTRUE_RATE_LIMIT_WEB3, spec
+    api-contract.md section 1: R:WEB3), every other grant counts against "token"."""
+    return "web3" if request.args.get("grant_type", "") == "web3" else "token"
+
+
 def optional_admin() -> dict | None:
     """Claims of the bearer when it is a valid admin token, else None (no error)."""
     try:

@@ -1,5 +1,5 @@
-"""POST /token?grant_type=password|refresh_token|pkce|id_token. Parity: GoTrue
-internal/api/token.go and token_oidc.go."""
+"""POST /token?grant_type=password|refresh_token|pkce|id_token|web3. Parity: GoTrue
+internal/api/token.go, token_oidc.go and web3.go."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..services import pkce
 from ..services.hot_paths import refresh as refresh_grant
 from ..services.oauth.id_token import IdTokenRequest, sign_in_with_id_token
 from ..services.signin import sign_in_with_password
+from ..services.web3 import sign_in as web3
 from .errors import json_response
 from .guards import authenticate_user
 from .params import json_body, request_info
@@ -69,9 +70,20 @@ def _id_token_grant():
         issuer=body.str("issuer")), request_info(), link_to=link_to)
 
 
+def _web3_grant():
+    rt = current_runtime()
+    # Both chains off is refused before the body is read, as in GoTrue.
+    web3.require_enabled(rt)
+    body = json_body()
+    return web3.sign_in(rt, web3.Web3Request(
+        chain=body.str("chain"), message=body.str("message"), signature=body.str("signature")),
+        request_info())
+
+
 _GRANTS = {
     "password": _password_grant,
     "refresh_token": _refresh_token_grant,
     "pkce": _pkce_grant,
     "id_token": _id_token_grant,
+    "web3": _web3_grant,
 }

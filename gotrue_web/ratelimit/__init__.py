@@ -99,6 +99,9 @@ def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
                "GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
                "POST /oauth/clients/register per client, per 15 minutes (three times the "
                "setting)"),
+        # GoTrue allows N per 5 minutes in bursts of N: a moving window of N per 5 minutes.
+        Bucket("web3", _per(settings.web3, 5), "GOTRUE_RATE_LIMIT_WEB3",
+               "POST /token?grant_type=web3 per client, per 5 minutes"),
     ]
     if settings.email_sent_per_client > 0:
         table.append(Bucket("email_client", _per(settings.email_sent_per_client, 60),

@@ -44,6 +44,7 @@ from . import (
     sms,
     smtp,
     tracing,
+    web3,
     webhook,
 )
 from .api import APISettings
@@ -67,6 +68,7 @@ from .sessions import SessionsSettings
 from .sms import SMSSettings
 from .smtp import SMTPSettings
 from .tracing import TracingSettings
+from .web3 import Web3Settings
 from .webhook import WebhookSettings
 
 __all__ = [
@@ -78,7 +80,7 @@ __all__ = [
     "PasswordSettings", "RateLimitSettings", "SAMLSettings", "SMSSettings", "SMTPSettings",
     "SecuritySettings",
     "SessionsSettings", "Settings", "SettingsError", "TracingSettings", "URL_PATH_KINDS",
-    "WebhookSettings",
+    "Web3Settings", "WebhookSettings",
     "environment_values", "from_env", "normalize_database_url", "parse_required_characters",
     "read", "validate", "variable_origin",
 ]
@@ -114,6 +116,7 @@ class Settings:
     tracing: TracingSettings = field(default_factory=TracingSettings)
     saml: SAMLSettings = field(default_factory=SAMLSettings)
     oauth_server: OAuthServerSettings = field(default_factory=OAuthServerSettings)
+    web3: Web3Settings = field(default_factory=Web3Settings)
 
     def replace(self, **changes) -> "Settings":
         """A copy with top-level fields or dotted group fields (``"jwt.exp"``) changed."""
@@ -137,7 +140,7 @@ GROUPS = {
     "sms": sms, "mfa": mfa, "password": password, "security": security, "sessions": sessions,
     "rate_limit": rate_limit, "console": console, "captcha": captcha, "hooks": hooks,
     "webhook": webhook, "metrics": metrics, "tracing": tracing, "saml": saml,
-    "oauth_server": oauth_server,
+    "oauth_server": oauth_server, "web3": web3,
 }
 
 

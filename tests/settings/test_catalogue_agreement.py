@@ -83,11 +83,18 @@ def _status(name: str) -> str:
 
 
 def test_features_not_yet_implemented_are_marked_so():
-    for name in ("GOTRUE_PASSKEY_ENABLED",
-                 "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED",
-                 "GOTRUE_EXTERNAL_WEB3_ETHEREUM_MAXIMUM_VALIDITY_DURATION"):
+    for name in ("GOTRUE_PASSKEY_ENABLED", "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED"):
         assert _status(name) == NOT_SUPPORTED
         assert "not yet implemented in gotrue-web" in index()[name].entry.note
+
+
+def test_the_web3_variables_are_honoured():
+    for name in ("GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED",
+                 "GOTRUE_EXTERNAL_WEB3_SOLANA_MAXIMUM_VALIDITY_DURATION",
+                 "GOTRUE_EXTERNAL_WEB3_ETHEREUM_ENABLED",
+                 "GOTRUE_EXTERNAL_WEB3_ETHEREUM_MAXIMUM_VALIDITY_DURATION",
+                 "GOTRUE_RATE_LIMIT_WEB3"):
+        assert index()[name].read and _status(name) == HONOURED, name
 
 
 def test_the_oauth_server_variables_are_honoured():

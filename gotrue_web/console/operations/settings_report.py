@@ -54,6 +54,7 @@ _GROUPS = (
     ("tracing", "Tracing"),
     ("saml", "SAML SSO"),
     ("oauth_server", "OAuth 2.1 server"),
+    ("web3", "Web3 sign-in"),
 )
 # Where a setting comes from when it is not GOTRUE_ + the dotted path in capitals; "" means
 # it is fixed (no variable).
@@ -102,8 +103,9 @@ _VARIABLES = {
 _VARIABLES.update({f"mailer.{part.lower()}.{kind}": template_variable(kind, part)
                    for kind in NOTIFICATION_KINDS for part in ("SUBJECTS", "TEMPLATES")})
 _MAPPING_VARIABLES = {"mailer.url_paths": "GOTRUE_MAILER_URLPATHS_"}
-# Groups whose variables are not GOTRUE_ + the group name (GoTrue nests captcha in security).
-_GROUP_PREFIXES = {"captcha": "GOTRUE_SECURITY_CAPTCHA_"}
+# Groups whose variables are not GOTRUE_ + the group name (GoTrue nests captcha in security,
+# and Web3 in external).
+_GROUP_PREFIXES = {"captcha": "GOTRUE_SECURITY_CAPTCHA_", "web3": "GOTRUE_EXTERNAL_WEB3_"}
 
 
 def _mapping_default(path: str, key: str):

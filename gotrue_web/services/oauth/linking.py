@@ -39,6 +39,8 @@ class SignIn:
     # Where a confirmation email's link leads, and whether it is a PKCE flow.
     referrer: str
     pkce: bool
+    # More traits of the "login" audit entry than the provider (web3: chain, address, ...).
+    login_traits: dict | None = None
 
 
 @dataclass
@@ -169,7 +171,7 @@ def sign_in_user(rt: Runtime, sign_in: SignIn, info: RequestInfo) -> User:
                 raise _needs_verification(sign_in.provider, bool(candidate and candidate.email))
             return user
     audit.record("login", audit.Actor.of_user(user), now=now, ip=info.ip,
-                 traits={"provider": sign_in.provider})
+                 traits={"provider": sign_in.provider, **(sign_in.login_traits or {})})
     if was_confirmed:
         legacy_webhook.trigger(rt, "login", user)
     return user

@@ -109,6 +109,20 @@ OAUTH_SERVER = grouped(
              aliases=("GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER",)),
 )
 
+WEB3 = grouped(
+    "Web3 sign-in",
+    Variable("GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED", "`false`",
+             "Sign in with a Solana wallet (`POST /token?grant_type=web3`, SIWS messages)"),
+    Variable("GOTRUE_EXTERNAL_WEB3_SOLANA_MAXIMUM_VALIDITY_DURATION", "`10m`",
+             "How far from its `Issued At` a signed Solana message is accepted"),
+    Variable("GOTRUE_EXTERNAL_WEB3_ETHEREUM_ENABLED", "`false`",
+             "Sign in with an Ethereum wallet (`POST /token?grant_type=web3`, EIP-4361 "
+             "messages)"),
+    Variable("GOTRUE_EXTERNAL_WEB3_ETHEREUM_MAXIMUM_VALIDITY_DURATION", "`10m`",
+             "How far from its `Issued At` a signed Ethereum message is accepted"),
+    Variable("GOTRUE_RATE_LIMIT_WEB3", "`30`", "Web3 sign-ins per 5 minutes per client"),
+)
+
 MFA = grouped(
     "Multi-factor authentication",
     Variable("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "`true`", "TOTP factors can be added"),
@@ -227,4 +241,4 @@ RATE_LIMITS = grouped(
              origin="gotrue-web"),
 )
 
-ENTRIES = (*SIGN_IN, *SAML, *OAUTH_SERVER, *MFA, *PASSWORDS, *SECURITY, *RATE_LIMITS)
+ENTRIES = (*SIGN_IN, *SAML, *OAUTH_SERVER, *WEB3, *MFA, *PASSWORDS, *SECURITY, *RATE_LIMITS)

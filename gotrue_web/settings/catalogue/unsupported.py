@@ -29,15 +29,6 @@ PASSKEYS = _feature(
     ("GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "WebAuthn factors can be added"),
     ("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", "WebAuthn factors can be verified"),
 )
-WEB3 = _feature(
-    f"{NOT_YET}: no Web3 (Solana, Ethereum) sign-in",
-    ("GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED", "Sign in with a Solana wallet"),
-    ("GOTRUE_EXTERNAL_WEB3_SOLANA_MAXIMUM_VALIDITY_DURATION", "Longest validity of the message"),
-    ("GOTRUE_EXTERNAL_WEB3_ETHEREUM_ENABLED", "Sign in with an Ethereum wallet"),
-    ("GOTRUE_EXTERNAL_WEB3_ETHEREUM_MAXIMUM_VALIDITY_DURATION",
-     "Longest validity of the message"),
-    ("GOTRUE_RATE_LIMIT_WEB3", "Web3 sign-ins per 5 minutes per client"),
-)
 OLD_SAML = _feature(
     "GoTrue's old SAML-as-a-provider settings, read by current GoTrue neither: set "
     "GOTRUE_SAML_ENABLED and GOTRUE_SAML_PRIVATE_KEY, and register each identity provider with "
@@ -101,6 +92,6 @@ WORDS = tuple(
 
 ENTRIES = grouped(
     "Not supported",
-    *PASSKEYS, *WEB3, *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
+    *PASSKEYS, *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
     *OTHERS, *WORDS,
 )
