@@ -168,15 +168,20 @@ class _OwnConnection:
         self.connection = self.cursor = self.engine = None
         if connection is None:
             return
-        with contextlib.suppress(Exception):  # already broken: nothing left to release
-            if not self.detached:
+        if not self.detached:
+            with contextlib.suppress(Exception):  # already broken: nothing left to release
                 connection.close()  # back to the shared pool
-                return
-            # Closed without the pool's reset: a ROLLBACK is pointless in autocommit, and on a
-            # connection the server dropped it fails and the pool logs that with a traceback.
-            driver = connection.dbapi_connection
-            connection.invalidate()  # no I/O on a detached connection
-            driver.close()
+            return
+        # Closed without the pool's reset: a ROLLBACK is pointless in autocommit, and on a
+        # connection the server dropped it fails and the pool logs that with a traceback. The
+        # driver's connection first and on its own: whatever the pool's bookkeeping below
+        # raises (a warning made an error, a broken record), the server connection is closed.
+        driver = connection.dbapi_connection
+        if driver is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing left to release
+                driver.close()
+        with contextlib.suppress(Exception):
+            connection.invalidate()  # the fairy forgets it; no I/O once the driver is closed
 
     def __del__(self):
         self.close()
