@@ -169,7 +169,8 @@ def test_a_stalled_hook_times_out_after_five_seconds(servers, hook_app):
     elapsed = time.monotonic() - started
     assert (error.status, error.error_code, error.message) == (
         422, "hook_timeout", "Failed to reach hook within maximum time of 5.000000 seconds")
-    assert 4.5 <= elapsed <= 6.5
+    # Not the receiver's 6 s; the upper bound leaves room for a loaded CI machine.
+    assert 4.5 <= elapsed <= 8.5
     assert len(receiver.received) == 1
 
 
@@ -180,7 +181,10 @@ def test_a_refused_port_fails_after_three_attempts(hook_app):
     elapsed = time.monotonic() - started
     assert (error.status, error.error_code, error.message) == (
         422, "hook_timeout_after_retry", "Failed to reach hook after maximum retries")
-    assert 3.5 <= elapsed <= 5.0  # two 2 s pauses between three attempts
+    # Two 2 s pauses between three attempts (about 4 s; the attempt count is
+    # test_hook_log.py's). The upper bound leaves room for a loaded CI machine, which once
+    # took 5.9 s.
+    assert 3.5 <= elapsed <= 8.0
 
 
 def test_enabled_without_a_uri_fails_each_call(make_app):

@@ -31,7 +31,7 @@ FUNCTIONS = {
     "h_json": ("json", "select e"),
     "h_forbid": ("jsonb", """select '{"error":{"http_code":403,"message":"no"}}'::jsonb"""),
     "h_null": ("jsonb", "select null::jsonb"),
-    "h_sleep": ("jsonb", "select pg_sleep(3); select '{\"slept\":true}'::jsonb"),
+    "h_sleep": ("jsonb", "select pg_sleep(6); select '{\"slept\":true}'::jsonb"),
     "HookMixedCase": ("jsonb", """select '{"mixed":true}'::jsonb"""),
 }
 
@@ -110,7 +110,8 @@ def test_a_slow_function_in_the_callers_transaction_is_stopped_and_rolls_back(pg
         # The request's transaction is aborted: nothing more runs in it.
         with pytest.raises(sa.exc.DBAPIError):
             db.session.execute(sa.text("select 1"))
-    assert 1.5 <= elapsed < 2.9
+    # The 2 s statement limit, not the function's 6 s sleep (room for a loaded machine).
+    assert 1.5 <= elapsed < 5
     assert (caught.value.status, caught.value.message) == (
         500, f"Error running hook URI: {_uri(app)}")
     with app.app_context():
