@@ -112,6 +112,13 @@ class ErrorCode:
     # Web3 sign-in (spec idp-passkeys-web3.md section 3).
     WEB3_PROVIDER_DISABLED = "web3_provider_disabled"
     WEB3_UNSUPPORTED_CHAIN = "web3_unsupported_chain"
+    # Passkeys (spec idp-passkeys-web3.md section 2).
+    PASSKEY_DISABLED = "passkey_disabled"
+    TOO_MANY_PASSKEYS = "too_many_passkeys"
+    WEBAUTHN_CHALLENGE_NOT_FOUND = "webauthn_challenge_not_found"
+    WEBAUTHN_CHALLENGE_EXPIRED = "webauthn_challenge_expired"
+    WEBAUTHN_VERIFICATION_FAILED = "webauthn_verification_failed"
+    WEBAUTHN_CREDENTIAL_EXISTS = "webauthn_credential_exists"
 
 
 class GoTrueError(Exception):

@@ -70,6 +70,11 @@ def factor_json(factor: Factor) -> dict:
     data["factor_type"] = factor.factor_type.value
     data["phone"] = factor.phone or ""
     data["last_challenged_at"] = timestamp(factor.last_challenged_at)
+    # WebAuthn factors only, each omitted when empty (GoTrue's omitempty); never the key.
+    if factor.web_authn_aaguid is not None:
+        data["web_authn_aaguid"] = str(factor.web_authn_aaguid)
+    if factor.last_webauthn_challenge_data:
+        data["last_webauthn_challenge_data"] = go_map(factor.last_webauthn_challenge_data)
     return data
 
 

@@ -133,6 +133,7 @@ def test_gotrue_defaults_and_this_servers_budgets():
         "verify": (30, 300), "token": (150, 300), "otp": (30, 300), "anonymous": (30, 3600),
         "mfa": (30, 120), "sso": (30, 300), "saml_assertion": (15, 300),
         "oauth_client_register": (30, 900), "web3": (30, 300),
+        "passkey": (30, 300),
         "email_client": (10, 3600), "email_address": (5, 3600),
         "password_account": (100, 3600), "password_client": (10, 900),
         "sms_sent": (30, 3600)}

@@ -31,6 +31,11 @@ from .oauth_server import grants as oauth_server_grants
 from .oauth_server import token as oauth_server_token
 from .oauth_server import userinfo as oauth_server_userinfo
 from .openapi import document as openapi_document
+from .passkeys import admin as passkeys_admin
+from .passkeys import authentication as passkeys_authentication
+from .passkeys import manage as passkeys_manage
+from .passkeys import registration as passkeys_registration
+from .passkeys import requires_passkeys
 from .sso import admin as sso_admin
 from .sso import saml as sso_saml
 from .sso import sign_in as sso_sign_in
@@ -193,3 +198,27 @@ _route("/admin/oauth/clients/<client_id>", oauth_server_clients.admin_delete_cli
 _route("/admin/oauth/clients/<client_id>/regenerate_secret",
        oauth_server_clients.admin_regenerate_secret, ("POST",),
        "admin_regenerate_oauth_client_secret", auth="admin", gate=requires_oauth_server)
+
+# Passkeys (spec idp-passkeys-web3.md sections 0 and 2.2): 404 passkey_disabled while
+# GOTRUE_PASSKEY_ENABLED is off, checked after the user check; the admin routes have no gate.
+# The sign-in options count in the "passkey" bucket, then the captcha.
+_route("/passkeys/registration/options", passkeys_registration.options, ("POST",),
+       "passkey_registration_options", auth="user", gate=requires_passkeys)
+_route("/passkeys/registration/verify", passkeys_registration.verify, ("POST",),
+       "passkey_registration_verify", auth="user", gate=requires_passkeys)
+_route("/passkeys/authentication/options", passkeys_authentication.options, ("POST",),
+       "passkey_authentication_options", limit="passkey", captcha=True, gate=requires_passkeys)
+_route("/passkeys/authentication/verify", passkeys_authentication.verify, ("POST",),
+       "passkey_authentication_verify", gate=requires_passkeys)
+_route("/passkeys", passkeys_manage.list_passkeys, ("GET",), "passkey_list", auth="user",
+       gate=requires_passkeys)
+_route("/passkeys/", passkeys_manage.list_passkeys, ("GET",), "passkey_list_slash",
+       auth="user", gate=requires_passkeys)
+_route("/passkeys/<passkey_id>", passkeys_manage.update_passkey, ("PATCH",), "passkey_update",
+       auth="user", gate=requires_passkeys)
+_route("/passkeys/<passkey_id>", passkeys_manage.delete_passkey, ("DELETE",), "passkey_delete",
+       auth="user", gate=requires_passkeys)
+_route("/admin/users/<user_id>/passkeys", passkeys_admin.list_passkeys, ("GET",),
+       "admin_list_passkeys", auth="admin")
+_route("/admin/users/<user_id>/passkeys/<passkey_id>", passkeys_admin.delete_passkey,
+       ("DELETE",), "admin_delete_passkey", auth="admin")

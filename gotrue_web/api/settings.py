@@ -37,7 +37,7 @@ def public_settings(settings) -> dict:
         "saml_enabled": settings.saml.enabled,
         "saml_private_key_next_configured": bool(settings.saml.enabled
                                                  and settings.saml.private_key_next),
-        "passkeys_enabled": False,
+        "passkeys_enabled": settings.passkeys.enabled,
     }
 
 
@@ -76,4 +76,13 @@ def unavailable_features(settings, sms_sender) -> list[Finding]:
             and not settings.hooks.enabled("send_sms") and not settings.sms.test_otp):
         add("GOTRUE_EXTERNAL_PHONE_ENABLED", "phone sign-in", "no SMS provider can send codes "
             "(GOTRUE_SMS_PROVIDER) and the send_sms hook is off")
+    webauthn_users = [variable for variable, on in (
+        ("GOTRUE_PASSKEY_ENABLED", settings.passkeys.enabled),
+        ("GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", settings.mfa.webauthn_enroll_enabled),
+        ("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", settings.mfa.webauthn_verify_enabled)) if on]
+    if webauthn_users and not settings.webauthn.configured:
+        # GoTrue starts too; every ceremony then answers 500 "Failed to initialize WebAuthn".
+        add(webauthn_users[0], "WebAuthn (passkeys or WebAuthn factors)",
+            "GOTRUE_WEBAUTHN_RP_ID, GOTRUE_WEBAUTHN_RP_DISPLAY_NAME and "
+            "GOTRUE_WEBAUTHN_RP_ORIGINS must all be set; until then every ceremony answers 500")
     return found

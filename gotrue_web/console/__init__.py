@@ -71,6 +71,8 @@ _route("/users/<user_id>/ban", user_detail.ban, ("POST",))
 _route("/users/<user_id>/unban", user_detail.unban, ("POST",))
 _route("/users/<user_id>/factors/<factor_id>/delete", user_detail.remove_factor, ("POST",))
 _route("/users/<user_id>/factors/delete", user_detail.remove_factors, ("POST",))
+_route("/users/<user_id>/passkeys/<passkey_id>/delete", user_detail.remove_passkey,
+       ("POST",))
 _route("/users/<user_id>/metadata", user_detail.edit_metadata, ("POST",))
 _route("/users/<user_id>/delete", user_detail.delete_user, ("POST",))
 _route("/users/<user_id>/soft-delete", user_detail.soft_delete_user, ("POST",))

@@ -25,6 +25,8 @@ from .email_templates import LABELS as NOTIFICATION_LABELS
 from .htmx import done, is_htmx, render_page_or_fragment, toast, wants_fragment
 from .operations import limit_keys, rate_limits, user_actions, user_timeline
 from .operations.oauth_apps import grants as oauth_grants
+from .operations.user_credentials import passkeys as user_passkeys
+from .operations.user_credentials import wallets as user_wallets
 
 DETAIL_PAGE = "console/users/detail.html"
 DETAIL_BLOCK = "console/users/_detail.html"
@@ -79,6 +81,9 @@ def _context(user: User, *, errors: dict | None = None, values: dict | None = No
         "sessions": sessions.sessions_of(user.id),
         "oauth_grants": oauth_grants.rows(user.id),
         "oauth_server_on": rt.settings.oauth_server.enabled,
+        "passkeys": user_passkeys.rows(user.id),
+        "passkeys_on": rt.settings.passkeys.enabled,
+        "wallets": user_wallets.rows(user),
         "lockouts": limit_keys.user_lockouts(rt, user),
         "timeline": user_timeline.page(user.id, before=request.args.get("before"),
                                        hide_refreshes=quiet),
@@ -257,7 +262,7 @@ def unlock(user_id: str):
     return _act(user_id, "lockout", act)
 
 
-# --- sessions and factors -----------------------------------------------------------------------
+# --- sessions, factors and passkeys ---------------------------------------------------------
 
 
 def revoke_session(user_id: str, session_id: str):
@@ -290,6 +295,14 @@ def remove_factors(user_id: str):
                                                  request_info())
         return f"{_plural(removed, 'MFA factor')} removed."
     return _act(user_id, "factors", act)
+
+
+def remove_passkey(user_id: str, passkey_id: str):
+    def act(user):
+        name = user_passkeys.remove(current_runtime(), user.id, passkey_id, actor(),
+                                    request_info())
+        return f'Passkey "{name}" removed: {label_of(user)} can no longer sign in with it.'
+    return _act(user_id, "passkeys", act)
 
 
 def revoke_oauth_grant(user_id: str, client_id: str):

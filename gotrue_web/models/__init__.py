@@ -15,6 +15,7 @@ from .operator import ConsoleLock, Operator, OperatorSignInAttempt, RuntimeSetti
 from .session import AAL, RefreshToken, Session
 from .sso import SAMLProvider, SAMLRelayState, SSODomain, SSOProvider
 from .user import User
+from .webauthn import WebAuthnChallenge, WebAuthnCredential
 
 # Registers the console's search indexes on the tables (imported for that effect).
 from . import search_indexes  # noqa: E402,F401  isort: skip
@@ -30,5 +31,5 @@ __all__ = [
     "OneTimeTokenType",
     "ConsoleLock", "Operator", "OperatorSignInAttempt", "RuntimeSetting", "SMSLogEntry",
     "RefreshToken", "SAMLProvider", "SAMLRelayState", "SSODomain", "SSOProvider", "Session",
-    "User",
+    "User", "WebAuthnChallenge", "WebAuthnCredential",
 ]

@@ -102,6 +102,8 @@ def buckets_from(settings: RateLimitSettings) -> dict[str, Bucket]:
         # GoTrue allows N per 5 minutes in bursts of N: a moving window of N per 5 minutes.
         Bucket("web3", _per(settings.web3, 5), "GOTRUE_RATE_LIMIT_WEB3",
                "POST /token?grant_type=web3 per client, per 5 minutes"),
+        Bucket("passkey", _per(settings.passkey, 5), "GOTRUE_RATE_LIMIT_PASSKEY",
+               "POST /passkeys/authentication/options per client, per 5 minutes"),
     ]
     if settings.email_sent_per_client > 0:
         table.append(Bucket("email_client", _per(settings.email_sent_per_client, 60),

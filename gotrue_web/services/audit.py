@@ -73,6 +73,10 @@ LOG_TYPES = {
     # An OAuth client (app) registered, its secret regenerated, disabled, enabled or deleted on
     # the console's apps page.
     "oauth_client_changed": "operator",
+    # A passkey registered, renamed or deleted (by its user, an admin or an operator).
+    "passkey_created": "user",
+    "passkey_updated": "user",
+    "passkey_deleted": "user",
 }
 
 

@@ -36,6 +36,7 @@ from . import (
     metrics,
     mfa,
     oauth_server,
+    passkeys,
     password,
     rate_limit,
     saml,
@@ -60,6 +61,8 @@ from .mailer import DEFAULT_SUBJECTS, MAILER_TEMPLATE_KINDS, URL_PATH_KINDS, Mai
 from .metrics import MetricsSettings
 from .mfa import MFASettings
 from .oauth_server import OAuthServerSettings
+from .passkeys import PasskeySettings
+from .passkeys.webauthn import WebAuthnSettings
 from .password import PasswordSettings
 from .rate_limit import RateLimitSettings
 from .saml import SAMLSettings
@@ -77,10 +80,11 @@ __all__ = [
     "JWTSettings", "MAILER_TEMPLATE_KINDS", "MFASettings", "MailerSettings", "MetricsSettings",
     "OAuthServerSettings",
     "PREFIX",
-    "PasswordSettings", "RateLimitSettings", "SAMLSettings", "SMSSettings", "SMTPSettings",
+    "PasskeySettings", "PasswordSettings", "RateLimitSettings", "SAMLSettings", "SMSSettings",
+    "SMTPSettings",
     "SecuritySettings",
     "SessionsSettings", "Settings", "SettingsError", "TracingSettings", "URL_PATH_KINDS",
-    "Web3Settings", "WebhookSettings",
+    "Web3Settings", "WebAuthnSettings", "WebhookSettings",
     "environment_values", "from_env", "normalize_database_url", "parse_required_characters",
     "read", "validate", "variable_origin",
 ]
@@ -117,6 +121,8 @@ class Settings:
     saml: SAMLSettings = field(default_factory=SAMLSettings)
     oauth_server: OAuthServerSettings = field(default_factory=OAuthServerSettings)
     web3: Web3Settings = field(default_factory=Web3Settings)
+    passkeys: PasskeySettings = field(default_factory=PasskeySettings)
+    webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
 
     def replace(self, **changes) -> "Settings":
         """A copy with top-level fields or dotted group fields (``"jwt.exp"``) changed."""
@@ -140,7 +146,8 @@ GROUPS = {
     "sms": sms, "mfa": mfa, "password": password, "security": security, "sessions": sessions,
     "rate_limit": rate_limit, "console": console, "captcha": captcha, "hooks": hooks,
     "webhook": webhook, "metrics": metrics, "tracing": tracing, "saml": saml,
-    "oauth_server": oauth_server, "web3": web3,
+    "oauth_server": oauth_server, "web3": web3, "passkeys": passkeys,
+    "webauthn": passkeys.webauthn,
 }
 
 

@@ -20,6 +20,8 @@ class MFASettings:
     totp_verify_enabled: bool = True
     phone_enroll_enabled: bool = False
     phone_verify_enabled: bool = False
+    webauthn_enroll_enabled: bool = False
+    webauthn_verify_enabled: bool = False
     phone_otp_length: int = 6
     phone_max_frequency: timedelta = timedelta(minutes=1)
     phone_template: str = DEFAULT_PHONE_TEMPLATE
@@ -38,6 +40,8 @@ def read(env: EnvReader) -> MFASettings:
         totp_verify_enabled=env.bool("MFA_TOTP_VERIFY_ENABLED", True),
         phone_enroll_enabled=env.bool("MFA_PHONE_ENROLL_ENABLED", False),
         phone_verify_enabled=env.bool("MFA_PHONE_VERIFY_ENABLED", False),
+        webauthn_enroll_enabled=env.bool("MFA_WEB_AUTHN_ENROLL_ENABLED", False),
+        webauthn_verify_enabled=env.bool("MFA_WEB_AUTHN_VERIFY_ENABLED", False),
         phone_otp_length=otp_length(env.int("MFA_PHONE_OTP_LENGTH", 6)),
         phone_max_frequency=env.duration("MFA_PHONE_MAX_FREQUENCY", timedelta(minutes=1),
                                          zero_is_default=True),

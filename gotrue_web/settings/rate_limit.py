@@ -30,6 +30,8 @@ class RateLimitSettings:
     oauth_client_register: float = 10
     # POST /token?grant_type=web3, per client per 5 minutes.
     web3: float = 30
+    # POST /passkeys/authentication/options, per client per 5 minutes.
+    passkey: float = 30
     # Beyond GoTrue: where counters live (redis://...; empty = a SQLite file every worker of
     # this server shares; memory:// = this process only, for tests).
     storage_url: str = ""
@@ -58,6 +60,7 @@ def read(env: EnvReader) -> RateLimitSettings:
             "RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER",
             env.float("RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER", 10)),
         web3=env.float("RATE_LIMIT_WEB3", 30),
+        passkey=env.float("RATE_LIMIT_PASSKEY", 30),
         storage_url=env.str("RATE_LIMIT_STORAGE_URL"),
         email_sent_per_client=env.float("RATE_LIMIT_EMAIL_SENT_PER_CLIENT", 10),
         email_sent_per_address=env.float("RATE_LIMIT_EMAIL_SENT_PER_ADDRESS", 5),

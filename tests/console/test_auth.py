@@ -475,7 +475,8 @@ def populated(app, api, make_operator):
                  "factor_id": str(uuid.uuid4()), "kind": "invite", "fmt": "csv",
                  "identity_id": str(uuid.uuid4()), "name": "github",
                  "operator_id": str(uuid.uuid4()), "path": "disable_signup",
-                 "provider_id": str(uuid.uuid4()), "client_id": str(uuid.uuid4())},
+                 "provider_id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()),
+                 "passkey_id": str(uuid.uuid4())},
     }
 
 

@@ -439,7 +439,7 @@ def test_a_redis_that_does_not_answer_is_shown_as_an_outage(make_app):
     assert status.startswith("Counter storage Not answering Redis at redis://127.0.0.1:1/0")
     assert ("Until the storage answers, request limits count in each worker's memory (verify, "
             "token, otp, anonymous, mfa, sso, saml_assertion, oauth_client_register, web3, "
-            "password_account, password_client)"
+            "passkey, password_account, password_client)"
             ) in status
     assert "Emails are refused (email_client, email_address fail closed)" in status
     assert "Texted codes are refused too (sms_sent fails closed" in status

@@ -38,7 +38,7 @@ from gotrue_web import create_app
 from gotrue_web.console.operations import operators
 from gotrue_web.console.operations.operator_admin import invite_links, team
 from gotrue_web.extensions import db
-from gotrue_web.models import Identity, SSOProvider
+from gotrue_web.models import Identity, SSOProvider, WebAuthnCredential
 from gotrue_web.services.live_settings import store as live_store
 from gotrue_web.services.sso import providers as sso_providers
 from gotrue_web.settings.external import OAuthProviderSettings
@@ -173,8 +173,27 @@ def _populate(app) -> dict[str, uuid.UUID]:
         sso_providers.create(app.extensions["gotrue"], {
             "type": "saml", "metadata_xml": idp_metadata_xml("https://idp.a11y.example/saml"),
             "domains": ["a11y.example"], "resource_id": "a11y"})
+        _add_passkey_and_wallet(app, users[RICH_USER])
         db.session.commit()
     return users
+
+
+def _add_passkey_and_wallet(app, user_id: uuid.UUID) -> None:
+    """The user page's passkeys and wallets cards (rows as registration and a Web3 sign-in
+    leave them); the caller commits."""
+    now = app.extensions["gotrue"].now()
+    db.session.add(WebAuthnCredential(
+        user_id=user_id, credential_id=b"a11y-passkey", public_key=b"\xa5\x01\x02",
+        friendly_name="iCloud Keychain", backup_eligible=True, backed_up=True,
+        transports=["internal"], created_at=now, updated_at=now, last_used_at=now))
+    address = "0xD1FfC6bdfacf333C2B08F88f2f50ddcD87eaCa57"
+    wallet = Identity(user_id=user_id, provider="web3", provider_id=f"web3:ethereum:{address}",
+                      created_at=now, updated_at=now, last_sign_in_at=now)
+    wallet.set_data({"sub": f"web3:ethereum:{address}",
+                     "custom_claims": {"address": address, "chain": "ethereum", "network": "1",
+                                       "domain": "supabase.com", "statement": None},
+                     "email_verified": False, "phone_verified": False})
+    db.session.add(wallet)
 
 
 def console_pages(app, users: dict[str, uuid.UUID]) -> list[str]:

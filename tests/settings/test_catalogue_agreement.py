@@ -12,7 +12,6 @@ from gotrue_web.settings import read
 from gotrue_web.settings.catalogue import (
     DIFFERENT,
     HONOURED,
-    NOT_SUPPORTED,
     PLACEHOLDERS,
     STATUSES,
     catalogue,
@@ -82,10 +81,13 @@ def _status(name: str) -> str:
     return index()[name].entry.status
 
 
-def test_features_not_yet_implemented_are_marked_so():
-    for name in ("GOTRUE_PASSKEY_ENABLED", "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED"):
-        assert _status(name) == NOT_SUPPORTED
-        assert "not yet implemented in gotrue-web" in index()[name].entry.note
+def test_the_passkey_and_webauthn_variables_are_honoured():
+    for name in ("GOTRUE_PASSKEY_ENABLED", "GOTRUE_PASSKEY_MAX_PASSKEYS_PER_USER",
+                 "GOTRUE_WEBAUTHN_RP_ID", "GOTRUE_WEBAUTHN_RP_DISPLAY_NAME",
+                 "GOTRUE_WEBAUTHN_RP_ORIGINS", "GOTRUE_WEBAUTHN_CHALLENGE_EXPIRY_DURATION",
+                 "GOTRUE_RATE_LIMIT_PASSKEY", "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED",
+                 "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED"):
+        assert index()[name].read and _status(name) == HONOURED, name
 
 
 def test_the_web3_variables_are_honoured():

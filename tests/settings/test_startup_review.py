@@ -36,8 +36,7 @@ EXAMPLE_ENV_NOT_HONOURED = {
     "GOTRUE_EXTERNAL_SAML_SIGNING_CERT", "GOTRUE_EXTERNAL_SAML_SIGNING_KEY",
     "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN_SECRET", "GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_ENABLED",
     "GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_SECRET", "GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_URI",
-    "GOTRUE_MAX_VERIFIED_FACTORS", "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED",
-    "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", "GOTRUE_OPERATOR_TOKEN", "GOTRUE_SESSION_KEY",
+    "GOTRUE_MAX_VERIFIED_FACTORS", "GOTRUE_OPERATOR_TOKEN", "GOTRUE_SESSION_KEY",
 }
 
 
@@ -83,8 +82,11 @@ def test_current_gotrues_example_env_warns_of_exactly_what_is_not_supported(
     env_file(tmp_path / "example.env", EXAMPLE_ENV)
     app, warnings = start_from_env((tmp_path / "example.env").read_text(), **fixed)
 
-    # example.env enables LinkedIn without its redirect URI.
-    assert set(warnings) == EXAMPLE_ENV_NOT_HONOURED | {"GOTRUE_EXTERNAL_LINKEDIN_ENABLED"}
+    # example.env enables LinkedIn without its redirect URI, and WebAuthn factors without a
+    # relying party (GOTRUE_WEBAUTHN_RP_*).
+    assert set(warnings) == EXAMPLE_ENV_NOT_HONOURED | {"GOTRUE_EXTERNAL_LINKEDIN_ENABLED",
+                                                        "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED"}
+    assert "GOTRUE_WEBAUTHN_RP_ID" in warnings["GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED"]
     assert warnings["GOTRUE_EXTERNAL_LINKEDIN_ENABLED"] == (
         "GOTRUE_EXTERNAL_LINKEDIN_ENABLED: linkedin sign-in is configured but not available: "
         "missing redirect URI")

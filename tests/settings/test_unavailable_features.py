@@ -65,3 +65,20 @@ def test_a_provider_this_server_has_no_code_for_is_warned_of(settings):
 
 def test_nothing_configured_nothing_warned(settings):
     assert _findings(settings) == {}
+
+
+def test_passkeys_without_a_relying_party_are_warned_of_and_answer_500(make_app, settings):
+    passkeys_on = settings.replace(**{"passkeys.enabled": True})
+    message = _findings(passkeys_on)["GOTRUE_PASSKEY_ENABLED"]
+    assert "GOTRUE_WEBAUTHN_RP_ID, GOTRUE_WEBAUTHN_RP_DISPLAY_NAME and" in message
+    factors_on = settings.replace(**{"mfa.webauthn_enroll_enabled": True})
+    assert "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED" in _findings(factors_on)
+    configured = passkeys_on.replace(**{
+        "webauthn.rp_id": "example.com", "webauthn.rp_display_name": "Example",
+        "webauthn.rp_origins": ("https://example.com",)})
+    assert _findings(configured) == {}
+    # GoTrue starts anyway; the ceremony says why it cannot run.
+    response = make_app(**{"passkeys.enabled": True}).test_client().post(
+        "/passkeys/authentication/options", json={"gotrue_meta_security": {}})
+    assert response.status_code == 500
+    assert response.get_json()["msg"] == "Failed to initialize WebAuthn"

@@ -1,5 +1,7 @@
 """Challenging a factor and verifying the code (GoTrue's POST /factors/{id}/challenge and
-/verify): a TOTP code from the user's app, or a code texted to a phone factor.
+/verify): a TOTP code from the user's app, or a code texted to a phone factor. WebAuthn factors
+(webauthn.py) share the challenge row, its checks and the step up to aal2 (open_challenge,
+claim, complete).
 
 A challenge belongs to the address that asked for it and is good for MFA_CHALLENGE_EXPIRY_DURATION
 and one successful verify. Beyond GoTrue: it dies after MFA_MAX_CODE_ATTEMPTS codes, a TOTP
@@ -43,7 +45,7 @@ def check_verify_enabled(rt: Runtime, factor: Factor) -> None:
     if factor.factor_type == FactorType.phone and not mfa.phone_verify_enabled:
         raise unprocessable(ErrorCode.MFA_PHONE_VERIFY_NOT_ENABLED,
                             "MFA verification is disabled for Phone")
-    if factor.factor_type == FactorType.webauthn:
+    if factor.factor_type == FactorType.webauthn and not mfa.webauthn_verify_enabled:
         raise unprocessable(ErrorCode.MFA_WEBAUTHN_VERIFY_NOT_ENABLED,
                             "MFA verification is disabled for WebAuthn")
 
@@ -144,10 +146,27 @@ def verify(rt: Runtime, user: User, session: Session | None, factor: Factor, inf
     if not code:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Code needs to be non-empty")
     check_verify_enabled(rt, factor)
+    require_session(session)
+    now = rt.now()
+    challenge = open_challenge(rt, factor, challenge_id, info, now)
+    _take_attempt(rt, challenge)
+    step = _check_code(rt, factor, challenge, code, now, info.ip)
+    claim(challenge, now)
+    if step is not None:
+        _use_totp_step(factor, step)
+    return complete(rt, user, session, factor, challenge, info, now)
+
+
+def require_session(session: Session | None) -> None:
     if session is None:
         raise forbidden(ErrorCode.SESSION_NOT_FOUND, "A session is required to verify a factor")
+
+
+def open_challenge(rt: Runtime, factor: Factor, challenge_id: str, info: RequestInfo,
+                   now: datetime) -> Challenge:
+    """The factor's challenge ``challenge_id``, unused, from this address and not expired (an
+    expired one is deleted, and that deletion committed)."""
     challenge = _find(factor, challenge_id)
-    now = rt.now()
     if challenge.verified_at is not None or not _same_ip(challenge.ip_address, _client_ip(info)):
         raise unprocessable(ErrorCode.MFA_IP_ADDRESS_MISMATCH,
                             "Challenge and verify IP addresses mismatch.")
@@ -157,11 +176,13 @@ def verify(rt: Runtime, user: User, session: Session | None, factor: Factor, inf
             ErrorCode.MFA_CHALLENGE_EXPIRED,
             f"MFA challenge {challenge.id} has expired, verify against another challenge or "
             "create a new challenge."))
-    _take_attempt(rt, challenge)
-    step = _check_code(rt, factor, challenge, code, now, info.ip)
-    _claim(challenge, now)
-    if step is not None:
-        _use_totp_step(factor, step)
+    return challenge
+
+
+def complete(rt: Runtime, user: User, session: Session, factor: Factor, challenge: Challenge,
+             info: RequestInfo, now: datetime) -> sessions.IssuedSession:
+    """A challenge answered (and claimed): ``factor`` is verified, the session aal2, the user's
+    other aal1 sessions and unfinished enrolments of the same type are gone."""
     enrolled = not factor.is_verified
     factor.status = FactorStatus.verified
     factor.updated_at = now
@@ -230,7 +251,7 @@ def _take_attempt(rt: Runtime, challenge: Challenge) -> None:
                         "Too many wrong codes for this challenge, create a new challenge.")
 
 
-def _claim(challenge: Challenge, now: datetime) -> None:
+def claim(challenge: Challenge, now: datetime) -> None:
     """Mark the challenge used; of two verifies racing for it, the second finds it taken."""
     claimed = db.session.execute(
         sa.update(_CHALLENGES)

@@ -14,8 +14,15 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from ...errors import (ErrorCode, GoTrueError, bad_request, conflict, forbidden, not_found,
-                       unprocessable)
+from ...errors import (
+    ErrorCode,
+    GoTrueError,
+    bad_request,
+    conflict,
+    forbidden,
+    not_found,
+    unprocessable,
+)
 from ...extensions import db
 from ...models import AAL, AMRClaim, Factor, FactorStatus, FactorType, Session, User
 from ...runtime import RequestInfo, Runtime
@@ -26,13 +33,14 @@ from ..mail.links import lock_user
 from ..validation import normalize_phone
 
 # The amr method a verified factor of each type gives its sessions.
-AMR_METHOD = {"totp": "totp", "phone": "mfa/phone", "webauthn": "webauthn"}
+AMR_METHOD = {"totp": "totp", "phone": "mfa/phone", "webauthn": "mfa/webauthn"}
 
 
 @dataclass
 class Enrolment:
     """A new factor and what the client shows its user: the TOTP secret, URI and QR code, or
-    the phone number as the client sent it."""
+    the phone number as the client sent it (a WebAuthn factor has nothing to show: its
+    credential is registered by its first challenge and verify)."""
 
     factor: Factor
     secret: str = ""
@@ -55,8 +63,7 @@ def check_enroll_enabled(rt: Runtime, factor_type: str) -> None:
     if factor_type == "phone" and not mfa.phone_enroll_enabled:
         raise unprocessable(ErrorCode.MFA_PHONE_ENROLL_NOT_ENABLED,
                             "MFA enroll is disabled for Phone")
-    if factor_type == "webauthn":
-        # WebAuthn factors arrive with passkeys; until then none can be enrolled.
+    if factor_type == "webauthn" and not mfa.webauthn_enroll_enabled:
         raise unprocessable(ErrorCode.MFA_WEBAUTHN_ENROLL_NOT_ENABLED,
                             "MFA enroll is disabled for WebAuthn")
     if factor_type not in AMR_METHOD:
@@ -88,7 +95,7 @@ def enroll(rt: Runtime, user: User, session: Session | None, info: RequestInfo, 
     if factor_type == "phone":
         factor.phone = normalised
         enrolment.phone = phone
-    else:
+    elif factor_type == "totp":
         secret = totp.new_secret()
         factor.secret = secret
         account = user.email or user.phone or ""

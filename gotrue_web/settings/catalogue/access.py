@@ -123,12 +123,30 @@ WEB3 = grouped(
     Variable("GOTRUE_RATE_LIMIT_WEB3", "`30`", "Web3 sign-ins per 5 minutes per client"),
 )
 
+PASSKEYS = grouped(
+    "Passkeys and WebAuthn",
+    Variable("GOTRUE_PASSKEY_ENABLED", "`false`", "Passkey sign-in and the `/passkeys` routes"),
+    Variable("GOTRUE_PASSKEY_MAX_PASSKEYS_PER_USER", "`10`", "Passkeys one user may register"),
+    Variable("GOTRUE_WEBAUTHN_RP_ID", "empty",
+             "The relying party's id (a domain: the site's host or a parent of it)"),
+    Variable("GOTRUE_WEBAUTHN_RP_DISPLAY_NAME", "empty", "The relying party's name"),
+    Variable("GOTRUE_WEBAUTHN_RP_ORIGINS", "empty",
+             "Comma-separated origins a WebAuthn ceremony may come from (exact match)"),
+    Variable("GOTRUE_WEBAUTHN_CHALLENGE_EXPIRY_DURATION", "`5m`",
+             "How long a passkey challenge lives"),
+    Variable("GOTRUE_RATE_LIMIT_PASSKEY", "`30`",
+             "Passkey sign-in options per 5 minutes per client"),
+)
+
 MFA = grouped(
     "Multi-factor authentication",
     Variable("GOTRUE_MFA_TOTP_ENROLL_ENABLED", "`true`", "TOTP factors can be added"),
     Variable("GOTRUE_MFA_TOTP_VERIFY_ENABLED", "`true`", "TOTP factors can be verified"),
     Variable("GOTRUE_MFA_PHONE_ENROLL_ENABLED", "`false`", "Phone factors can be added"),
     Variable("GOTRUE_MFA_PHONE_VERIFY_ENABLED", "`false`", "Phone factors can be verified"),
+    Variable("GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "`false`",
+             "WebAuthn factors can be added (the relying party of `GOTRUE_WEBAUTHN_*`)"),
+    Variable("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", "`false`", "WebAuthn factors can be verified"),
     Variable("GOTRUE_MFA_PHONE_OTP_LENGTH", "`6`",
              "Digits of a texted code (outside 6–10 means 6)"),
     Variable("GOTRUE_MFA_PHONE_MAX_FREQUENCY", "`1m`",
@@ -241,4 +259,5 @@ RATE_LIMITS = grouped(
              origin="gotrue-web"),
 )
 
-ENTRIES = (*SIGN_IN, *SAML, *OAUTH_SERVER, *WEB3, *MFA, *PASSWORDS, *SECURITY, *RATE_LIMITS)
+ENTRIES = (*SIGN_IN, *SAML, *OAUTH_SERVER, *WEB3, *PASSKEYS, *MFA, *PASSWORDS, *SECURITY,
+           *RATE_LIMITS)

@@ -17,18 +17,6 @@ def _feature(note: str, *names_and_meanings: tuple[str, str]) -> tuple[Variable,
     return tuple(_missing(name, meaning, note) for name, meaning in names_and_meanings)
 
 
-PASSKEYS = _feature(
-    f"{NOT_YET}: no passkeys or WebAuthn factors (TOTP and phone factors are available)",
-    ("GOTRUE_PASSKEY_ENABLED", "Passkey sign-in"),
-    ("GOTRUE_PASSKEY_MAX_PASSKEYS_PER_USER", "Passkeys one user may register"),
-    ("GOTRUE_WEBAUTHN_RP_ID", "The WebAuthn relying party's id"),
-    ("GOTRUE_WEBAUTHN_RP_DISPLAY_NAME", "The relying party's name"),
-    ("GOTRUE_WEBAUTHN_RP_ORIGINS", "Origins allowed in WebAuthn ceremonies"),
-    ("GOTRUE_WEBAUTHN_CHALLENGE_EXPIRY_DURATION", "How long a WebAuthn challenge lives"),
-    ("GOTRUE_RATE_LIMIT_PASSKEY", "Passkey sign-in attempts per 5 minutes per client"),
-    ("GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "WebAuthn factors can be added"),
-    ("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", "WebAuthn factors can be verified"),
-)
 OLD_SAML = _feature(
     "GoTrue's old SAML-as-a-provider settings, read by current GoTrue neither: set "
     "GOTRUE_SAML_ENABLED and GOTRUE_SAML_PRIVATE_KEY, and register each identity provider with "
@@ -92,6 +80,6 @@ WORDS = tuple(
 
 ENTRIES = grouped(
     "Not supported",
-    *PASSKEYS, *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
+    *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
     *OTHERS, *WORDS,
 )
