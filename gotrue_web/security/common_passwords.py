@@ -8,14 +8,25 @@ and kept as a frozenset, so a check is one set lookup and no file is parsed per 
 from __future__ import annotations
 
 import functools
+import importlib.util
+from pathlib import Path
 
 
 @functools.cache
 def load() -> frozenset[str]:
-    """Every listed password, case-folded."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    """Every listed password, case-folded.
 
-    return frozenset(entry.casefold() for entry in FREQUENCY_LISTS["passwords"])
+    The list's module is run on its own, not through the zxcvbn package, whose import builds
+    ranked dictionaries of every list (about 10 MB in each worker) that this server never uses;
+    once read, the module is dropped and only the set stays."""
+    package = importlib.util.find_spec("zxcvbn")
+    if package is None or package.origin is None:
+        raise ModuleNotFoundError("zxcvbn")
+    lists_file = Path(package.origin).with_name("frequency_lists.py")
+    spec = importlib.util.spec_from_file_location("gotrue_web_zxcvbn_lists", lists_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(entry.casefold() for entry in module.FREQUENCY_LISTS["passwords"])
 
 
 def is_common(password: str, common: frozenset[str]) -> bool:

@@ -26,19 +26,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-from webauthn import verify_authentication_response, verify_registration_response
-from webauthn.helpers import parse_attestation_object, parse_authenticator_data
-from webauthn.helpers.cose import COSEAlgorithmIdentifier
-from webauthn.helpers.structs import (
-    AuthenticationCredential,
-    AuthenticatorAssertionResponse,
-    AuthenticatorAttestationResponse,
-    CredentialDeviceType,
-    PublicKeyCredentialType,
-    RegistrationCredential,
-)
 
 from ...errors import internal
 from ...settings.passkeys.webauthn import WebAuthnSettings
@@ -49,8 +38,6 @@ ALGORITHMS: tuple[int, ...] = (-7, -35, -36, -257, -258, -259, -37, -38, -39, -8
 # py_webauthn 3.0.1 has no ES384 (-35): it cannot decode such a key, so a credential created
 # with it fails verification here although GoTrue would accept it. Browsers and platform
 # authenticators use ES256 in practice.
-VERIFIABLE_ALGORITHMS = [COSEAlgorithmIdentifier(alg) for alg in ALGORITHMS
-                         if alg in COSEAlgorithmIdentifier._value2member_map_]
 TIMEOUT_MS = 300000
 CHALLENGE_BYTES = 32
 CREATE, GET = "webauthn.create", "webauthn.get"
@@ -59,6 +46,37 @@ DEFAULT_NAME = "Passkey"
 MFA_EXCLUDE_TRANSPORTS = ("usb", "nfc")
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
+@functools.cache
+def _py_webauthn() -> SimpleNamespace:
+    """py_webauthn, imported on the first ceremony: with pyOpenSSL it costs each worker about
+    10 MB, which a server without passkeys or WebAuthn factors should not pay."""
+    from webauthn import verify_authentication_response, verify_registration_response
+    from webauthn.helpers import parse_attestation_object, parse_authenticator_data
+    from webauthn.helpers.cose import COSEAlgorithmIdentifier
+    from webauthn.helpers.structs import (
+        AuthenticationCredential,
+        AuthenticatorAssertionResponse,
+        AuthenticatorAttestationResponse,
+        CredentialDeviceType,
+        PublicKeyCredentialType,
+        RegistrationCredential,
+    )
+    return SimpleNamespace(
+        verify_authentication_response=verify_authentication_response,
+        verify_registration_response=verify_registration_response,
+        parse_attestation_object=parse_attestation_object,
+        parse_authenticator_data=parse_authenticator_data,
+        AuthenticationCredential=AuthenticationCredential,
+        AuthenticatorAssertionResponse=AuthenticatorAssertionResponse,
+        AuthenticatorAttestationResponse=AuthenticatorAttestationResponse,
+        CredentialDeviceType=CredentialDeviceType,
+        PublicKeyCredentialType=PublicKeyCredentialType,
+        RegistrationCredential=RegistrationCredential,
+        verifiable_algorithms=[COSEAlgorithmIdentifier(alg) for alg in ALGORITHMS
+                               if alg in COSEAlgorithmIdentifier._value2member_map_],
+    )
 
 
 class CeremonyError(Exception):
@@ -258,7 +276,7 @@ def verify_registration(webauthn: WebAuthnSettings, credential: Any, *,
     attestation_bytes = _decode_field(response, "attestationObject")
     transports = _transports(response)
     try:
-        attestation = parse_attestation_object(attestation_bytes)
+        attestation = _py_webauthn().parse_attestation_object(attestation_bytes)
     except Exception:
         raise _invalid("attestationObject is malformed") from None
     if not isinstance(attestation.fmt, str):
@@ -277,17 +295,18 @@ def verify_registration(webauthn: WebAuthnSettings, credential: Any, *,
         raise _failed("rawId is not the attested credential id")
     if auth_data.flags.bs and not auth_data.flags.be:
         raise _failed("backed up without backup eligibility")
+    lib = _py_webauthn()
     try:
-        verified = verify_registration_response(
-            credential=RegistrationCredential(
-                id=b64url(raw_id), raw_id=raw_id, type=PublicKeyCredentialType.PUBLIC_KEY,
-                response=AuthenticatorAttestationResponse(
+        verified = lib.verify_registration_response(
+            credential=lib.RegistrationCredential(
+                id=b64url(raw_id), raw_id=raw_id, type=lib.PublicKeyCredentialType.PUBLIC_KEY,
+                response=lib.AuthenticatorAttestationResponse(
                     client_data_json=client_data_json, attestation_object=attestation_bytes)),
             expected_challenge=b64url_decode(challenge),
             expected_rp_id=webauthn.rp_id,
             expected_origin=list(webauthn.rp_origins),
             require_user_verification=False,
-            supported_pub_key_algs=VERIFIABLE_ALGORITHMS,
+            supported_pub_key_algs=lib.verifiable_algorithms,
         )
     except Exception as exc:
         raise _failed(f"registration rejected: {exc}") from None
@@ -300,7 +319,7 @@ def verify_registration(webauthn: WebAuthnSettings, credential: Any, *,
         aaguid=aaguid,
         attestation_type=str(getattr(verified.fmt, "value", verified.fmt)),
         transports=transports,
-        backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+        backup_eligible=verified.credential_device_type == lib.CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
     )
 
@@ -335,7 +354,7 @@ def _parse_assertion(credential: Any) -> _ParsedAssertion:
     authenticator_data = _decode_field(response, "authenticatorData")
     signature = _decode_field(response, "signature")
     try:
-        auth_data = parse_authenticator_data(authenticator_data)
+        auth_data = _py_webauthn().parse_authenticator_data(authenticator_data)
     except Exception:
         raise _invalid("authenticatorData is malformed") from None
     return _ParsedAssertion(Assertion(raw_id=raw_id, user_handle=user_handle_bytes), id_bytes,
@@ -376,12 +395,13 @@ def verify_authentication(webauthn: WebAuthnSettings, credential: Any, *, challe
     # refuses, so it is given 0, which it never refuses, in that case.
     new_count = auth_data.sign_count
     clone_warning = new_count <= sign_count and not (new_count == 0 and sign_count == 0)
+    lib = _py_webauthn()
     try:
-        verified = verify_authentication_response(
-            credential=AuthenticationCredential(
+        verified = lib.verify_authentication_response(
+            credential=lib.AuthenticationCredential(
                 id=b64url(assertion.raw_id), raw_id=assertion.raw_id,
-                type=PublicKeyCredentialType.PUBLIC_KEY,
-                response=AuthenticatorAssertionResponse(
+                type=lib.PublicKeyCredentialType.PUBLIC_KEY,
+                response=lib.AuthenticatorAssertionResponse(
                     client_data_json=parsed.client_data_json,
                     authenticator_data=parsed.authenticator_data, signature=parsed.signature,
                     user_handle=assertion.user_handle)),

@@ -17,18 +17,32 @@ import logging
 import secrets
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
-
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from saml2.client import Saml2Client
-from saml2.config import SPConfig
-from saml2.saml import SCM_BEARER
-from saml2.xmldsig import SIG_RSA_SHA1
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from ...errors import ErrorCode, bad_request, internal
 from .attributes import AssertionFacts, Attribute
 from .service_provider import NAMEID_PERSISTENT, ServiceProvider
 
+if TYPE_CHECKING:
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _pysaml2() -> SimpleNamespace:
+    """pysaml2, imported on the first SAML request: it costs each worker about 25 MB, which a
+    server without SAML should not pay."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+    from saml2.saml import SCM_BEARER
+    from saml2.xmldsig import SIG_RSA_SHA1
+    return SimpleNamespace(BINDING_HTTP_POST=BINDING_HTTP_POST,
+                           BINDING_HTTP_REDIRECT=BINDING_HTTP_REDIRECT, Saml2Client=Saml2Client,
+                           SPConfig=SPConfig, SCM_BEARER=SCM_BEARER, SIG_RSA_SHA1=SIG_RSA_SHA1)
 
 XMLSEC_BINARY = "/usr/bin/xmlsec1"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -46,7 +60,7 @@ def new_request_id() -> str:
 def _config(sp: ServiceProvider, metadata_xml: str) -> SPConfig:
     """pysaml2's configuration for one identity provider (its metadata inline)."""
     files = sp.signing_files
-    return SPConfig().load({
+    return _pysaml2().SPConfig().load({
         "entityid": sp.entity_id,
         "key_file": files.key,
         "cert_file": files.certificate,
@@ -57,7 +71,8 @@ def _config(sp: ServiceProvider, metadata_xml: str) -> SPConfig:
         "accepted_time_diff": int(MAX_CLOCK_SKEW.total_seconds()),
         "allow_unknown_attributes": True,
         "service": {"sp": {
-            "endpoints": {"assertion_consumer_service": [(sp.acs_url, BINDING_HTTP_POST)]},
+            "endpoints": {"assertion_consumer_service": [
+                (sp.acs_url, _pysaml2().BINDING_HTTP_POST)]},
             # InResponseTo is checked here against the relay state's request (or its absence).
             "allow_unsolicited": True,
             "want_response_signed": False,
@@ -71,7 +86,7 @@ def _config(sp: ServiceProvider, metadata_xml: str) -> SPConfig:
 
 def _client(sp: ServiceProvider, metadata_xml: str) -> Saml2Client:
     # A client per request: it keeps the people it saw, which a shared one would accumulate.
-    return Saml2Client(config=_config(sp, metadata_xml))
+    return _pysaml2().Saml2Client(config=_config(sp, metadata_xml))
 
 
 def authn_request_url(sp: ServiceProvider, *, entity_id: str, metadata_xml: str,
@@ -80,9 +95,9 @@ def authn_request_url(sp: ServiceProvider, *, entity_id: str, metadata_xml: str,
     query (SAMLRequest, RelayState, SigAlg, Signature)."""
     try:
         _, info = _client(sp, metadata_xml).prepare_for_authenticate(
-            entityid=entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT,
+            entityid=entity_id, relay_state=relay_state, binding=_pysaml2().BINDING_HTTP_REDIRECT,
             nameid_format=name_id_format or NAMEID_PERSISTENT, sign=True,
-            sigalg=SIG_RSA_SHA1, message_id=request_id)
+            sigalg=_pysaml2().SIG_RSA_SHA1, message_id=request_id)
     except Exception as exc:  # pysaml2 raises plain Exceptions for metadata it cannot use
         log.warning("saml: no AuthnRequest for %s: %s", entity_id, exc)
         raise internal("Unable to create the SAML AuthnRequest for this identity provider",
@@ -119,7 +134,7 @@ def read_response(sp: ServiceProvider, *, entity_id: str, metadata_xml: str,
         raise _not_valid("encrypted assertions are not allowed")
     try:
         response = _client(sp, metadata_xml).parse_authn_request_response(
-            encoded_response, BINDING_HTTP_POST,
+            encoded_response, _pysaml2().BINDING_HTTP_POST,
             outstanding={request_id: "/"} if request_id else {})
     except Exception as exc:  # pysaml2 signals every refusal with its own exception types
         raise _not_valid(f"{type(exc).__name__}: {exc}", exc) from exc
@@ -147,7 +162,7 @@ def _check_addressing(sp: ServiceProvider, response, *, entity_id: str, request_
     if sp.entity_id not in audiences:
         raise _not_valid("the audience is not this service provider")
     confirmations = [c for c in (assertion.subject.subject_confirmation
-                                 if assertion.subject else []) if c.method == SCM_BEARER]
+                                 if assertion.subject else []) if c.method == _pysaml2().SCM_BEARER]
     if not confirmations:
         raise _not_valid("no bearer subject confirmation")
     for confirmation in confirmations:
