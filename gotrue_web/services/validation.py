@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -87,3 +88,18 @@ def json_storage_problem(data, max_depth: int = MAX_JSON_DEPTH) -> str | None:
                     stack.append((key, depth))
                 stack.append((item, depth + 1))
     return None
+
+
+# The forms Go's uuid.FromString accepts: canonical, 32 hex digits, in braces, or as a URN
+# (Python's uuid.UUID would also take stray hyphens anywhere).
+_UUID_FORM = re.compile(
+    r"(?:urn:uuid:)?(\{)?(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}|[0-9a-fA-F]{32})(?(1)\})")
+
+
+def parse_go_uuid(text) -> uuid.UUID | None:
+    """An id GoTrue parses as a UUID (a client id, a passkey or challenge id), as Go reads
+    it; None when it is not one."""
+    if not isinstance(text, str) or not _UUID_FORM.fullmatch(text):
+        return None
+    return uuid.UUID(text)

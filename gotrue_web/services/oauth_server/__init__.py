@@ -7,29 +7,16 @@ Shared by the JSON API (api/oauth_server) and the console's apps page.
 
 from __future__ import annotations
 
-import re
-import uuid
-
 from ...errors import ErrorCode, not_found
 from ...runtime import Runtime
+from ..validation import parse_go_uuid
 
 # The amr method of a session made by a code exchange, and its audit provider_type.
 AUTHORIZATION_CODE_METHOD = "oauth_provider/authorization_code"
 
 
-# The forms Go's uuid.FromString accepts: canonical, 32 hex digits, in braces, or as a URN
-# (Python's uuid.UUID would also take stray hyphens anywhere).
-_UUID_FORM = re.compile(
-    r"(?:urn:uuid:)?(\{)?(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-    r"[0-9a-fA-F]{12}|[0-9a-fA-F]{32})(?(1)\})")
-
-
-def parse_client_id(text) -> uuid.UUID | None:
-    """A client_id (or another id GoTrue parses as a UUID) as Go reads it; None when it is
-    not one."""
-    if not isinstance(text, str) or not _UUID_FORM.fullmatch(text):
-        return None
-    return uuid.UUID(text)
+# A client_id (or another id GoTrue parses as a UUID) as Go reads it; None when not one.
+parse_client_id = parse_go_uuid
 
 
 def require_enabled(rt: Runtime) -> None:

@@ -19,7 +19,7 @@ from ...extensions import db
 from ...models import User, WebAuthnCredential
 from ...runtime import RequestInfo, Runtime
 from .. import audit, sessions, users
-from ..oauth_server import parse_client_id
+from ..validation import parse_go_uuid
 from . import ceremony, challenges
 
 METHOD = "passkey"
@@ -56,7 +56,7 @@ def _find_passkey(assertion: ceremony.Assertion) -> tuple[User, WebAuthnCredenti
     if assertion.user_handle is None:
         raise _failed("no userHandle")
     try:
-        user_id = parse_client_id(assertion.user_handle.decode("ascii"))
+        user_id = parse_go_uuid(assertion.user_handle.decode("ascii"))
     except UnicodeDecodeError:
         user_id = None
     user = users.get(user_id) if user_id is not None else None

@@ -19,7 +19,7 @@ from ...errors import ErrorCode, GoTrueError, bad_request
 from ...extensions import db
 from ...models import WebAuthnChallenge
 from ...runtime import Runtime
-from ..oauth_server import parse_client_id
+from ..validation import parse_go_uuid
 
 REGISTRATION, AUTHENTICATION = "registration", "authentication"
 
@@ -62,7 +62,7 @@ def parse_id(challenge_id: str, credential) -> uuid.UUID:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "challenge_id is required")
     if credential is None:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "credential is required")
-    parsed = parse_client_id(challenge_id)
+    parsed = parse_go_uuid(challenge_id)
     if parsed is None:
         raise bad_request(ErrorCode.VALIDATION_FAILED, "challenge_id must be a valid UUID")
     return parsed

@@ -15,7 +15,7 @@ from ...models import AAL, Session, User, WebAuthnCredential
 from ...runtime import RequestInfo, Runtime
 from ...serializers import timestamp
 from .. import audit
-from ..oauth_server import parse_client_id
+from ..validation import parse_go_uuid
 
 # friendly_name's limit, in bytes of UTF-8 (GoTrue counts len() of the Go string).
 MAX_FRIENDLY_NAME_BYTES = 120
@@ -60,7 +60,7 @@ def _not_found():
 
 def parse_passkey_id(passkey_id: str) -> uuid.UUID:
     """The path's passkey id; 404 validation_failed "Passkey not found" when malformed."""
-    parsed = parse_client_id(passkey_id)
+    parsed = parse_go_uuid(passkey_id)
     if parsed is None:
         raise _not_found()
     return parsed
