@@ -295,11 +295,16 @@ def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Pat
     if scenario.once:
         time.sleep(1)  # let the warm-up's last in-flight requests land
         before = token_counts(app) if name == "refresh" else row_counts(app)
-    cpu_before = server.cpu_seconds()
+    cpu_before = server.cpu_by_process()
     result = run_wrk(args, server.port, name, files.get(name), args.duration,
                      server.worker_pids() if args.profile else (), args.profile)
-    result.cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(result.requests, 1)
-    print(f"  {scenario.label:<30} {result.rate:9.1f} req/s", flush=True)
+    cpu_after = server.cpu_by_process()
+    used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
+    result.cpu_ms = sum(used.values()) * 1000 / max(result.requests, 1)
+    workers = [used[pid] for pid in server.worker_pids() if pid in used]
+    shares = "/".join(f"{100 * w / max(sum(workers), 1e-9):.0f}" for w in workers)
+    print(f"  {scenario.label:<30} {result.rate:9.1f} req/s  (worker CPU shares {shares} %)",
+          flush=True)
     if result.problems():
         raise BenchFailure("; ".join(result.problems()) + "\n" + server.error_log())
     if name == "refresh":

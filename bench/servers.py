@@ -127,14 +127,18 @@ class Server:
         Divided by the requests served, it is the cost of a request, which other load on the
         machine does not change the way it changes req/s.
         """
-        ticks = 0
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU time (user + system) used so far by the master and by each worker, by pid."""
+        seconds = {}
         for pid in [self.process.pid, *self.worker_pids()]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
             except OSError:
                 continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return seconds
 
     def worker_rss_mb(self) -> dict[int, float]:
         """Each worker's resident memory (VmRSS), in MB."""

@@ -256,6 +256,45 @@ def write_cursor(*, single_statement: bool = False) -> Iterator:
         with autocommit_cursor() as cursor:
             yield cursor
         return
+    if dialect == "sqlite":
+        yield from _sqlite_write_cursor(engine)
+        return
+    yield from _write_cursor(engine, dialect)
+
+
+def _sqlite_write_cursor(engine: sa.engine.Engine) -> Iterator:
+    # One writer per process at a time: the others wait on a lock that wakes them the moment
+    # it is free, instead of each polling SQLite's (CPU spent for nothing). The transaction
+    # runs on this thread's own connection, whose page cache already holds what the request
+    # read, with no pool checkout or reset. A driver error closes that connection
+    # (autocommit_cursor): one opened while the file was read-only stays read-only.
+    with _sqlite_writer_lock(engine), autocommit_cursor() as cursor:
+        _tell("BEGIN IMMEDIATE")
+        acquire_sqlite_write_lock(cursor)
+        try:
+            yield cursor
+        except BaseException:
+            if cursor.connection.in_transaction:  # SQLite ends it itself after some errors
+                _tell("ROLLBACK")
+                cursor.execute("ROLLBACK")
+            raise
+        _tell("COMMIT")
+        cursor.execute("COMMIT")
+
+
+_sqlite_writer_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sqlite_writer_locks_guard = threading.Lock()
+
+
+def _sqlite_writer_lock(engine: sa.engine.Engine) -> threading.Lock:
+    lock = _sqlite_writer_locks.get(engine)
+    if lock is None:
+        with _sqlite_writer_locks_guard:
+            lock = _sqlite_writer_locks.setdefault(engine, threading.Lock())
+    return lock
+
+
+def _write_cursor(engine: sa.engine.Engine, dialect: str) -> Iterator:
     dbapi = engine.dialect.loaded_dbapi
     try:
         connection = engine.raw_connection()

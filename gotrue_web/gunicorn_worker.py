@@ -19,15 +19,24 @@ client now costs a socket and a buffer, not a thread.
 - A request that h11 finds malformed gets a plain 400 and the connection is closed, as gunicorn's
   own parser does for the requests it refuses.
 
+Connections are also spread over the workers. Every worker watches the shared listening socket
+and the first one awake takes each new connection, so one worker could take every keep-alive
+connection that a proxy (or a benchmark) opens at once while another idles, for as long as the
+connections last. A worker that already holds as many connections as it has threads therefore
+stops accepting for ``accept_yield`` seconds, leaving the next connections to the others, and
+then takes whatever is still waiting. It pauses at most once per ``accept_yield_every``
+seconds, so a busy server's rate of new connections is not capped.
+
 gunicorn's parser still reads the request and builds the WSGI environ exactly as before; h11
 only decides when the request is there. TLS in gunicorn, the PROXY protocol, HTTP/2 and uWSGI
 are served by the unchanged gthread path (the deployment here uses none of them: TLS ends at the
 proxy in front).
 
-This extends gunicorn's ``ThreadWorker`` through its hooks (``enqueue_req``,
-``pending_conns``/``murder_pending``, ``_keepalive_after``), which belong to gunicorn 27:
-``pyproject.toml`` pins that major version and ``tests/live/test_slow_clients.py`` proves the
-defence against the locked version.
+This extends gunicorn's ``ThreadWorker`` through its hooks (``enqueue_req``, ``accept``,
+``set_accept_enabled``, ``wait_for_and_dispatch_events``, ``pending_conns``/``murder_pending``,
+``_keepalive_after``), which belong to gunicorn 27: ``pyproject.toml`` pins that major version,
+``tests/live/test_slow_clients.py`` proves the defence against the locked version and
+``tests/live/test_worker_balance.py`` the spreading of connections.
 """
 
 from __future__ import annotations
@@ -67,6 +76,16 @@ class RequestBufferingWorker(ThreadWorker):
     read_timeout = 10.0
     #: Largest body buffered; gunicorn.conf.py sets it to the API's request size limit.
     max_body_bytes = 1024 * 1024
+    #: Seconds a worker with as many connections as threads stops accepting, once per
+    #: ``accept_yield_every`` seconds at most (see the module's docstring).
+    accept_yield = 0.005
+    accept_yield_every = 0.05
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the event loop's thread touches these.
+        self._resume_accepting_at = 0.0
+        self._next_yield_at = 0.0
 
     def enqueue_req(self, conn):
         # Every path that hands a connection to a thread comes through here: a new connection,
@@ -76,6 +95,28 @@ class RequestBufferingWorker(ThreadWorker):
             super().enqueue_req(conn)
             return
         self._wait_for_request(conn)
+
+    def accept(self, listener):
+        now = time.monotonic()
+        if self.nr_conns >= self.cfg.threads and now >= self._next_yield_at:
+            # As many connections as threads already: leave this one to a worker with fewer.
+            self._resume_accepting_at = now + self.accept_yield
+            self._next_yield_at = now + self.accept_yield_every
+            super().set_accept_enabled(False)
+            return
+        super().accept(listener)
+
+    def set_accept_enabled(self, enabled):
+        # gunicorn's loop asks to accept again on every turn; a pause in progress says no.
+        if enabled and time.monotonic() < self._resume_accepting_at:
+            return
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout):
+        if not self._accepting and self._resume_accepting_at:
+            # Wake when a pause ends, not after gunicorn's full second.
+            timeout = max(0.0, min(timeout, self._resume_accepting_at - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
 
     def _keepalive_after(self, conn, keepalive):
         if getattr(conn, "body_left_unread", False):

@@ -17,7 +17,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from ...db import begin_write_locked, is_lock_contention
+from ...db import READ_ONLY, begin_write_locked, database_unavailable, is_lock_contention
 from ...errors import ErrorCode, GoTrueError, OAuthError, bad_request, conflict
 from ...extensions import db
 from ...models import RefreshToken, Session
@@ -137,7 +137,9 @@ def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo,
                    "updated_at": now, "parent": token.token, "derivation_salt": salt,
                    "session_id": session.id})
     except sa.exc.DBAPIError as error:
-        if not is_lock_contention(error):
+        # A SQLite connection opened while the file was read-only refuses writes for good (it
+        # is closed now); the locked path tries again on the pool's.
+        if not (is_lock_contention(error) or database_unavailable(error) == READ_ONLY):
             raise
         return None
     return issued if committed else None
