@@ -86,6 +86,7 @@ class Result:
     p99_ms: float
     first_bad: str
     cpu_ms: float = 0.0  # server CPU time per request
+    db_cpu_ms: float = 0.0  # a database server's on this machine, per request
 
     @property
     def rate(self) -> float:
@@ -295,10 +296,11 @@ def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Pat
     if scenario.once:
         time.sleep(1)  # let the warm-up's last in-flight requests land
         before = token_counts(app) if name == "refresh" else row_counts(app)
-    cpu_before = server.cpu_by_process()
+    cpu_before, db_before = server.cpu_by_process(), database_server_cpu_seconds()
     result = run_wrk(args, server.port, name, files.get(name), args.duration,
                      server.worker_pids() if args.profile else (), args.profile)
-    cpu_after = server.cpu_by_process()
+    cpu_after, db_after = server.cpu_by_process(), database_server_cpu_seconds()
+    result.db_cpu_ms = (db_after - db_before) * 1000 / max(result.requests, 1)
     used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     result.cpu_ms = sum(used.values()) * 1000 / max(result.requests, 1)
     workers = [used[pid] for pid in server.worker_pids() if pid in used]
@@ -336,16 +338,36 @@ def _check_rows(app, name: str, before: dict[str, int], result: Result,
         raise BenchFailure(f"{name}: {result.requests} answers but {made} new {table}")
 
 
+_DATABASE_SERVERS = {"postgres", "mariadbd", "mysqld"}
+
+
+def database_server_cpu_seconds() -> float:
+    """CPU time used so far by the PostgreSQL or MariaDB server processes of this machine
+    (with the database on the same cores, its work per request is part of the cost: 0 on
+    SQLite, or for a server elsewhere)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(" (")[2].rpartition(")")
+        if name in _DATABASE_SERVERS:
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def report(results, failures, round_trips, memory, show_sql: bool) -> list[str]:
     """Print the figures; return the aims missed."""
     missed = []
     print()
     print(f"{'scenario':<30} {'server':>7} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'requests':>9} {'CPU ms/req':>10}")
+          f"{'p99 ms':>8} {'requests':>9} {'CPU ms/req':>10} {'DB CPU ms/req':>13}")
     for name, result in results.items():
         print(f"{SCENARIOS[name].label:<30} {SCENARIOS[name].server:>7} {result.rate:9.1f} "
               f"{result.p50_ms:8.1f} {result.p95_ms:8.1f} {result.p99_ms:8.1f} "
-              f"{result.requests:9d} {result.cpu_ms:10.2f}")
+              f"{result.requests:9d} {result.cpu_ms:10.2f} {result.db_cpu_ms:13.2f}")
     print()
     print("aims (req/s ratio; in brackets the same ratio computed from CPU ms/req of each "
           "gunicorn, which other load on the machine disturbs less)")
