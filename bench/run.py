@@ -292,9 +292,11 @@ def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Pat
         problems = [p for p in warm_result.problems() if "pool ran out" not in p]
         if problems:
             raise BenchFailure("warm-up: " + "; ".join(problems) + "\n" + server.error_log())
+    # Let the warm-up's last in-flight requests land and its connections close: a worker
+    # still holding them when wrk connects again would leave the new ones to the other.
+    time.sleep(1)
     before = None
     if scenario.once:
-        time.sleep(1)  # let the warm-up's last in-flight requests land
         before = token_counts(app) if name == "refresh" else row_counts(app)
     cpu_before, db_before = server.cpu_by_process(), database_server_cpu_seconds()
     result = run_wrk(args, server.port, name, files.get(name), args.duration,

@@ -240,16 +240,18 @@ def configure_engine(engine: sa.engine.Engine) -> None:
         acquire_sqlite_write_lock(cursor)
 
 
-def acquire_sqlite_write_lock(cursor) -> None:
+def acquire_sqlite_write_lock(cursor, deadline: float | None = None) -> None:
     """BEGIN IMMEDIATE, waiting for the lock in short steps.
 
     SQLite's own busy handler backs off to sleeps of tens of milliseconds, far longer than a
     typical write transaction here holds the lock; polling every millisecond or so keeps
-    writers moving. Gives up with SQLite's "database is locked" after SQLITE_LOCK_WAIT.
+    writers moving. Gives up with SQLite's "database is locked" after SQLITE_LOCK_WAIT, or at
+    ``deadline`` (a time.monotonic() value) when given.
     """
     cursor.execute("PRAGMA busy_timeout=0")
     try:
-        deadline = time.monotonic() + SQLITE_LOCK_WAIT
+        if deadline is None:
+            deadline = time.monotonic() + SQLITE_LOCK_WAIT
         while True:
             try:
                 cursor.execute("BEGIN IMMEDIATE")

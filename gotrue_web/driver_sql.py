@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from .db import (
     POOL_RECYCLE_SECONDS,
+    SQLITE_LOCK_WAIT,
     UNREACHABLE,
     acquire_sqlite_write_lock,
     database_unavailable,
@@ -268,18 +269,26 @@ def _sqlite_write_cursor(engine: sa.engine.Engine) -> Iterator:
     # runs on this thread's own connection, whose page cache already holds what the request
     # read, with no pool checkout or reset. A driver error closes that connection
     # (autocommit_cursor): one opened while the file was read-only stays read-only.
-    with _sqlite_writer_lock(engine), autocommit_cursor() as cursor:
-        _tell("BEGIN IMMEDIATE")
-        acquire_sqlite_write_lock(cursor)
-        try:
-            yield cursor
-        except BaseException:
-            if cursor.connection.in_transaction:  # SQLite ends it itself after some errors
-                _tell("ROLLBACK")
-                cursor.execute("ROLLBACK")
-            raise
-        _tell("COMMIT")
-        cursor.execute("COMMIT")
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT  # both waits together, as one writer's
+    writers = _sqlite_writer_lock(engine)
+    if not writers.acquire(timeout=SQLITE_LOCK_WAIT):
+        dbapi = engine.dialect.loaded_dbapi
+        raise _wrapped(dbapi.OperationalError("database is locked"), dbapi)
+    try:
+        with autocommit_cursor() as cursor:
+            _tell("BEGIN IMMEDIATE")
+            acquire_sqlite_write_lock(cursor, deadline)
+            try:
+                yield cursor
+            except BaseException:
+                if cursor.connection.in_transaction:  # SQLite ends it itself after some errors
+                    _tell("ROLLBACK")
+                    cursor.execute("ROLLBACK")
+                raise
+            _tell("COMMIT")
+            cursor.execute("COMMIT")
+    finally:
+        writers.release()
 
 
 _sqlite_writer_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

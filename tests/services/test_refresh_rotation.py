@@ -6,11 +6,15 @@ the statements driver_sql runs read and write values exactly as SQLAlchemy would
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 
+import pytest
 import sqlalchemy as sa
 
+from gotrue_web import driver_sql
+from gotrue_web.db import is_lock_contention
 from gotrue_web.extensions import db
 from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
 from gotrue_web.services import audit
@@ -130,3 +134,26 @@ def test_a_live_token_refreshes_in_one_read_and_one_short_write(app, api):
         begin = ["BEGIN IMMEDIATE"] if dialect == "sqlite" else []
         assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", *begin, "UPDATE REFRESH_TOKENS",
                          "INSERT INTO", "UPDATE SESSIONS", "INSERT INTO", "COMMIT"]
+
+
+def test_a_sqlite_writer_waits_for_the_process_writer_lock_no_longer_than_the_lock_wait(
+        app, api, monkeypatch):
+    """SQLite: the hot path's writers of one process queue on a lock before SQLite's; one that
+    cannot have it within SQLITE_LOCK_WAIT gives up as lock contention, and writes nothing."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("the process writer lock is SQLite's (the servers lock rows)")
+        writers = driver_sql._sqlite_writer_lock(db.engine)
+    token = _token_row(app, api.session()["refresh_token"])
+    monkeypatch.setattr(driver_sql, "SQLITE_LOCK_WAIT", 0.3)
+    with writers:
+        started = time.monotonic()
+        with pytest.raises(sa.exc.DBAPIError) as refused:
+            _commit(app, token, "3" * 64)
+        waited = time.monotonic() - started
+    assert is_lock_contention(refused.value)
+    assert 0.3 <= waited < 3
+    assert table_rows(app, sa.select(RefreshToken.token)
+                      .where(RefreshToken.parent == token.token)) == []
+    # Once the lock is free the same rotation goes through.
+    assert _commit(app, token, "3" * 64) is True
