@@ -108,14 +108,17 @@ class RequestBufferingWorker(ThreadWorker):
 
     def set_accept_enabled(self, enabled):
         # gunicorn's loop asks to accept again on every turn; a pause in progress says no.
-        if enabled and time.monotonic() < self._resume_accepting_at:
-            return
+        if enabled and self._resume_accepting_at:
+            if time.monotonic() < self._resume_accepting_at:
+                return
+            self._resume_accepting_at = 0.0
         super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout):
-        if not self._accepting and self._resume_accepting_at:
-            # Wake when a pause ends, not after gunicorn's full second.
-            timeout = max(0.0, min(timeout, self._resume_accepting_at - time.monotonic()))
+        paused_for = self._resume_accepting_at - time.monotonic()
+        if paused_for > 0:
+            # Wake when the pause ends, not after gunicorn's full second.
+            timeout = min(timeout, paused_for)
         super().wait_for_and_dispatch_events(timeout)
 
     def _keepalive_after(self, conn, keepalive):
