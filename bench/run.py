@@ -38,7 +38,12 @@ from fill import fill
 from seed import (BenchFailure, count_round_trips, migrate, provision_database,  # noqa: E402
                   row_counts, seed_email_codes, seed_refresh_tokens, seed_users,
                   server_environment, token_counts)
-from servers import Server, free_port, project_settings  # noqa: E402
+from servers import (  # noqa: E402
+    Server,
+    database_server_cpu_seconds,
+    free_port,
+    project_settings,
+)
 
 from gotrue_web import create_app  # noqa: E402
 from gotrue_web.extensions import db  # noqa: E402
@@ -338,26 +343,6 @@ def _check_rows(app, name: str, before: dict[str, int], result: Result,
     made = row_counts(app)[table] - before[table]
     if not result.requests <= made <= result.requests + connections:
         raise BenchFailure(f"{name}: {result.requests} answers but {made} new {table}")
-
-
-_DATABASE_SERVERS = {"postgres", "mariadbd", "mysqld"}
-
-
-def database_server_cpu_seconds() -> float:
-    """CPU time used so far by the PostgreSQL or MariaDB server processes of this machine
-    (with the database on the same cores, its work per request is part of the cost: 0 on
-    SQLite, or for a server elsewhere)."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name, _, rest = text.partition(" (")[2].rpartition(")")
-        if name in _DATABASE_SERVERS:
-            fields = rest.split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def report(results, failures, round_trips, memory, show_sql: bool) -> list[str]:

@@ -68,6 +68,33 @@ def floor_command(settings: dict, port: int) -> list[str]:
     return command + ["floor_app:app"]
 
 
+_DATABASE_SERVERS = {"postgres", "mariadbd", "mysqld"}
+
+
+def _cpu_seconds(stat: Path) -> tuple[str, float] | None:
+    """A process's name and CPU time (user + system) so far, from its /proc/<pid>/stat;
+    None when it has gone."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    name, _, rest = text.partition(" (")[2].rpartition(")")
+    fields = rest.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_server_cpu_seconds() -> float:
+    """CPU time used so far by the PostgreSQL or MariaDB server processes of this machine
+    (with the database on the same cores, its work per request is part of the cost: 0 on
+    SQLite, or for a server elsewhere)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        used = _cpu_seconds(stat)
+        if used is not None and used[0] in _DATABASE_SERVERS:
+            total += used[1]
+    return total
+
+
 class Server:
     def __init__(self, name: str, command: list[str], env: dict, workdir: Path, port: int):
         self.name = name
@@ -121,23 +148,17 @@ class Server:
         except OSError:
             return []
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by the master and its workers.
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU time (user + system) used so far by the master and by each worker, by pid.
 
         Divided by the requests served, it is the cost of a request, which other load on the
         machine does not change the way it changes req/s.
         """
-        return sum(self.cpu_by_process().values())
-
-    def cpu_by_process(self) -> dict[int, float]:
-        """CPU time (user + system) used so far by the master and by each worker, by pid."""
         seconds = {}
         for pid in [self.process.pid, *self.worker_pids()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            used = _cpu_seconds(Path(f"/proc/{pid}/stat"))
+            if used is not None:
+                seconds[pid] = used[1]
         return seconds
 
     def worker_rss_mb(self) -> dict[int, float]:
