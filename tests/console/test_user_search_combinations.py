@@ -114,3 +114,23 @@ def test_filters_leaving_many_users_keep_the_walk(app, crowd, monkeypatch):
         assert user_text_search._few_filtered(user_search.UserFilters.from_args(
             {"q": "ace", "provider": "github", "state": "invited"}), NOW) is not None
         db.session.remove()
+
+
+def test_a_providers_few_users_are_an_id_array_on_postgresql(app, crowd, monkeypatch,
+                                                            test_database):
+    """PostgreSQL gets the provider's users as a literal array of ids (its primary-key bitmap is
+    ANDed with the text's); the other databases keep ``id IN`` the provider's identities. A
+    provider with more users than FEW_FILTERED stays a subquery everywhere."""
+    postgres = test_database.backend == "postgresql"
+    with app.app_context():
+        filters = user_search.UserFilters.from_args({"q": "ace", "provider": "github"})
+        conditions, bitmaps_only = user_text_search._few_filtered(filters, NOW)
+        assert bitmaps_only is postgres
+        assert ("ANY(CAST(" in str(conditions[-1])) is postgres
+        monkeypatch.setattr(user_text_search, "FEW_FILTERED", 5)
+        filters = user_search.UserFilters.from_args(
+            {"q": "ace", "provider": "github", "state": "invited"})
+        conditions, bitmaps_only = user_text_search._few_filtered(filters, NOW)
+        assert bitmaps_only is False
+        assert "ANY(CAST(" not in " ".join(str(condition) for condition in conditions)
+        db.session.remove()

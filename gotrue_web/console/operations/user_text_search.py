@@ -9,7 +9,9 @@ and the page reads just those users through the index; many, and the page walks 
 index checking each user, which fills a page soon when matches are that common. Unless a
 provider, MFA or state filter leaves few users (FEW_FILTERED): then the page starts from that
 filter's index and checks the text on each of its users, since walking would pass many users
-per match. Shorter text finds the emails starting with it (an index range).
+per match (on PostgreSQL the filter's users become an array of ids whose primary-key bitmap is
+ANDed with the text's, so only users in both are read). Shorter text finds the emails starting
+with it (an index range).
 
 A search's statements run under a time limit (PostgreSQL statement_timeout, MariaDB
 max_statement_time, SQLite a progress handler); past it, SearchTooSlow: the page asks to narrow
@@ -99,24 +101,26 @@ _POSTGRES_TEXT = (f"lower(users.email) LIKE :pattern ESCAPE '/' OR "
                   f"{SEARCH_NAME_SQL['postgresql']} LIKE :pattern ESCAPE '/'")
 
 
-def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime,
-                    unordered: bool) -> Where:
+def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime) -> Where:
     """PostgreSQL: pg_trgm's GIN indexes serve the LIKEs, but the planner cannot tell how many
     users hold the text and tends to walk the sort's index checking each user, which is slow
     when they are few. So estimate it from a sample of the table's pages (0.5 %, the same
     pages each time) and, when they are few, leave it only the GIN bitmap for this
     transaction (enable_indexscan off; search_time_limit restores it). When they are many
-    and the other filters leave few users (_few_filtered), join the two sides instead."""
+    and the other filters leave few users (_few_filtered), AND the two sides' bitmaps, for
+    the page and the count alike."""
     matches = _text_matches(text)
     estimate = _postgres_estimate(text)
     if estimate is None or estimate <= dense_matches():
         db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
         return Where([matches, *others], others)
-    few = _few_filtered(filters, now) if others and not unordered else None
+    # (A count as well: its ``id IN`` filters would have the text's matches read first.)
+    few = _few_filtered(filters, now) if others else None
     if few is not None:
-        conditions, on_users_only = few
-        if on_users_only:
-            # The filter's index bitmap ANDed with the text's (a state, a date range).
+        conditions, bitmaps_only = few
+        if bitmaps_only:
+            # The filters' index bitmaps (a state, a date range, an array of user ids) ANDed
+            # with the text's: only the users in all of them are read.
             db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
         return Where([*conditions, matches], others)
     return Where([matches, *others], others)
@@ -153,7 +157,7 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
         return Where([_starts_with(User.email, text), *others], others)
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        return _postgres_where(text, others, filters, now, unordered)
+        return _postgres_where(text, others, filters, now)
     candidates, found = (_sqlite_candidates if dialect == "sqlite"
                          else _mariadb_candidates)(text)
     if found > dense_matches():
@@ -170,8 +174,9 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
 
 def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | None:
     """When the other filters leave at most FEW_FILTERED users, their conditions written to be
-    read from their own indexes, and whether they are all on users' own columns (no provider
-    or MFA); None when they leave more.
+    read from their own indexes, and whether each of them reads as a bitmap of users' rows (a
+    condition on users' own columns, or on PostgreSQL an array of user ids); None when they
+    leave more.
 
     Each filter is counted alone through its index, up to FEW_FILTERED + 1 (the users all of
     them leave are at most the fewest any one leaves): cheap next to the walk it avoids.
@@ -182,31 +187,53 @@ def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | No
     # date) finds common text soon, and a bitmap of the whole range costs more.
     state = dataclasses.replace(on_users, created_from=None, created_to=None,
                                 signed_in_from=None, signed_in_to=None).conditions(now)
+    limit = few_filtered()
     # (Counting a constant: the filter's index alone answers, without reading users' rows.)
-    pieces = [sa.select(sa.literal_column("1")).select_from(User).where(*state)
-              ] if state else []
+    few = bool(state) and _at_most(
+        sa.select(sa.literal_column("1")).select_from(User).where(*state), limit)
     postgres = db.engine.dialect.name == "postgresql"
-    chosen = []
+    bitmaps_only = True
+    choosers = []
     if filters.provider:
-        chosen.append(sa.select(Identity.user_id).where(Identity.provider == filters.provider))
+        choosers.append(sa.select(Identity.user_id).where(Identity.provider == filters.provider))
     if filters.mfa == "yes":
-        chosen.append(sa.select(Factor.user_id).where(Factor.status == FactorStatus.verified))
-    pieces += chosen
-    for chooser in chosen:
-        # OFFSET 0 keeps PostgreSQL from folding the list into a walk of the sort's index:
-        # it hashes the few users and joins them with the text's matches.
+        choosers.append(sa.select(Factor.user_id).where(Factor.status == FactorStatus.verified))
+    for number, chooser in enumerate(choosers):
+        ids = _postgres_user_ids(chooser, limit) if postgres else None
+        if ids is not None:
+            # A literal array: the planner sees how many users it holds and ANDs the primary
+            # key's bitmap of them with the text's, where a join would read every text match.
+            # (Untyped: a text parameter cast to uuid[] would be parsed again for each row.)
+            name = f"few_user_ids_{number}"
+            conditions.append(sa.text(f"users.id = ANY(CAST(:{name} AS uuid[]))")
+                              .bindparams(sa.bindparam(name, ids, type_=sa.types.NullType())))
+            few = True
+            continue
+        bitmaps_only = False
+        # OFFSET 0 keeps PostgreSQL from folding the list into a walk of the sort's index.
         conditions.append(User.id.in_(chooser.offset(0) if postgres else chooser))
+        # (On PostgreSQL no array means more than the limit.)
+        few = few or (not postgres and _at_most(chooser, limit))
     if filters.mfa == "no":
         conditions += dataclasses.replace(on_users, state="", created_from=None,
                                           created_to=None, signed_in_from=None,
                                           signed_in_to=None, mfa="no").conditions(now)
-    limit = few_filtered()
-    for piece in pieces:
-        found = db.session.execute(sa.select(sa.func.count()).select_from(
-            piece.limit(limit + 1).subquery())).scalar_one()
-        if found <= limit:
-            return conditions, not chosen
-    return None
+    return (conditions, bitmaps_only) if few else None
+
+
+def _at_most(rows: sa.Select, limit: int) -> bool:
+    """Whether ``rows`` has at most ``limit`` rows, counting no further than limit + 1."""
+    return db.session.execute(sa.select(sa.func.count()).select_from(
+        rows.limit(limit + 1).subquery())).scalar_one() <= limit
+
+
+def _postgres_user_ids(chooser: sa.Select, limit: int) -> str | None:
+    """PostgreSQL: the user ids ``chooser`` selects as one uuid[] literal, when there are at
+    most ``limit`` of them; None when more."""
+    chosen = chooser.limit(limit + 1).subquery()
+    found, ids = db.session.execute(sa.select(
+        sa.func.count(), sa.cast(sa.func.array_agg(chosen.c.user_id), sa.Text))).one()
+    return (ids or "{}") if found <= limit else None
 
 
 def few_filtered() -> int:
