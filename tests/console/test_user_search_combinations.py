@@ -134,3 +134,34 @@ def test_a_providers_few_users_are_an_id_array_on_postgresql(app, crowd, monkeyp
         assert bitmaps_only is False
         assert "ANY(CAST(" not in " ".join(str(condition) for condition in conditions)
         db.session.remove()
+
+
+@pytest.mark.parametrize("args, keyed", [
+    ({"q": "hloé", "provider": "github"}, True),
+    ({"q": "orea", "state": "unconfirmed"}, True),
+    ({"q": "ace", "mfa": "yes", "sort": "email_asc"}, True),
+    ({"q": "ace", "state": "invited"}, False),
+    ({"q": "example.com", "created_from": "2026-02-01"}, False),
+])
+def test_sqlite_intersects_the_texts_and_a_filters_search_keys(app, crowd, monkeypatch,
+                                                               test_database, args, keyed):
+    """SQLite, text held by many users: a provider, verified-MFA or "unconfirmed" filter
+    leaving few users is intersected with the text's matches by search key (FTS5 rowids), and
+    finds what the plain scan finds; a filter with more users than KEYED_FILTER, or another
+    kind of filter, keeps the other paths."""
+    monkeypatch.setattr(user_text_search, "SEARCH_TIME_LIMIT_MS", 0)
+    monkeypatch.setattr(user_text_search, "DENSE_MATCHES", 0)
+    sqlite = test_database.backend == "sqlite"
+    with app.app_context():
+        filters = user_search.UserFilters.from_args(args)
+        conditions = user_text_search.search_conditions(filters, NOW).conditions
+        assert ("+rowid IN" in " ".join(map(str, conditions))) is (keyed and sqlite)
+        expected = _plain_scan(filters, NOW)
+        assert expected, "the crowd has users for every case"
+        page = user_search.find_page(filters, user_search.PageRequest(per_page=200), NOW)
+        assert [row.user.id for row in page.rows] == expected
+        assert user_search.count(filters, NOW) == user_search.Total(len(expected))
+        monkeypatch.setattr(user_text_search, "KEYED_FILTER", 1)
+        conditions = user_text_search.search_conditions(filters, NOW).conditions
+        assert "+rowid IN" not in " ".join(map(str, conditions))
+        db.session.remove()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.sql.util import ClauseAdapter
 
 from ...extensions import db
 from ...models import Factor, FactorStatus, Identity, User
@@ -42,6 +43,12 @@ DENSE_MATCHES = COUNT_CAP
 # walking the sort's index would check many users per match found, so the page starts from the
 # filter's own index and checks the text on each of its users instead.
 FEW_FILTERED = 20_000
+# SQLite: text held by at most KEYED_TEXT users, with a filter leaving at most KEYED_FILTER,
+# and the search intersects the two sides' search keys (_sqlite_keyed). A state is keyed when
+# its index holds the users' ids (migration 0019).
+KEYED_TEXT = 60_000
+KEYED_FILTER = 60_000
+KEYED_STATES = ("unconfirmed",)
 # The longest a search's statement may run, in ms.
 SEARCH_TIME_LIMIT_MS = 1000
 TOO_SLOW = ("The search took too long: narrow it (more characters, or a state, provider or "
@@ -64,13 +71,17 @@ def _text_matches(text: str):
                   sa.literal_column(SEARCH_NAME_SQL[dialect]).like(pattern, escape="/"))
 
 
-def _sqlite_candidates(text: str) -> tuple[object, int]:
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _sqlite_candidates(text: str, count_to: int) -> tuple[object, int]:
     """SQLite: the users whose email or name holds ``text`` (an FTS5 trigram phrase), and how
-    many there are, counted up to DENSE_MATCHES + 1."""
-    phrase = '"' + text.replace('"', '""') + '"'
+    many there are, counted up to ``count_to`` + 1."""
+    phrase = _fts_phrase(text)
     found = db.session.execute(sa.text(
         "SELECT count(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH :phrase "
-        "LIMIT :limit)"), {"phrase": phrase, "limit": dense_matches() + 1}).scalar_one()
+        "LIMIT :limit)"), {"phrase": phrase, "limit": count_to + 1}).scalar_one()
     condition = sa.text(
         "users.id IN (SELECT k.user_id FROM users_search_keys k WHERE k.id IN ("
         "SELECT rowid FROM users_search WHERE users_search MATCH :phrase))"
@@ -158,8 +169,17 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
         return _postgres_where(text, others, filters, now)
-    candidates, found = (_sqlite_candidates if dialect == "sqlite"
-                         else _mariadb_candidates)(text)
+    if dialect == "sqlite":
+        keyable = bool(filters.provider or filters.mfa == "yes" or filters.state in KEYED_STATES)
+        # With such a filter, counted far enough to tell whether the keys can be intersected.
+        candidates, found = _sqlite_candidates(
+            text, max(KEYED_TEXT, dense_matches()) if keyable else dense_matches())
+        keyed = (_sqlite_keyed(text, filters, now)
+                 if keyable and dense_matches() < found <= KEYED_TEXT else None)
+        if keyed is not None:
+            return Where([keyed, *others], others, found)
+    else:
+        candidates, found = _mariadb_candidates(text)
     if found > dense_matches():
         # (A count has no order to walk: its ``id IN`` filters already start from their users.)
         few = _few_filtered(filters, now) if others and not unordered else None
@@ -222,9 +242,7 @@ def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | No
 
 
 def _at_most(rows: sa.Select, limit: int) -> bool:
-    """Whether ``rows`` has at most ``limit`` rows, counting no further than limit + 1."""
-    return db.session.execute(sa.select(sa.func.count()).select_from(
-        rows.limit(limit + 1).subquery())).scalar_one() <= limit
+    return _rows_up_to(rows, limit) <= limit
 
 
 def _postgres_user_ids(chooser: sa.Select, limit: int) -> str | None:
@@ -234,6 +252,55 @@ def _postgres_user_ids(chooser: sa.Select, limit: int) -> str | None:
     found, ids = db.session.execute(sa.select(
         sa.func.count(), sa.cast(sa.func.array_agg(chosen.c.user_id), sa.Text))).one()
     return (ids or "{}") if found <= limit else None
+
+
+_SEARCH_KEYS = sa.table("users_search_keys", sa.column("id"), sa.column("user_id"))
+
+
+def _sqlite_keyed(text: str, filters: UserFilters, now: datetime):
+    """SQLite, text held by more than DENSE_MATCHES users but at most KEYED_TEXT: when a
+    provider, verified-MFA or keyed state filter (KEYED_STATES) leaves at most KEYED_FILTER
+    users, the users in both, as ``users.id IN``: the text's FTS5 rowids (search keys) that
+    are among the filter's users' search keys, both read from indexes alone, so that only
+    those users' rows are read. None otherwise."""
+    keys = _SEARCH_KEYS.alias("filter_keys")
+    choices = []  # (the filter's rows, counted; its users' search keys)
+    if filters.state in KEYED_STATES:
+        state = dataclasses.replace(filters, q="", search=None, provider="", mfa="",
+                                    created_from=None, created_to=None, signed_in_from=None,
+                                    signed_in_to=None).conditions(now)
+        users = User.__table__.alias("filtered_users")
+        on_alias = [ClauseAdapter(users).traverse(condition) for condition in state]
+        choices.append((sa.select(sa.literal_column("1")).select_from(users).where(*on_alias),
+                        sa.select(keys.c.id).select_from(
+                            users.join(keys, keys.c.user_id == users.c.id)).where(*on_alias)))
+    chosen = []
+    if filters.provider:
+        chosen.append((Identity.user_id, Identity.provider == filters.provider))
+    if filters.mfa == "yes":
+        chosen.append((Factor.user_id, Factor.status == FactorStatus.verified))
+    for user_id, condition in chosen:
+        choices.append((sa.select(user_id).where(condition),
+                        sa.select(keys.c.id).select_from(
+                            user_id.table.join(keys, keys.c.user_id == user_id)).where(condition)))
+    sized = [(_rows_up_to(counted, KEYED_FILTER), filter_keys)
+             for counted, filter_keys in choices]
+    sized = [(size, filter_keys) for size, filter_keys in sized if size <= KEYED_FILTER]
+    if not sized:
+        return None
+    filter_keys = min(sized, key=lambda pair: pair[0])[1]
+    both = sa.select(sa.literal_column("rowid")).select_from(sa.table("users_search")).where(
+        sa.text("users_search MATCH :keyed_phrase").bindparams(keyed_phrase=_fts_phrase(text)),
+        # "+": FTS5 would take a plain rowid IN as a constraint and match once per key.
+        sa.literal_column("+rowid").in_(filter_keys))
+    keys = _SEARCH_KEYS.alias("both_keys")
+    return User.id.in_(sa.select(keys.c.user_id).where(keys.c.id.in_(both)))
+
+
+def _rows_up_to(rows: sa.Select, limit: int) -> int:
+    """How many rows ``rows`` has, counting no further than limit + 1."""
+    return db.session.execute(sa.select(sa.func.count()).select_from(
+        rows.limit(limit + 1).subquery())).scalar_one()
 
 
 def few_filtered() -> int:
