@@ -14,10 +14,13 @@ from .user import User
 # PostgreSQL and SQLite (non-SSO users only) and so cannot serve a list of every user; MariaDB
 # does not use the primary key hidden at the end of its unique index for ORDER BY email, id
 # (it sorts all users instead).
-SEARCH_INDEXES = (
+SORT_INDEXES = (
     sa.Index("users_created_at_id_idx", User.created_at, User.id),
     sa.Index("users_last_sign_in_at_id_idx", User.last_sign_in_at, User.id),
     sa.Index("users_email_id_idx", User.email, User.id),
+)
+SEARCH_INDEXES = (
+    *SORT_INDEXES,
     sa.Index("users_banned_until_idx", User.banned_until),
     sa.Index("users_invited_at_idx", User.invited_at),
     # confirmed_at is NULL for users who confirmed nothing; with the other two columns the

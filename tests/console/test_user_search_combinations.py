@@ -165,3 +165,36 @@ def test_sqlite_intersects_the_texts_and_a_filters_search_keys(app, crowd, monke
         conditions = user_text_search.search_conditions(filters, NOW).conditions
         assert "+rowid IN" not in " ".join(map(str, conditions))
         db.session.remove()
+
+
+@pytest.mark.parametrize("args", [{"q": "hloé", "provider": "github"},
+                                  {"q": "ch", "provider": "github"},
+                                  {"q": "ch", "state": "invited", "sort": "email_asc"}])
+def test_a_page_from_a_filters_few_users_keeps_off_the_sort_indexes_on_mariadb(
+        app, crowd, monkeypatch, test_database, args):
+    """Common text (or one or two characters, an email prefix) with a filter leaving few users:
+    the page starts from that filter's users, and on MariaDB its statement ignores the sort
+    indexes, which MariaDB would otherwise walk user after user."""
+    monkeypatch.setattr(user_text_search, "SEARCH_TIME_LIMIT_MS", 0)
+    monkeypatch.setattr(user_text_search, "DENSE_MATCHES", 0)
+    monkeypatch.setattr(user_text_search, "KEYED_FILTER", 0)  # SQLite: not the keyed path
+    monkeypatch.setattr(user_text_search, "_postgres_estimate", lambda _text: 1e9)
+    statements = []
+
+    def record(_connection, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    with app.app_context():
+        filters = user_search.UserFilters.from_args(args)
+        assert user_text_search.search_conditions(filters, NOW).from_filters
+        expected = _plain_scan(filters, NOW)
+        assert expected, "the crowd has users for every case"
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            page = user_search.find_page(filters, user_search.PageRequest(per_page=200), NOW)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert [row.user.id for row in page.rows] == expected
+        hinted = [sql for sql in statements if "IGNORE INDEX (users_created_at_id_idx" in sql]
+        assert bool(hinted) is (test_database.backend == "mysql")
+        db.session.remove()

@@ -129,12 +129,16 @@ def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime
     few = _few_filtered(filters, now) if others else None
     if few is not None:
         conditions, bitmaps_only = few
-        if bitmaps_only:
-            # The filters' index bitmaps (a state, a date range, an array of user ids) ANDed
-            # with the text's: only the users in all of them are read.
-            db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
-        return Where([*conditions, matches], others)
+        _bitmaps_on_postgresql(bitmaps_only)
+        return Where([*conditions, matches], others, from_filters=True)
     return Where([matches, *others], others)
+
+
+def _bitmaps_on_postgresql(bitmaps_only: bool) -> None:
+    if bitmaps_only and db.engine.dialect.name == "postgresql":
+        # The filters' index bitmaps (a state, a date range, an array of user ids) ANDed with
+        # the text's: only the users in all of them are read.
+        db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
 
 
 def _postgres_estimate(text: str) -> float | None:
@@ -154,6 +158,9 @@ class Where:
     others: list
     # Users whose text matched, counted up to dense_matches() + 1 (None: not counted).
     matches: int | None = None
+    # The conditions start from a filter's few users (_few_filtered): a page must not walk a
+    # sort index (MariaDB would, checking user after user, whatever its estimates say).
+    from_filters: bool = False
 
 
 def search_conditions(filters: UserFilters, now: datetime, unordered: bool = False) -> Where:
@@ -164,8 +171,14 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
     others = dataclasses.replace(filters, q="", search=None).conditions(now, unordered)
     text = search.contains
     if len(text) < MIN_SUBSTRING:
-        # Too short for a trigram: the emails starting with it (an index range).
-        return Where([_starts_with(User.email, text), *others], others)
+        # Too short for a trigram: the emails starting with it (an index range), from the
+        # other filters' users when they are few (a short prefix is in many emails).
+        prefix = _starts_with(User.email, text)
+        few = _few_filtered(filters, now) if others and not unordered else None
+        if few is None:
+            return Where([prefix, *others], others)
+        _bitmaps_on_postgresql(few[1])
+        return Where([*few[0], prefix], others, from_filters=True)
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
         return _postgres_where(text, others, filters, now)
@@ -184,7 +197,7 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
         # (A count has no order to walk: its ``id IN`` filters already start from their users.)
         few = _few_filtered(filters, now) if others and not unordered else None
         if few is not None:
-            return Where([*few[0], _text_matches(text)], others, found)
+            return Where([*few[0], _text_matches(text)], others, found, from_filters=True)
         return Where([_text_matches(text), *others], others, found)
     if dialect == "sqlite":
         # A trigram phrase is the substring itself (in either column): nothing to check.
