@@ -24,10 +24,9 @@ SEARCH_INDEXES = (
     sa.Index("users_banned_until_idx", User.banned_until),
     sa.Index("users_invited_at_idx", User.invited_at),
     # confirmed_at is NULL for users who confirmed nothing; with the other two columns the
-    # whole "unconfirmed" condition is one index range, and with the id (migration 0019) the
-    # substring search reads those users' ids from the index alone.
+    # whole "unconfirmed" condition is one index range.
     sa.Index("users_confirmation_state_idx", User.confirmed_at_column, User.invited_at,
-             User.is_anonymous, User.id),
+             User.is_anonymous),
     # The provider filter: a rare provider's users are found from its identities.
     sa.Index("identities_provider_user_id_idx", Identity.provider, Identity.user_id),
     # PostgreSQL turns LIKE 'prefix%' into an index range only with the C collation or a

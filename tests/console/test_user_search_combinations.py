@@ -138,17 +138,18 @@ def test_a_providers_few_users_are_an_id_array_on_postgresql(app, crowd, monkeyp
 
 @pytest.mark.parametrize("args, keyed", [
     ({"q": "hloé", "provider": "github"}, True),
-    ({"q": "orea", "state": "unconfirmed"}, True),
     ({"q": "ace", "mfa": "yes", "sort": "email_asc"}, True),
+    ({"q": "hopper", "provider": "github", "state": "confirmed"}, True),
+    ({"q": "orea", "state": "unconfirmed"}, False),
     ({"q": "ace", "state": "invited"}, False),
     ({"q": "example.com", "created_from": "2026-02-01"}, False),
 ])
 def test_sqlite_intersects_the_texts_and_a_filters_search_keys(app, crowd, monkeypatch,
                                                                test_database, args, keyed):
-    """SQLite, text held by many users: a provider, verified-MFA or "unconfirmed" filter
-    leaving few users is intersected with the text's matches by search key (FTS5 rowids), and
-    finds what the plain scan finds; a filter with more users than KEYED_FILTER, or another
-    kind of filter, keeps the other paths."""
+    """SQLite, text held by many users: a provider or verified-MFA filter leaving few users is
+    intersected with the text's matches by search key (FTS5 rowids), and finds what the plain
+    scan finds; a filter with more users than KEYED_FILTER, or a state or date filter alone,
+    keeps the other paths."""
     monkeypatch.setattr(user_text_search, "SEARCH_TIME_LIMIT_MS", 0)
     monkeypatch.setattr(user_text_search, "DENSE_MATCHES", 0)
     sqlite = test_database.backend == "sqlite"

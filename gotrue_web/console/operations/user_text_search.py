@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.sql.util import ClauseAdapter
 
 from ...extensions import db
 from ...models import Factor, FactorStatus, Identity, User
@@ -43,12 +42,10 @@ DENSE_MATCHES = COUNT_CAP
 # walking the sort's index would check many users per match found, so the page starts from the
 # filter's own index and checks the text on each of its users instead.
 FEW_FILTERED = 20_000
-# SQLite: text held by at most KEYED_TEXT users, with a filter leaving at most KEYED_FILTER,
-# and the search intersects the two sides' search keys (_sqlite_keyed). A state is keyed when
-# its index holds the users' ids (migration 0019).
+# SQLite: text held by at most KEYED_TEXT users, with a provider or MFA filter leaving at most
+# KEYED_FILTER, and the search intersects the two sides' search keys (_sqlite_keyed).
 KEYED_TEXT = 60_000
 KEYED_FILTER = 60_000
-KEYED_STATES = ("unconfirmed",)
 # The longest a search's statement may run, in ms.
 SEARCH_TIME_LIMIT_MS = 1000
 TOO_SLOW = ("The search took too long: narrow it (more characters, or a state, provider or "
@@ -183,11 +180,11 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
     if dialect == "postgresql":
         return _postgres_where(text, others, filters, now)
     if dialect == "sqlite":
-        keyable = bool(filters.provider or filters.mfa == "yes" or filters.state in KEYED_STATES)
+        keyable = bool(filters.provider or filters.mfa == "yes")
         # With such a filter, counted far enough to tell whether the keys can be intersected.
         candidates, found = _sqlite_candidates(
             text, max(KEYED_TEXT, dense_matches()) if keyable else dense_matches())
-        keyed = (_sqlite_keyed(text, filters, now)
+        keyed = (_sqlite_keyed(text, filters)
                  if keyable and dense_matches() < found <= KEYED_TEXT else None)
         if keyed is not None:
             return Where([keyed, *others], others, found)
@@ -270,35 +267,25 @@ def _postgres_user_ids(chooser: sa.Select, limit: int) -> str | None:
 _SEARCH_KEYS = sa.table("users_search_keys", sa.column("id"), sa.column("user_id"))
 
 
-def _sqlite_keyed(text: str, filters: UserFilters, now: datetime):
+def _sqlite_keyed(text: str, filters: UserFilters):
     """SQLite, text held by more than DENSE_MATCHES users but at most KEYED_TEXT: when a
-    provider, verified-MFA or keyed state filter (KEYED_STATES) leaves at most KEYED_FILTER
-    users, the users in both, as ``users.id IN``: the text's FTS5 rowids (search keys) that
-    are among the filter's users' search keys, both read from indexes alone, so that only
-    those users' rows are read. None otherwise."""
+    provider or verified-MFA filter leaves at most KEYED_FILTER users, the users in both, as
+    ``users.id IN``: the text's FTS5 rowids (search keys) that are among the filter's users'
+    search keys, both read from indexes alone, so that only those users' rows are read. None
+    otherwise. (A state filter would need its users' ids, which its index does not hold: read
+    from each user's row, they cost more than the walk.)"""
     keys = _SEARCH_KEYS.alias("filter_keys")
-    choices = []  # (the filter's rows, counted; its users' search keys)
-    if filters.state in KEYED_STATES:
-        state = dataclasses.replace(filters, q="", search=None, provider="", mfa="",
-                                    created_from=None, created_to=None, signed_in_from=None,
-                                    signed_in_to=None).conditions(now)
-        users = User.__table__.alias("filtered_users")
-        on_alias = [ClauseAdapter(users).traverse(condition) for condition in state]
-        choices.append((sa.select(sa.literal_column("1")).select_from(users).where(*on_alias),
-                        sa.select(keys.c.id).select_from(
-                            users.join(keys, keys.c.user_id == users.c.id)).where(*on_alias)))
     chosen = []
     if filters.provider:
         chosen.append((Identity.user_id, Identity.provider == filters.provider))
     if filters.mfa == "yes":
         chosen.append((Factor.user_id, Factor.status == FactorStatus.verified))
+    sized = []
     for user_id, condition in chosen:
-        choices.append((sa.select(user_id).where(condition),
-                        sa.select(keys.c.id).select_from(
-                            user_id.table.join(keys, keys.c.user_id == user_id)).where(condition)))
-    sized = [(_rows_up_to(counted, KEYED_FILTER), filter_keys)
-             for counted, filter_keys in choices]
-    sized = [(size, filter_keys) for size, filter_keys in sized if size <= KEYED_FILTER]
+        size = _rows_up_to(sa.select(user_id).where(condition), KEYED_FILTER)
+        if size <= KEYED_FILTER:
+            sized.append((size, sa.select(keys.c.id).select_from(
+                user_id.table.join(keys, keys.c.user_id == user_id)).where(condition)))
     if not sized:
         return None
     filter_keys = min(sized, key=lambda pair: pair[0])[1]
