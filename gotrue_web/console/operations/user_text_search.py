@@ -10,8 +10,9 @@ index checking each user, which fills a page soon when matches are that common. 
 provider, MFA or state filter leaves few users (FEW_FILTERED): then the page starts from that
 filter's index and checks the text on each of its users, since walking would pass many users
 per match (on PostgreSQL the filter's users become an array of ids whose primary-key bitmap is
-ANDed with the text's, so only users in both are read). Shorter text finds the emails starting
-with it (an index range).
+ANDed with the text's, so only users in both are read; on SQLite a provider or MFA filter's
+users' search keys meet the text's FTS5 rowids, _sqlite_keyed). Shorter text finds the emails
+starting with it (an index range), from a filter's few users in the same way.
 
 A search's statements run under a time limit (PostgreSQL statement_timeout, MariaDB
 max_statement_time, SQLite a progress handler); past it, SearchTooSlow: the page asks to narrow
@@ -223,11 +224,8 @@ def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | No
         sa.select(sa.literal_column("1")).select_from(User).where(*state), limit)
     postgres = db.engine.dialect.name == "postgresql"
     bitmaps_only = True
-    choosers = []
-    if filters.provider:
-        choosers.append(sa.select(Identity.user_id).where(Identity.provider == filters.provider))
-    if filters.mfa == "yes":
-        choosers.append(sa.select(Factor.user_id).where(Factor.status == FactorStatus.verified))
+    choosers = [sa.select(user_id).where(condition)
+                for user_id, condition in _chosen_users(filters)]
     for number, chooser in enumerate(choosers):
         ids = _postgres_user_ids(chooser, limit) if postgres else None
         if ids is not None:
@@ -249,6 +247,17 @@ def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | No
                                           created_to=None, signed_in_from=None,
                                           signed_in_to=None, mfa="no").conditions(now)
     return (conditions, bitmaps_only) if few else None
+
+
+def _chosen_users(filters: UserFilters) -> list[tuple[sa.Column, object]]:
+    """The provider and verified-MFA filters as (the user_id column of their table, the
+    condition on that table)."""
+    chosen = []
+    if filters.provider:
+        chosen.append((Identity.user_id, Identity.provider == filters.provider))
+    if filters.mfa == "yes":
+        chosen.append((Factor.user_id, Factor.status == FactorStatus.verified))
+    return chosen
 
 
 def _at_most(rows: sa.Select, limit: int) -> bool:
@@ -275,13 +284,8 @@ def _sqlite_keyed(text: str, filters: UserFilters):
     otherwise. (A state filter would need its users' ids, which its index does not hold: read
     from each user's row, they cost more than the walk.)"""
     keys = _SEARCH_KEYS.alias("filter_keys")
-    chosen = []
-    if filters.provider:
-        chosen.append((Identity.user_id, Identity.provider == filters.provider))
-    if filters.mfa == "yes":
-        chosen.append((Factor.user_id, Factor.status == FactorStatus.verified))
     sized = []
-    for user_id, condition in chosen:
+    for user_id, condition in _chosen_users(filters):
         size = _rows_up_to(sa.select(user_id).where(condition), KEYED_FILTER)
         if size <= KEYED_FILTER:
             sized.append((size, sa.select(keys.c.id).select_from(
@@ -293,8 +297,8 @@ def _sqlite_keyed(text: str, filters: UserFilters):
         sa.text("users_search MATCH :keyed_phrase").bindparams(keyed_phrase=_fts_phrase(text)),
         # "+": FTS5 would take a plain rowid IN as a constraint and match once per key.
         sa.literal_column("+rowid").in_(filter_keys))
-    keys = _SEARCH_KEYS.alias("both_keys")
-    return User.id.in_(sa.select(keys.c.user_id).where(keys.c.id.in_(both)))
+    both_keys = _SEARCH_KEYS.alias("both_keys")
+    return User.id.in_(sa.select(both_keys.c.user_id).where(both_keys.c.id.in_(both)))
 
 
 def _rows_up_to(rows: sa.Select, limit: int) -> int:

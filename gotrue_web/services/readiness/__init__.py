@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
+from ...db import database_unavailable
 from ...extensions import db
 from ...models import MailOutboxRow
 from ...models.mail_outbox import OUTBOX_PENDING
@@ -55,25 +56,30 @@ def _migration_revisions(migrations: Path) -> tuple[str | None, frozenset[str]]:
 def check(rt: Runtime, migrations: Path) -> Readiness:
     """Run every check; a failed one is named in the answer and logged, never raised."""
     readiness = Readiness()
-    readiness.checks["database"] = _database()
-    if readiness.checks["database"] == OK:
+    try:
+        db.session.execute(sa.select(sa.literal(1))).scalar_one()
+        readiness.checks["database"] = OK
         readiness.checks["migrations"] = _migrations(migrations)
         if readiness.checks["migrations"] == OK:
             readiness.outbox = _outbox(rt)
-    else:
+    except sa.exc.SQLAlchemyError as error:
+        # Also when the database goes away between two of these statements: still this check's
+        # answer (503 and its warning), not the request's failure.
+        log.warning("readiness: database unreachable (%s)", type(error).__name__)
+        _discard_session()
+        readiness.checks["database"] = "unreachable"
         readiness.checks["migrations"] = "unknown"
+        readiness.outbox = None
     readiness.checks["rate_limit_storage"] = _rate_limit_storage(rt)
     return readiness
 
 
-def _database() -> str:
+def _discard_session() -> None:
+    # The connection may have gone with the database: its rollback can fail too.
     try:
-        db.session.execute(sa.select(sa.literal(1))).scalar_one()
-    except sa.exc.SQLAlchemyError as error:
-        log.warning("readiness: database unreachable (%s)", type(error).__name__)
         db.session.rollback()
-        return "unreachable"
-    return OK
+    except sa.exc.SQLAlchemyError:
+        db.session.close()
 
 
 def _migrations(migrations: Path) -> str:
@@ -83,6 +89,8 @@ def _migrations(migrations: Path) -> str:
         applied = set(db.session.execute(
             sa.text("SELECT version_num FROM alembic_version")).scalars())
     except sa.exc.SQLAlchemyError as error:
+        if database_unavailable(error):
+            raise
         log.warning("readiness: no migration applied (%s)", type(error).__name__)
         db.session.rollback()
         return "not_migrated"
