@@ -339,7 +339,7 @@ def register_error_handlers(app: Flask) -> None:
         render_oauth_error,
     )
     from .console import errors as console_errors
-    from .db import database_unavailable
+    from .db import database_unavailable, discard_session
     from .errors import GoTrueError, OAuthError
     from .extensions import db
 
@@ -372,7 +372,7 @@ def register_error_handlers(app: Flask) -> None:
         unavailable = database_unavailable(exc)
         if unavailable:
             # The connection may be gone: rolling back must not fail the answer as well.
-            _discard_session(db)
+            discard_session(db.session)
             error = from_database_unavailable(exc, unavailable)
             if not _is_api_request():
                 return console_errors.database_unavailable(DATABASE_RETRY_AFTER_SECONDS)
@@ -382,14 +382,3 @@ def register_error_handlers(app: Flask) -> None:
         if not _is_api_request():
             return console_errors.unexpected_error()
         return render_error(error)
-
-
-def _discard_session(db) -> None:
-    """Roll the request's session back; if its connection is broken, close the session instead
-    (SQLAlchemy then invalidates the connection rather than pooling it again)."""
-    import sqlalchemy as sa
-
-    try:
-        db.session.rollback()
-    except sa.exc.SQLAlchemyError:
-        db.session.close()

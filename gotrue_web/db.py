@@ -383,3 +383,11 @@ def begin_write_locked(session) -> None:
     """
     session.connection(execution_options={"write_lock": True})
 
+
+def discard_session(session) -> None:
+    """Roll ``session`` back; if its connection is broken (the database went away), close it
+    instead: SQLAlchemy then invalidates the connection rather than pooling it again."""
+    try:
+        session.rollback()
+    except sa.exc.SQLAlchemyError:
+        session.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from ...db import database_unavailable
+from ...db import database_unavailable, discard_session
 from ...extensions import db
 from ...models import MailOutboxRow
 from ...models.mail_outbox import OUTBOX_PENDING
@@ -66,20 +66,12 @@ def check(rt: Runtime, migrations: Path) -> Readiness:
         # Also when the database goes away between two of these statements: still this check's
         # answer (503 and its warning), not the request's failure.
         log.warning("readiness: database unreachable (%s)", type(error).__name__)
-        _discard_session()
+        discard_session(db.session)
         readiness.checks["database"] = "unreachable"
         readiness.checks["migrations"] = "unknown"
         readiness.outbox = None
     readiness.checks["rate_limit_storage"] = _rate_limit_storage(rt)
     return readiness
-
-
-def _discard_session() -> None:
-    # The connection may have gone with the database: its rollback can fail too.
-    try:
-        db.session.rollback()
-    except sa.exc.SQLAlchemyError:
-        db.session.close()
 
 
 def _migrations(migrations: Path) -> str:
