@@ -284,7 +284,8 @@ def fill(app, target: Target, total: int, batch: int) -> None:
             if target.backend == "postgresql":
                 connection.execute(sa.text("VACUUM ANALYZE"))
             elif target.backend == "mysql":
-                for table in ("users", "identities", "mfa_factors", "users_search_trigrams"):
+                for table in ("users", "identities", "mfa_factors", "users_search_trigrams",
+                              "users_search_state_trigrams"):
                     connection.execute(sa.text(f"ANALYZE TABLE {table}"))
         engine.dispose()
     print(f"  filled in {time.monotonic() - started:.0f} s")

@@ -46,9 +46,12 @@ SEARCH_INDEXES = (
 SUBSTRING_SEARCH_TABLES = {
     "sqlite": ("users_search", "users_search_config", "users_search_content",
                "users_search_data", "users_search_docsize", "users_search_idx",
-               "users_search_keys"),
-    "mysql": ("users_search_trigrams",),
+               "users_search_keys", "users_search_states"),
+    "mysql": ("users_search_trigrams", "users_search_state_trigrams"),
 }
+# The user states kept beside the substring index (users_search_states, migration 0019) on
+# SQLite and MariaDB, so that common text meets a common state without reading users' rows.
+SEARCH_STATES = ("unconfirmed", "invited", "anonymous")
 
 # The searched name: raw_user_meta_data's full_name and name, one line each. The PostgreSQL
 # expression is the one indexed (an index serves only the same expression).

@@ -334,9 +334,16 @@ def _count(filters: UserFilters, now: datetime, cap: int | None) -> Total:
     if cap is None:
         statement = sa.select(sa.func.count()).select_from(User).where(*conditions)
         return Total(db.session.execute(statement).scalar_one())
+    if found.sure_matches and _counted(found.sure_matches, cap) > cap:
+        return Total(cap, capped=True)
+    counted = _counted(conditions, cap)
+    return Total(cap, capped=True) if counted > cap else Total(counted)
+
+
+def _counted(conditions: list, cap: int) -> int:
+    """How many users meet ``conditions``, counting at most ``cap + 1``."""
     matching = sa.select(User.id).where(*conditions).limit(cap + 1).subquery()
-    found = db.session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one()
-    return Total(cap, capped=True) if found > cap else Total(found)
+    return db.session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one()
 
 
 def iter_batches(filters: UserFilters, now: datetime,

@@ -14,6 +14,11 @@ ANDed with the text's, so only users in both are read; on SQLite a provider or M
 users' search keys meet the text's FTS5 rowids, _sqlite_keyed). Shorter text finds the emails
 starting with it (an index range), from a filter's few users in the same way.
 
+The unconfirmed, invited and anonymous states are kept beside the index on SQLite and MariaDB
+(users_search_states, migration 0019): common text with such a state meets the state's users
+inside the indexes (SQLite by search key, MariaDB by joining the trigrams to the state's rows)
+however many users are in it, and only the users in both are read.
+
 A search's statements run under a time limit (PostgreSQL statement_timeout, MariaDB
 max_statement_time, SQLite a progress handler); past it, SearchTooSlow: the page asks to narrow
 the search instead of keeping the live search box busy for seconds.
@@ -31,7 +36,7 @@ import sqlalchemy as sa
 
 from ...extensions import db
 from ...models import Factor, FactorStatus, Identity, User
-from ...models.search_indexes import SEARCH_NAME_SQL
+from ...models.search_indexes import SEARCH_NAME_SQL, SEARCH_STATES
 from .user_filters import COUNT_CAP, InvalidSearch, UserFilters, _starts_with
 
 # Free text shorter than this (a trigram) finds only the emails starting with it.
@@ -87,27 +92,39 @@ def _sqlite_candidates(text: str, count_to: int) -> tuple[object, int]:
     return condition, found
 
 
-def _mariadb_candidates(text: str) -> tuple[object, int]:
+def _mariadb_candidates(text: str, state: str = "") -> tuple[object, int]:
     """MariaDB: users having the three rarest of the text's trigrams (a superset of the users
-    holding the text), and the count of the rarest, up to DENSE_MATCHES + 1."""
+    holding the text), and the count of the rarest, up to DENSE_MATCHES + 1. With a state kept
+    in users_search_state_trigrams, the trigrams of that state's users alone: common text
+    within a state is a short range there."""
+    kept = state in SEARCH_STATES
+    table = "users_search_state_trigrams" if kept else "users_search_trigrams"
+
+    def in_state(alias: str) -> str:
+        return f"{alias}.state = :kept_state AND " if kept else ""
+
     grams = sorted({text[i:i + 3] for i in range(len(text) - 2)})
     probes = " UNION ALL ".join(
-        f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 FROM users_search_trigrams "
-        f"WHERE trigram = :g{i} LIMIT :limit) x) AS found" for i in range(len(grams)))
-    params = {f"g{i}": gram for i, gram in enumerate(grams)}
-    counted = db.session.execute(sa.text(probes), {**params, "limit": dense_matches() + 1}).all()
+        f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 FROM {table} g "
+        f"WHERE {in_state('g')}g.trigram = :g{i} LIMIT :limit) x) AS found"
+        for i in range(len(grams)))
+    state_param = {"kept_state": state} if kept else {}
+    counted = db.session.execute(sa.text(probes), {
+        **{f"g{i}": gram for i, gram in enumerate(grams)}, **state_param,
+        "limit": dense_matches() + 1}).all()
     rarest = [grams[n] for n, _found in sorted(counted, key=lambda row: (row[1], row[0]))][:3]
-    joins = "".join(f" JOIN users_search_trigrams t{i} ON t{i}.user_id = t0.user_id "
-                    f"AND t{i}.trigram = :r{i}" for i in range(1, len(rarest)))
+    joins = "".join(f" JOIN {table} t{i} ON t{i}.user_id = t0.user_id AND "
+                    f"{in_state(f't{i}')}t{i}.trigram = :r{i}" for i in range(1, len(rarest)))
     condition = sa.text(
-        f"users.id IN (SELECT t0.user_id FROM users_search_trigrams t0{joins} "
-        "WHERE t0.trigram = :r0)").bindparams(**{f"r{i}": g for i, g in enumerate(rarest)})
+        f"users.id IN (SELECT t0.user_id FROM {table} t0{joins} "
+        f"WHERE {in_state('t0')}t0.trigram = :r0)").bindparams(
+        **{f"r{i}": gram for i, gram in enumerate(rarest)}, **state_param)
     return condition, min(found for _n, found in counted)
 
 
-# _text_matches on PostgreSQL, written out for the sample.
-_POSTGRES_TEXT = (f"lower(users.email) LIKE :pattern ESCAPE '/' OR "
-                  f"{SEARCH_NAME_SQL['postgresql']} LIKE :pattern ESCAPE '/'")
+# _text_matches on PostgreSQL, written out for the sample: in the email, or else in the name.
+_POSTGRES_EMAIL = "lower(users.email) LIKE :pattern ESCAPE '/'"
+_POSTGRES_TEXT = f"{_POSTGRES_EMAIL} OR {SEARCH_NAME_SQL['postgresql']} LIKE :pattern ESCAPE '/'"
 
 
 def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime) -> Where:
@@ -117,9 +134,14 @@ def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime
     pages each time) and, when they are few, leave it only the GIN bitmap for this
     transaction (enable_indexscan off; search_time_limit restores it). When they are many
     and the other filters leave few users (_few_filtered), AND the two sides' bitmaps, for
-    the page and the count alike."""
+    the page and the count alike.
+
+    A capped count of text that many emails hold counts the emails' matches first
+    (Where.sure_matches): the name's index, often lossy for the same text (pg_trgm reads
+    "moreau_" as the word "moreau"), need not be rechecked once the emails alone pass the cap.
+    """
     matches = _text_matches(text)
-    estimate = _postgres_estimate(text)
+    estimate, in_emails = _postgres_estimate(text)
     if estimate is None or estimate <= dense_matches():
         db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
         return Where([matches, *others], others)
@@ -129,7 +151,9 @@ def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime
         conditions, bitmaps_only = few
         _bitmaps_on_postgresql(bitmaps_only)
         return Where([*conditions, matches], others, from_filters=True)
-    return Where([matches, *others], others)
+    sure = ([sa.func.lower(User.email).like(_like_pattern(text), escape="/")]
+            if in_emails > dense_matches() and not others else None)
+    return Where([matches, *others], others, sure_matches=sure)
 
 
 def _bitmaps_on_postgresql(bitmaps_only: bool) -> None:
@@ -139,14 +163,19 @@ def _bitmaps_on_postgresql(bitmaps_only: bool) -> None:
         db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
 
 
-def _postgres_estimate(text: str) -> float | None:
-    """How many users hold ``text``, from the sample (None: the sample found no page)."""
-    hits, sampled, total = db.session.execute(sa.text(
-        f"SELECT count(*) FILTER (WHERE {_POSTGRES_TEXT}), count(*), "
+def _postgres_estimate(text: str) -> tuple[float | None, float]:
+    """How many users hold ``text``, and how many in their email, from the sample (None, 0:
+    the sample found no page)."""
+    hits, in_emails, sampled, total = db.session.execute(sa.text(
+        f"SELECT count(*) FILTER (WHERE {_POSTGRES_TEXT}), "
+        f"count(*) FILTER (WHERE {_POSTGRES_EMAIL}), count(*), "
         "(SELECT reltuples FROM pg_class WHERE oid = 'users'::regclass) "
         "FROM users TABLESAMPLE SYSTEM (0.5) REPEATABLE (1)"),
         {"pattern": _like_pattern(text)}).one()
-    return hits * max(total, sampled) / sampled if sampled else None
+    if not sampled:
+        return None, 0
+    scale = max(total, sampled) / sampled
+    return hits * scale, in_emails * scale
 
 
 @dataclass
@@ -159,6 +188,9 @@ class Where:
     # The conditions start from a filter's few users (_few_filtered): a page must not walk a
     # sort index (MariaDB would, checking user after user, whatever its estimates say).
     from_filters: bool = False
+    # Conditions that only matching users meet, when they are likely to pass a count's cap
+    # alone: the count tries them first and stops there if they do (None: no such shortcut).
+    sure_matches: list | None = None
 
 
 def search_conditions(filters: UserFilters, now: datetime, unordered: bool = False) -> Where:
@@ -181,16 +213,22 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
     if dialect == "postgresql":
         return _postgres_where(text, others, filters, now)
     if dialect == "sqlite":
-        keyable = bool(filters.provider or filters.mfa == "yes")
+        keyable = bool(filters.provider or filters.mfa == "yes"
+                       or filters.state in SEARCH_STATES)
         # With such a filter, counted far enough to tell whether the keys can be intersected.
         candidates, found = _sqlite_candidates(
             text, max(KEYED_TEXT, dense_matches()) if keyable else dense_matches())
         keyed = (_sqlite_keyed(text, filters)
                  if keyable and dense_matches() < found <= KEYED_TEXT else None)
         if keyed is not None:
-            return Where([keyed, *others], others, found)
+            condition, by_state = keyed
+            # Keyed by the state, its conditions on users are met already; left in, SQLite
+            # would read every user in the state through the state's index to check them.
+            rest = (dataclasses.replace(filters, q="", search=None, state="")
+                    .conditions(now, unordered) if by_state else others)
+            return Where([condition, *rest], others, found)
     else:
-        candidates, found = _mariadb_candidates(text)
+        candidates, found = _mariadb_candidates(text, filters.state)
     if found > dense_matches():
         # (A count has no order to walk: its ``id IN`` filters already start from their users.)
         few = _few_filtered(filters, now) if others and not unordered else None
@@ -274,31 +312,37 @@ def _postgres_user_ids(chooser: sa.Select, limit: int) -> str | None:
 
 
 _SEARCH_KEYS = sa.table("users_search_keys", sa.column("id"), sa.column("user_id"))
+_SEARCH_STATES = sa.table("users_search_states", sa.column("state"), sa.column("search_key"))
 
 
-def _sqlite_keyed(text: str, filters: UserFilters):
+def _sqlite_keyed(text: str, filters: UserFilters) -> tuple[object, bool] | None:
     """SQLite, text held by more than DENSE_MATCHES users but at most KEYED_TEXT: when a
-    provider or verified-MFA filter leaves at most KEYED_FILTER users, the users in both, as
-    ``users.id IN``: the text's FTS5 rowids (search keys) that are among the filter's users'
-    search keys, both read from indexes alone, so that only those users' rows are read. None
-    otherwise. (A state filter would need its users' ids, which its index does not hold: read
-    from each user's row, they cost more than the walk.)"""
+    provider, verified-MFA or kept state (users_search_states) filter leaves at most
+    KEYED_FILTER users, the users in both, as ``users.id IN``: the text's FTS5 rowids (search
+    keys) that are among the filter's users' search keys, both read from indexes alone, so
+    that only those users' rows are read; and whether the state's keys were the ones taken.
+    None otherwise."""
     keys = _SEARCH_KEYS.alias("filter_keys")
-    sized = []
-    for user_id, condition in _chosen_users(filters):
-        size = _rows_up_to(sa.select(user_id).where(condition), KEYED_FILTER)
-        if size <= KEYED_FILTER:
-            sized.append((size, sa.select(keys.c.id).select_from(
-                user_id.table.join(keys, keys.c.user_id == user_id)).where(condition)))
+    # (the filter's users' search keys, the filter's users to count, whether the state's)
+    choices = [(sa.select(keys.c.id).select_from(user_id.table.join(
+                    keys, keys.c.user_id == user_id)).where(condition),
+                sa.select(user_id).where(condition), False)
+               for user_id, condition in _chosen_users(filters)]
+    if filters.state in SEARCH_STATES:
+        kept = sa.select(_SEARCH_STATES.c.search_key).where(
+            _SEARCH_STATES.c.state == filters.state)
+        choices.append((kept, kept, True))
+    sized = [(size, filter_keys, by_state) for filter_keys, counted, by_state in choices
+             if (size := _rows_up_to(counted, KEYED_FILTER)) <= KEYED_FILTER]
     if not sized:
         return None
-    filter_keys = min(sized, key=lambda pair: pair[0])[1]
+    _size, filter_keys, by_state = min(sized, key=lambda chosen: chosen[0])
     both = sa.select(sa.literal_column("rowid")).select_from(sa.table("users_search")).where(
         sa.text("users_search MATCH :keyed_phrase").bindparams(keyed_phrase=_fts_phrase(text)),
         # "+": FTS5 would take a plain rowid IN as a constraint and match once per key.
         sa.literal_column("+rowid").in_(filter_keys))
     both_keys = _SEARCH_KEYS.alias("both_keys")
-    return User.id.in_(sa.select(both_keys.c.user_id).where(both_keys.c.id.in_(both)))
+    return User.id.in_(sa.select(both_keys.c.user_id).where(both_keys.c.id.in_(both))), by_state
 
 
 def _rows_up_to(rows: sa.Select, limit: int) -> int:
