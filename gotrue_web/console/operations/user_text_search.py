@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from ...extensions import db
 from ...models import Factor, FactorStatus, Identity, User
 from ...models.search_indexes import SEARCH_NAME_SQL, SEARCH_STATES
+from . import user_trigrams
 from .user_filters import COUNT_CAP, InvalidSearch, UserFilters, _starts_with
 
 # Free text shorter than this (a trigram) finds only the emails starting with it.
@@ -48,8 +49,11 @@ DENSE_MATCHES = COUNT_CAP
 # walking the sort's index would check many users per match found, so the page starts from the
 # filter's own index and checks the text on each of its users instead.
 FEW_FILTERED = 20_000
-# SQLite: text held by at most KEYED_TEXT users, with a provider or MFA filter leaving at most
-# KEYED_FILTER, and the search intersects the two sides' search keys (_sqlite_keyed).
+# SQLite: text held by at most KEYED_TEXT users, with a provider, MFA or kept state filter
+# leaving at most KEYED_FILTER, and the search intersects the two sides' search keys
+# (_sqlite_keyed). MariaDB: common text with a provider or MFA filter leaving at most
+# KEYED_FILTER starts from the filter's rows and looks up their users' trigrams
+# (_mariadb_from_filter).
 KEYED_TEXT = 60_000
 KEYED_FILTER = 60_000
 # The longest a search's statement may run, in ms.
@@ -90,36 +94,6 @@ def _sqlite_candidates(text: str, count_to: int) -> tuple[object, int]:
         "SELECT rowid FROM users_search WHERE users_search MATCH :phrase))"
     ).bindparams(phrase=phrase)
     return condition, found
-
-
-def _mariadb_candidates(text: str, state: str = "") -> tuple[object, int]:
-    """MariaDB: users having the three rarest of the text's trigrams (a superset of the users
-    holding the text), and the count of the rarest, up to DENSE_MATCHES + 1. With a state kept
-    in users_search_state_trigrams, the trigrams of that state's users alone: common text
-    within a state is a short range there."""
-    kept = state in SEARCH_STATES
-    table = "users_search_state_trigrams" if kept else "users_search_trigrams"
-
-    def in_state(alias: str) -> str:
-        return f"{alias}.state = :kept_state AND " if kept else ""
-
-    grams = sorted({text[i:i + 3] for i in range(len(text) - 2)})
-    probes = " UNION ALL ".join(
-        f"SELECT {i} AS n, (SELECT COUNT(*) FROM (SELECT 1 FROM {table} g "
-        f"WHERE {in_state('g')}g.trigram = :g{i} LIMIT :limit) x) AS found"
-        for i in range(len(grams)))
-    state_param = {"kept_state": state} if kept else {}
-    counted = db.session.execute(sa.text(probes), {
-        **{f"g{i}": gram for i, gram in enumerate(grams)}, **state_param,
-        "limit": dense_matches() + 1}).all()
-    rarest = [grams[n] for n, _found in sorted(counted, key=lambda row: (row[1], row[0]))][:3]
-    joins = "".join(f" JOIN {table} t{i} ON t{i}.user_id = t0.user_id AND "
-                    f"{in_state(f't{i}')}t{i}.trigram = :r{i}" for i in range(1, len(rarest)))
-    condition = sa.text(
-        f"users.id IN (SELECT t0.user_id FROM {table} t0{joins} "
-        f"WHERE {in_state('t0')}t0.trigram = :r0)").bindparams(
-        **{f"r{i}": gram for i, gram in enumerate(rarest)}, **state_param)
-    return condition, min(found for _n, found in counted)
 
 
 # _text_matches on PostgreSQL, written out for the sample: in the email, or else in the name.
@@ -228,7 +202,12 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
                     .conditions(now, unordered) if by_state else others)
             return Where([condition, *rest], others, found)
     else:
-        candidates, found = _mariadb_candidates(text, filters.state)
+        lookup = user_trigrams.look_up(text, filters.state, dense_matches())
+        candidates, found = lookup.users(), lookup.found
+        from_filter = _mariadb_from_filter(lookup, filters) if found > dense_matches() else None
+        if from_filter is not None:
+            return Where([from_filter, _text_matches(text), *others], others, found,
+                         from_filters=True)
     if found > dense_matches():
         # (A count has no order to walk: its ``id IN`` filters already start from their users.)
         few = _few_filtered(filters, now) if others and not unordered else None
@@ -343,6 +322,20 @@ def _sqlite_keyed(text: str, filters: UserFilters) -> tuple[object, bool] | None
         sa.literal_column("+rowid").in_(filter_keys))
     both_keys = _SEARCH_KEYS.alias("both_keys")
     return User.id.in_(sa.select(both_keys.c.user_id).where(both_keys.c.id.in_(both))), by_state
+
+
+def _mariadb_from_filter(lookup: user_trigrams.Lookup, filters: UserFilters):
+    """MariaDB, common text: when a provider or verified-MFA filter leaves at most
+    KEYED_FILTER users, those of its users having the text's rarest trigrams, the filter's
+    rows read first (Lookup.users_from); None otherwise. Only these users' rows are read,
+    where the filter-first path reads every user of the filter to check the text."""
+    sized = [(_rows_up_to(sa.select(user_id).where(condition), KEYED_FILTER), user_id, condition)
+             for user_id, condition in _chosen_users(filters)]
+    sized = [choice for choice in sized if choice[0] <= KEYED_FILTER]
+    if not sized:
+        return None
+    _size, user_id, condition = min(sized, key=lambda choice: choice[0])
+    return lookup.users_from(user_id, condition)
 
 
 def _rows_up_to(rows: sa.Select, limit: int) -> int:
