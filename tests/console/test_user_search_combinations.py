@@ -348,3 +348,26 @@ def test_a_capped_count_of_common_text_counts_the_emails_first_on_postgresql(
         assert user_text_search.search_conditions(filtered, NOW, unordered=True).sure_matches \
             is None
         db.session.remove()
+
+
+@pytest.mark.parametrize("estimate, bitmaps", [(1_000, True), (1e9, False)])
+def test_a_states_bitmap_meets_text_not_too_common_on_postgresql(
+        app, crowd, monkeypatch, test_database, estimate, bitmaps):
+    """PostgreSQL: a state filter leaving more users than FEW_FILTERED (but at most
+    KEYED_FILTER) still starts from its index when the text is in at most KEYED_TEXT users:
+    the two bitmaps are ANDed. Text in more users walks the sort's index. Either way the plain
+    scan's users."""
+    monkeypatch.setattr(user_text_search, "SEARCH_TIME_LIMIT_MS", 0)
+    monkeypatch.setattr(user_text_search, "DENSE_MATCHES", 0)
+    monkeypatch.setattr(user_text_search, "FEW_FILTERED", 1)
+    monkeypatch.setattr(user_text_search, "_postgres_estimate", lambda _text: (estimate, 0))
+    with app.app_context():
+        filters = user_search.UserFilters.from_args({"q": "xample", "state": "unconfirmed"})
+        found = user_text_search.search_conditions(filters, NOW)
+        assert found.from_filters is (bitmaps and test_database.backend == "postgresql")
+        expected = _plain_scan(filters, NOW)
+        assert len(expected) > 1
+        page = user_search.find_page(filters, user_search.PageRequest(per_page=200), NOW)
+        assert [row.user.id for row in page.rows] == expected
+        assert user_search.count(filters, NOW) == user_search.Total(len(expected))
+        db.session.remove()

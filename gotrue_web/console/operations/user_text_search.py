@@ -49,10 +49,10 @@ DENSE_MATCHES = COUNT_CAP
 # walking the sort's index would check many users per match found, so the page starts from the
 # filter's own index and checks the text on each of its users instead.
 FEW_FILTERED = 20_000
-# SQLite: text held by at most KEYED_TEXT users, with a provider, MFA or kept state filter
-# leaving at most KEYED_FILTER, and the search intersects the two sides' search keys
-# (_sqlite_keyed). MariaDB: common text with a provider or MFA filter leaving at most
-# KEYED_FILTER starts from the filter's rows and looks up their users' trigrams
+# Text held by at most KEYED_TEXT users with a filter leaving at most KEYED_FILTER: the two
+# sides meet in the indexes. SQLite: a provider, MFA or kept state filter's search keys and the
+# text's (_sqlite_keyed); PostgreSQL: a state's index bitmap and the text's (_few_filtered).
+# MariaDB (any common text): a provider or MFA filter's rows look up their users' trigrams
 # (_mariadb_from_filter).
 KEYED_TEXT = 60_000
 KEYED_FILTER = 60_000
@@ -120,7 +120,9 @@ def _postgres_where(text: str, others: list, filters: UserFilters, now: datetime
         db.session.execute(sa.text("SELECT set_config('enable_indexscan', 'off', true)"))
         return Where([matches, *others], others)
     # (A count as well: its ``id IN`` filters would have the text's matches read first.)
-    few = _few_filtered(filters, now) if others else None
+    # A state's bitmap ANDed with a text's not too common costs little more for more users.
+    few = _few_filtered(filters, now, KEYED_FILTER if estimate <= KEYED_TEXT else None) \
+        if others else None
     if few is not None:
         conditions, bitmaps_only = few
         _bitmaps_on_postgresql(bitmaps_only)
@@ -220,11 +222,12 @@ def search_conditions(filters: UserFilters, now: datetime, unordered: bool = Fal
     return Where([candidates, _text_matches(text), *others], others, found)
 
 
-def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | None:
-    """When the other filters leave at most FEW_FILTERED users, their conditions written to be
-    read from their own indexes, and whether each of them reads as a bitmap of users' rows (a
-    condition on users' own columns, or on PostgreSQL an array of user ids); None when they
-    leave more.
+def _few_filtered(filters: UserFilters, now: datetime,
+                  state_limit: int | None = None) -> tuple[list, bool] | None:
+    """When the other filters leave at most FEW_FILTERED users (a state filter: at most
+    ``state_limit`` when given), their conditions written to be read from their own indexes,
+    and whether each of them reads as a bitmap of users' rows (a condition on users' own
+    columns, or on PostgreSQL an array of user ids); None when they leave more.
 
     Each filter is counted alone through its index, up to FEW_FILTERED + 1 (the users all of
     them leave are at most the fewest any one leaves): cheap next to the walk it avoids.
@@ -238,7 +241,7 @@ def _few_filtered(filters: UserFilters, now: datetime) -> tuple[list, bool] | No
     limit = few_filtered()
     # (Counting a constant: the filter's index alone answers, without reading users' rows.)
     few = bool(state) and _at_most(
-        sa.select(sa.literal_column("1")).select_from(User).where(*state), limit)
+        sa.select(sa.literal_column("1")).select_from(User).where(*state), state_limit or limit)
     postgres = db.engine.dialect.name == "postgresql"
     bitmaps_only = True
     choosers = [sa.select(user_id).where(condition)
