@@ -617,19 +617,25 @@ def explain(found: list[Case], backend: str) -> None:
                 statements[:] = statements[:3]
             print(f"\n=== {case.group}: {case.label}")
             seen = set()
-            for statement, parameters in list(statements):
-                if statement in seen:
-                    continue
-                seen.add(statement)
-                print(re.sub(r"\s+", " ", statement)[:400])
-                raw = db.engine.raw_connection()
-                try:
-                    cursor = raw.cursor()
+            # One transaction, the statements in order: the search's transaction-local
+            # settings (PostgreSQL set_config(..., true): enable_indexscan off) apply to the
+            # plans as they did to the run.
+            raw = db.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                for statement, parameters in list(statements):
+                    if "set_config(" in statement:
+                        cursor.execute(statement, parameters)
+                    if statement in seen:
+                        continue
+                    seen.add(statement)
+                    print(re.sub(r"\s+", " ", statement)[:400])
                     cursor.execute(prefix + statement, parameters)
                     for row in cursor.fetchall():
                         print("   ", " | ".join(str(v) for v in row))
-                finally:
-                    raw.close()
+            finally:
+                raw.rollback()
+                raw.close()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
 
