@@ -49,8 +49,9 @@ SUBSTRING_SEARCH_TABLES = {
                "users_search_keys", "users_search_states"),
     "mysql": ("users_search_trigrams", "users_search_state_trigrams"),
 }
-# The user states kept beside the substring index (users_search_states, migration 0019) on
-# SQLite and MariaDB, so that common text meets a common state without reading users' rows.
+# The user states kept beside the substring index by migration 0019 (SQLite users_search_states,
+# MariaDB users_search_state_trigrams), so that common text meets a common state without
+# reading users' rows.
 SEARCH_STATES = ("unconfirmed", "invited", "anonymous")
 
 # The searched name: raw_user_meta_data's full_name and name, one line each. The PostgreSQL

@@ -15,9 +15,10 @@ users' search keys meet the text's FTS5 rowids, _sqlite_keyed). Shorter text fin
 starting with it (an index range), from a filter's few users in the same way.
 
 The unconfirmed, invited and anonymous states are kept beside the index on SQLite and MariaDB
-(users_search_states, migration 0019): common text with such a state meets the state's users
-inside the indexes (SQLite by search key, MariaDB by joining the trigrams to the state's rows)
-however many users are in it, and only the users in both are read.
+(migration 0019): common text with such a state meets the state's users inside the indexes
+(SQLite by search key, users_search_states; MariaDB among the state's own trigrams,
+users_search_state_trigrams, user_trigrams) however many users are in it, and only the users
+in both are read. On MariaDB a provider or MFA filter's rows look up their users' trigrams.
 
 A search's statements run under a time limit (PostgreSQL statement_timeout, MariaDB
 max_statement_time, SQLite a progress handler); past it, SearchTooSlow: the page asks to narrow

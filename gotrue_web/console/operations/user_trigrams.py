@@ -32,8 +32,8 @@ class Lookup:
     found: int
 
     def _rows(self, alias: sa.TableClause, gram: str) -> list:
-        table_rows = [alias.c.trigram == gram]
-        return table_rows + [alias.c.state == self.state] if self.state else table_rows
+        rows = [alias.c.trigram == gram]
+        return [*rows, alias.c.state == self.state] if self.state else rows
 
     def _alias(self, number: int) -> sa.TableClause:
         return (_STATE_TRIGRAMS if self.state else _TRIGRAMS).alias(f"t{number}")
