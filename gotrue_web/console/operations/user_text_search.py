@@ -306,20 +306,19 @@ def _sqlite_keyed(text: str, filters: UserFilters) -> tuple[object, bool] | None
     that only those users' rows are read; and whether the state's keys were the ones taken.
     None otherwise."""
     keys = _SEARCH_KEYS.alias("filter_keys")
-    # (the filter's users' search keys, the filter's users to count, whether the state's)
-    choices = [(sa.select(keys.c.id).select_from(user_id.table.join(
-                    keys, keys.c.user_id == user_id)).where(condition),
-                sa.select(user_id).where(condition), False)
+    # (the filter's users to count, (their search keys, whether the state's))
+    choices = [(sa.select(user_id).where(condition),
+                (sa.select(keys.c.id).select_from(user_id.table.join(
+                    keys, keys.c.user_id == user_id)).where(condition), False))
                for user_id, condition in _chosen_users(filters)]
     if filters.state in SEARCH_STATES:
         kept = sa.select(_SEARCH_STATES.c.search_key).where(
             _SEARCH_STATES.c.state == filters.state)
-        choices.append((kept, kept, True))
-    sized = [(size, filter_keys, by_state) for filter_keys, counted, by_state in choices
-             if (size := _rows_up_to(counted, KEYED_FILTER)) <= KEYED_FILTER]
-    if not sized:
+        choices.append((kept, (kept, True)))
+    chosen = _fewest_users(choices)
+    if chosen is None:
         return None
-    _size, filter_keys, by_state = min(sized, key=lambda chosen: chosen[0])
+    filter_keys, by_state = chosen
     both = sa.select(sa.literal_column("rowid")).select_from(sa.table("users_search")).where(
         sa.text("users_search MATCH :keyed_phrase").bindparams(keyed_phrase=_fts_phrase(text)),
         # "+": FTS5 would take a plain rowid IN as a constraint and match once per key.
@@ -333,13 +332,17 @@ def _mariadb_from_filter(lookup: user_trigrams.Lookup, filters: UserFilters):
     KEYED_FILTER users, those of its users having the text's rarest trigrams, the filter's
     rows read first (Lookup.users_from); None otherwise. Only these users' rows are read,
     where the filter-first path reads every user of the filter to check the text."""
-    sized = [(_rows_up_to(sa.select(user_id).where(condition), KEYED_FILTER), user_id, condition)
-             for user_id, condition in _chosen_users(filters)]
-    sized = [choice for choice in sized if choice[0] <= KEYED_FILTER]
-    if not sized:
-        return None
-    _size, user_id, condition = min(sized, key=lambda choice: choice[0])
-    return lookup.users_from(user_id, condition)
+    chosen = _fewest_users([(sa.select(user_id).where(condition), (user_id, condition))
+                            for user_id, condition in _chosen_users(filters)])
+    return None if chosen is None else lookup.users_from(*chosen)
+
+
+def _fewest_users(choices: list[tuple[sa.Select, object]]) -> object | None:
+    """Of (a filter's users, what to use for it), what goes with the fewest users, when they
+    are at most KEYED_FILTER (each counted no further); None when every filter has more."""
+    sized = [(size, number) for number, (users, _use) in enumerate(choices)
+             if (size := _rows_up_to(users, KEYED_FILTER)) <= KEYED_FILTER]
+    return choices[min(sized)[1]][1] if sized else None
 
 
 def _rows_up_to(rows: sa.Select, limit: int) -> int:
