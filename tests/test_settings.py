@@ -536,6 +536,10 @@ def test_replace_changes_dotted_group_fields_and_keeps_the_rest():
      "mysql+pymysql://root:pw@localhost/gotrue?charset=utf8mb4&connect_timeout=3"
      "&unix_socket=%2Frun%2Fmysqld%2Fmysqld.sock"),
     ("root@tcp([::1]:3307)/gotrue", "mysql+pymysql://root@[::1]:3307/gotrue?charset=utf8mb4"),
+    ("root@tcp(db)/gotrue?tls=false", "mysql+pymysql://root@db/gotrue?charset=utf8mb4"
+                                      "&ssl_disabled=true"),
+    ("root@tcp(db)/gotrue?tls=skip-verify", "mysql+pymysql://root@db/gotrue?charset=utf8mb4"
+                                            "&ssl_check_hostname=false"),
     # mysql:// URLs
     ("mysql://root:p%40ss@db:3307/gotrue?parseTime=true",
      "mysql+pymysql://root:p%40ss@db:3307/gotrue?charset=utf8mb4"),
@@ -588,6 +592,7 @@ def test_gotrue_url_forms_reach_the_test_database(test_database):
         forms = [
             f"{auth}@tcp({url.host}:{port})/{url.database}?parseTime=true&multiStatements=true",
             f"mysql://{auth}@{url.host}:{port}/{url.database}?parseTime=true",
+            f"mysql://{auth}@{url.host}:{port}/{url.database}?tls=false",
         ]
         probe = "SELECT DATABASE()"
     for form in forms:

@@ -113,8 +113,12 @@ def _mysql_query(params: list[tuple[str, str]]) -> dict[str, str]:
             seconds = parse_seconds_or_duration(value).total_seconds()
             query[_GO_MYSQL_TIMEOUTS[lowered]] = str(max(1, math.ceil(seconds)))
         elif lowered == "tls":
-            # TLS stays on; PyMySQL verifies the server only when ssl_ca is given as well.
-            if value.lower() not in ("false", "0"):
+            if value.lower() in ("false", "0"):
+                # As the Go driver: no TLS at all. (Without the parameter PyMySQL still tries
+                # TLS when the server offers it.)
+                query["ssl_disabled"] = "true"
+            else:
+                # TLS stays on; PyMySQL verifies the server only when ssl_ca is given as well.
                 query["ssl_check_hostname"] = "false"
         elif lowered not in _GO_MYSQL_PARAMS:
             query[name] = value

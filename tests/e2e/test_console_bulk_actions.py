@@ -9,7 +9,7 @@ bulk-actions.png, 1280x900, the confirmation of a ban with the number typed).
 from __future__ import annotations
 
 import re
-import time
+import threading
 import uuid
 
 import pytest
@@ -149,13 +149,19 @@ def test_pause_stops_between_batches_and_continue_goes_on(page, app, operator, p
                                                           monkeypatch):
     monkeypatch.setattr(runner, "BATCH_SIZE", 1)
     real_batch = runner.run_batch
+    pressed = threading.Event()
+    batches = []
 
-    def slow_batch(*args, **kwargs):
-        # Time for a person to press Pause while a batch is on its way.
-        time.sleep(0.4)
+    def held_batch(*args, **kwargs):
+        # After the first batch ("In progress"), each waits until Pause has been pressed: the
+        # press always lands while a batch is on its way, however slow the machine (a fixed
+        # delay per batch let a slow browser miss the whole run).
+        batches.append(1)
+        if len(batches) > 1:
+            pressed.wait(timeout=30)
         return real_batch(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "run_batch", slow_batch)
+    monkeypatch.setattr(runner, "run_batch", held_batch)
     sign_in(page, operator)
     page.get_by_label("Select all on this page").check()
     page.get_by_label("Action for several users").select_option("sign_out")
@@ -165,6 +171,8 @@ def test_pause_stops_between_batches_and_continue_goes_on(page, app, operator, p
 
     expect(page.get_by_role("heading", name="In progress")).to_be_visible()
     page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("button", name="Pausing after this batch…")).to_be_disabled()
+    pressed.set()
     expect(page.get_by_role("button", name="Paused")).to_be_visible()
     status = page.locator(".bulk-status").inner_text()
     page.wait_for_timeout(1500)

@@ -156,13 +156,25 @@ class Prober:
                 if path == "/ready" and started > moment]
 
 
-def _wait_for(what: str, condition, server) -> None:
+def _wait_for(what: str, condition, server, clients, prober, since: float) -> None:
     deadline = time.monotonic() + PHASE_DEADLINE_SECONDS
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not seen within {PHASE_DEADLINE_SECONDS} s\n"
-                        f"{server.log_tail()}")
+                        f"{_progress(clients, prober, since)}\n{server.log_tail()}")
         time.sleep(0.05)
+
+
+def _progress(clients, prober, since: float) -> str:
+    """What each client and the prober saw since the phase began: a failed phase says which
+    of them fell short, and why (a client ends its loop on an answer it cannot go on from)."""
+    lines = []
+    for number, c in enumerate(clients):
+        seen = Counter(f"{answer.path.split('?')[0]} {answer.status} {answer.problem}".strip()
+                       for answer in list(c.answers) if answer.started > since)
+        lines.append(f"client {number}: {dict(seen)} bad refreshes: {c.bad_refreshes}")
+    lines.append(f"/ready since: {Counter(prober.ready_since(since))}")
+    return "\n".join(lines)
 
 
 def _kill_server_sessions(test_database, upstream_ports: list[int]) -> int:
@@ -246,7 +258,7 @@ def test_database_restart_under_load_fails_fast_with_503_and_recovers(
             started = time.monotonic()
             _wait_for("refreshes before the restart",
                       lambda: all(c.succeeded_since(started, "/token") >= 3 for c in clients),
-                      server)
+                      server, clients, prober, started)
 
             # The restart: the server goes away and takes its sessions with it.
             cut = time.monotonic()
@@ -257,14 +269,14 @@ def test_database_restart_under_load_fails_fast_with_503_and_recovers(
             _wait_for("503 answers and /ready 503 while the database is away",
                       lambda: time.monotonic() - cut > MIN_OUTAGE_SECONDS
                       and all(c.refused_since(cut) >= 2 for c in clients)
-                      and 503 in prober.ready_since(cut), server)
+                      and 503 in prober.ready_since(cut), server, clients, prober, cut)
 
             back = time.monotonic()
             proxy.accept()
             _wait_for("successful refreshes and reads once the database is back",
                       lambda: all(c.succeeded_since(back, "/token") >= 3
                                   and c.succeeded_since(back, "/user") >= 3 for c in clients)
-                      and prober.ready_since(back)[-1:] == [200], server)
+                      and prober.ready_since(back)[-1:] == [200], server, clients, prober, back)
         finally:
             stop.set()
             for thread in threads:
@@ -285,7 +297,7 @@ def test_database_restart_under_load_fails_fast_with_503_and_recovers(
     answers = [answer for c in clients for answer in c.answers]
     assert [c.bad_refreshes for c in clients] == [[]] * CLIENTS
     assert [a for a in answers if a.status not in (200, 503) or a.problem] == []
-    assert max(answer.seconds for answer in answers) < SLOWEST_ANSWER_SECONDS
+    assert [a for a in answers if a.seconds >= SLOWEST_ANSWER_SECONDS] == []
     assert {status for _, path, status in prober.seen if path == "/health"} == {200}
     assert killed > 0, "the server held no database session to end"
 
