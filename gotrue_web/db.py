@@ -246,8 +246,9 @@ def acquire_sqlite_write_lock(cursor, deadline: float | None = None) -> None:
     SQLite's own busy handler backs off to sleeps of tens of milliseconds, far longer than a
     typical write transaction here holds the lock (a refresh: a few tenths of a millisecond);
     polling every 50-250 microseconds hands the lock from one process to the next with little
-    idle time between (at 0.3-1.5 ms, two workers refreshing managed a fifth fewer grants). Gives up with SQLite's "database is locked" after SQLITE_LOCK_WAIT, or at
-    ``deadline`` (a time.monotonic() value) when given.
+    idle time between (at 0.3-1.5 ms, two workers refreshing managed a fifth fewer grants).
+    Gives up with SQLite's "database is locked" after SQLITE_LOCK_WAIT, or at ``deadline`` (a
+    time.monotonic() value) when given.
     """
     cursor.execute("PRAGMA busy_timeout=0")
     try:
