@@ -13,7 +13,11 @@ import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
-from gotrue_web.models.search_indexes import TRIGRAM_INDEXES, substring_search_tables
+from gotrue_web.models.search_indexes import (
+    MARIADB_SEARCH_TEXT,
+    TRIGRAM_INDEXES,
+    substring_search_tables,
+)
 from gotrue_web.models.sso import EXPRESSION_INDEXES, MARIADB_GENERATED_KEYS
 
 config = context.config
@@ -42,10 +46,13 @@ def include_object(obj, name, type_, reflected, compare_to):
 
 
 def _mariadb_generated_key(obj, name, type_) -> bool:
-    """A generated column of MARIADB_GENERATED_KEYS (models/sso.py), or its unique index."""
+    """A generated column of MARIADB_GENERATED_KEYS (models/sso.py), or its unique index; or
+    users.search_text and its index (MARIADB_SEARCH_TEXT, models/search_indexes.py)."""
     if engine.dialect.name != "mysql" or type_ not in ("column", "index", "unique_constraint"):
         return False
     table = getattr(obj, "table", None)
+    if getattr(table, "name", "") == "users" and name in MARIADB_SEARCH_TEXT:
+        return True
     column, index, _ = MARIADB_GENERATED_KEYS.get(getattr(table, "name", ""), ("", "", ""))
     return name == (column if type_ == "column" else index)
 

@@ -66,6 +66,13 @@ SEARCH_NAME_SQL = {
                "|| coalesce(json_extract(users.raw_user_meta_data, '$.name'), '') ELSE '' END)"),
 }
 
+# MariaDB: users.search_text, a virtual column of migration 0020 holding the text the trigram
+# table is built from (lower-cased email, full_name and name, one per line, the first 760
+# characters), and its index after created_at: a search within a range of creation dates reads
+# the text from the index instead of each user's row. The database's, not the models' (like
+# the tables above): the schema comparison leaves both names out.
+MARIADB_SEARCH_TEXT = ("search_text", "users_created_at_search_text_idx")
+
 
 def substring_search_tables(dialect_name: str) -> frozenset[str]:
     return frozenset(SUBSTRING_SEARCH_TABLES.get(dialect_name, ()))
