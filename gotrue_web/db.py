@@ -18,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.orm import DeclarativeBase
 
+from .sqlite_wal import enable_wal
+
 NAMING_CONVENTION = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
     "uq": "%(table_name)s_%(column_0_N_name)s_key",
@@ -216,8 +218,8 @@ def configure_engine(engine: sa.engine.Engine) -> None:
     def _sqlite_connect(dbapi_connection, _record):
         # Transactions are started here, not by pysqlite.
         dbapi_connection.isolation_level = None
+        enable_wal(dbapi_connection, SQLITE_LOCK_WAIT)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")

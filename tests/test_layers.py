@@ -16,20 +16,22 @@ PACKAGE = ROOT / "gotrue_web"
 
 # Layer -> the layers of gotrue_web it may import. A layer is the first name under
 # gotrue_web (a package or a top-level module); its own modules may import each other.
-LEAVES = {"errors", "durations", "proxies"}
+LEAVES = {"errors", "durations", "proxies", "sqlite_wal"}
 ALLOWED = {
     "errors": set(),
     "durations": set(),
     "proxies": set(),
+    # Switching a SQLite file to WAL (the app's database and the rate limit counters).
+    "sqlite_wal": set(),
     "security": {"errors", "durations"},
     "settings": {"errors", "durations", "proxies", "security"},
-    "db": set(),
+    "db": {"sqlite_wal"},
     "models": {"db"},
     "extensions": {"db"},
     # Prebuilt statements on the driver's cursor, for the hot paths.
     "driver_sql": {"db", "extensions"},
     "transports": {"errors", "settings", "security"},
-    "ratelimit": {"settings"},
+    "ratelimit": {"settings", "sqlite_wal"},
     "runtime": {"settings", "security", "transports", "ratelimit"},
     "services": {"errors", "durations", "security", "settings", "db", "models", "extensions",
                  "driver_sql", "transports", "runtime", "ratelimit", "serializers"},

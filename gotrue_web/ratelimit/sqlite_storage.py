@@ -22,6 +22,10 @@ from urllib.parse import unquote, urlsplit
 
 from limits.storage import MovingWindowSupport, Storage
 
+from ..sqlite_wal import enable_wal
+
+# How long a connection waits for another process's write lock, in seconds.
+_LOCK_WAIT = 5.0
 # One hit in this many also sweeps every expired row, so quiet keys do not pile up.
 _SWEEP_ONE_IN = 500
 
@@ -74,9 +78,9 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         # One connection per thread (and per process: a forked worker opens its own).
         connection = getattr(self._local, "connection", None)
         if connection is None or getattr(self._local, "pid", None) != os.getpid():
-            connection = sqlite3.connect(self.path, timeout=5, isolation_level=None,
+            connection = sqlite3.connect(self.path, timeout=_LOCK_WAIT, isolation_level=None,
                                          check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
+            enable_wal(connection, _LOCK_WAIT)
             connection.execute("PRAGMA synchronous=OFF")
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
