@@ -189,8 +189,44 @@ SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 _SQLITE_READS = ("SELECT", "PRAGMA", "EXPLAIN", "WITH")
 
 
+def _drop_connections_of_an_unavailable_database(context) -> None:
+    # Such a connection is not pooled again, nor are its elders: a SQLite connection opened
+    # while the file was read-only stays read-only for good, and a server that went away
+    # dropped all of them. SQLAlchemy detects most server disconnects by itself.
+    if not context.is_disconnect and database_unavailable(context.original_exception):
+        context.is_disconnect = True
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Transactions are started here, not by pysqlite.
+    dbapi_connection.isolation_level = None
+    enable_wal(dbapi_connection, SQLITE_LOCK_WAIT)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints copy each changed page once per run; spaced out (a WAL of up to ~40 MB),
+    # the pages every write touches (index roots, the newest rows) are copied far less
+    # often. The refresh grant under load: about 5 % less CPU than at SQLite's 1000.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
+    cursor.close()
+
+
+def _sqlite_begin_on_first_write(connection, cursor, statement, parameters, context,
+                                 executemany) -> None:
+    if cursor.connection.in_transaction:
+        return
+    # A refresh-token rotation asks for the write lock before its first (locking) read:
+    # SQLite's equivalent of SELECT ... FOR UPDATE.
+    if (statement.lstrip()[:7].upper().startswith(_SQLITE_READS)
+            and not connection.get_execution_options().get("write_lock")):
+        return
+    acquire_sqlite_write_lock(cursor)
+
+
 def configure_engine(engine: sa.engine.Engine) -> None:
-    """Per-connection settings that cannot go through connect_args.
+    """Per-connection settings that cannot go through connect_args. Calling it again on the
+    same engine changes nothing (the test suite shares one engine among many apps).
 
     On every database, a connection that met an unavailable database (database_unavailable) is
     not pooled again, and one lost on its way back to the pool is logged as a warning.
@@ -202,44 +238,13 @@ def configure_engine(engine: sa.engine.Engine) -> None:
     write (password hashing) cannot make a request fail with "database is locked".
     """
     _quiet_lost_connections(engine.pool)
-
-    @event.listens_for(engine, "handle_error")
-    def _drop_connections_of_an_unavailable_database(context):
-        # Such a connection is not pooled again, nor are its elders: a SQLite connection opened
-        # while the file was read-only stays read-only for good, and a server that went away
-        # dropped all of them. SQLAlchemy detects most server disconnects by itself.
-        if not context.is_disconnect and database_unavailable(context.original_exception):
-            context.is_disconnect = True
-
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_connect(dbapi_connection, _record):
-        # Transactions are started here, not by pysqlite.
-        dbapi_connection.isolation_level = None
-        enable_wal(dbapi_connection, SQLITE_LOCK_WAIT)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # Checkpoints copy each changed page once per run; spaced out (a WAL of up to ~40 MB),
-        # the pages every write touches (index roots, the newest rows) are copied far less
-        # often. The refresh grant under load: about 5 % less CPU than at SQLite's 1000.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
-        cursor.close()
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _sqlite_begin_on_first_write(connection, cursor, statement, parameters, context,
-                                     executemany):
-        if cursor.connection.in_transaction:
-            return
-        # A refresh-token rotation asks for the write lock before its first (locking) read:
-        # SQLite's equivalent of SELECT ... FOR UPDATE.
-        if (statement.lstrip()[:7].upper().startswith(_SQLITE_READS)
-                and not connection.get_execution_options().get("write_lock")):
-            return
-        acquire_sqlite_write_lock(cursor)
+    listeners = [("handle_error", _drop_connections_of_an_unavailable_database)]
+    if engine.dialect.name == "sqlite":
+        listeners += [("connect", _sqlite_connect),
+                      ("before_cursor_execute", _sqlite_begin_on_first_write)]
+    for name, listener in listeners:
+        if not event.contains(engine, name, listener):
+            event.listen(engine, name, listener)
 
 
 def acquire_sqlite_write_lock(cursor, deadline: float | None = None) -> None:

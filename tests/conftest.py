@@ -15,103 +15,25 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-import jinja2
-import jinja2.bccache
 import jwt
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from werkzeug.routing import rules as werkzeug_rules
 from werkzeug.serving import make_server
 
-from gotrue_web import GoTrueFlask, create_app
+from gotrue_web import create_app
 from gotrue_web.db import Base
 from gotrue_web.extensions import db
 from gotrue_web.settings import Settings, normalize_database_url
 
+from .support import app_reuse
 from .support import smtp as smtp_support
 from .support.mail_servers import TemplateServer
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 
 
-def _reuse_url_builders() -> None:
-    """Every test builds a fresh app, and werkzeug compiles two URL builders per route for each
-    (about 70 ms of the ~110 ms an app takes, over ~140 routes). A builder is a pure function
-    of its rule's text, parts and defaults (everything else it reads through the rule at call
-    time), so the suite compiles each once and every later app's identical rule reuses it."""
-    compile_builder = werkzeug_rules.Rule._compile_builder
-    compiled: dict = {}
-
-    def reuse(rule, append_unknown: bool = True):
-        try:
-            key = (rule.rule, tuple(rule._trace), tuple(sorted((rule.defaults or {}).items())),
-                   append_unknown)
-            builder = compiled.get(key)
-        except TypeError:  # defaults that cannot be a key: compile as werkzeug would
-            return compile_builder(rule, append_unknown)
-        if builder is None:
-            builder = compiled[key] = compile_builder(rule, append_unknown)
-        return builder
-
-    werkzeug_rules.Rule._compile_builder = reuse
-
-
-def _reuse_parsed_rules() -> None:
-    """Parsing each rule's text into its matching parts is most of what remains of an app's
-    routes (~10 ms an app). The parts, the trace the builders read, the converters and the
-    argument names depend only on the rule's text, its defaults and the map's converter
-    classes (a converter keeps its first map, which it never reads), so each is parsed once
-    and later apps' identical rules take copies."""
-    compile_rule = werkzeug_rules.Rule.compile
-    parsed: dict = {}
-
-    def compile_once(rule) -> None:
-        try:
-            key = (rule.rule, rule.subdomain, rule.host, rule.merge_slashes,
-                   rule.map.host_matching, tuple(sorted(rule.map.converters.items())),
-                   tuple(sorted((rule.defaults or {}).items())))
-            known = parsed.get(key)
-        except TypeError:  # defaults that cannot be a key: parse as werkzeug would
-            compile_rule(rule)
-            return
-        if known is None:
-            compile_rule(rule)
-            parsed[key] = (list(rule._parts), list(rule._trace), dict(rule._converters),
-                           frozenset(rule.arguments))
-            return
-        parts, trace, converters, arguments = known
-        rule._parts, rule._trace, rule._converters = list(parts), list(trace), dict(converters)
-        rule.arguments.update(arguments)
-        rule._build = rule._compile_builder(False).__get__(rule, None)
-        rule._build_unknown = rule._compile_builder(True).__get__(rule, None)
-
-    werkzeug_rules.Rule.compile = compile_once
-
-
-_reuse_url_builders()
-_reuse_parsed_rules()
-
-
-class _SharedTemplateCode(jinja2.BytecodeCache):
-    """Each test's fresh app has a fresh Jinja environment that would compile every console
-    template again (a third of a console test's time). Compiled code depends only on the
-    template's source (the bucket's key and checksum) and the environment's options, which
-    every app shares, so the test process keeps it once, in memory, for all of them."""
-
-    def __init__(self):
-        self._code: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        code = self._code.get(bucket.key)
-        if code is not None:
-            bucket.bytecode_from_string(code)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._code[bucket.key] = bucket.bytecode_to_string()
-
-
-GoTrueFlask.jinja_options = {**GoTrueFlask.jinja_options, "bytecode_cache": _SharedTemplateCode()}
+app_reuse.install()
 
 BASE_SETTINGS = Settings(site_url="http://localhost:3000").replace(**{
     "api.external_url": "http://localhost:9999",
@@ -199,6 +121,8 @@ def test_database(request, tmp_path_factory) -> TestDatabase:
 
         upgrade()
         db.engine.dispose()
+    app_reuse.shared_engines.database_url = sa.engine.make_url(database.url).render_as_string(
+        hide_password=False)
     yield database
     for step in database.cleanup:
         step()
@@ -256,7 +180,7 @@ def make_app(settings):
         _delete_all_rows(apps[0])
     for app in apps:
         with app.app_context():
-            db.engine.dispose()
+            app_reuse.shared_engines.release(db.engine)
 
 
 @pytest.fixture(autouse=True)
@@ -283,7 +207,7 @@ def _live_rows_deleted(request):
     app = create_app(_settings_for(database))
     _delete_all_rows(app)
     with app.app_context():
-        db.engine.dispose()
+        app_reuse.shared_engines.release(db.engine)
 
 
 @pytest.fixture

@@ -54,3 +54,26 @@ def test_the_rate_limit_counters_wait_for_the_writer(held_new_file):
     assert _journal_mode(held_new_file) == "wal"
     assert limiter.hit("otp", "client") is None
     assert limiter.hit("otp", "client") is not None
+
+
+def test_configuring_an_engine_twice_sends_each_statement_once(tmp_path):
+    """The test suite's apps share an engine, so each configures it again: no setting or
+    write lock may be sent twice."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'twice.sqlite3'}")
+    sent: list[str] = []
+
+    @sa.event.listens_for(engine, "connect")
+    def trace(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(sent.append)
+
+    configure_engine(engine)
+    configure_engine(engine)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (a)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    finally:
+        engine.dispose()
+    assert sent.count("PRAGMA foreign_keys=ON") == 1, sent
+    assert sent.count("BEGIN IMMEDIATE") == 1, sent
+    assert "CREATE TABLE t (a)" in sent

@@ -187,9 +187,16 @@ def test_mariadb_counts_a_date_range_from_the_search_text_index(app, people, mon
         filters = user_search.UserFilters.from_args(
             {"q": "OPPE", "created_from": "2026-02-15", "created_to": "2026-03-05"})
         statements = []
-        sa.event.listen(db.engine, "before_cursor_execute",
-                        lambda *args: statements.append((args[2], args[3])))
-        assert user_search.count(filters, NOW) == user_search.Total(1)
+
+        def record(*args):
+            statements.append((args[2], args[3]))
+
+        # Removed at once: the test process's apps share the engine (tests/conftest.py).
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert user_search.count(filters, NOW) == user_search.Total(1)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
         sql, params = next((sql, params) for sql, params in statements
                            if "search_text" in sql)
         index = "users_created_at_search_text_idx"
