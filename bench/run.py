@@ -242,6 +242,9 @@ def main(argv=None) -> int:
         for server in servers.values():
             server.stop()
         if app is not None:
+            # Its background threads first: they would go on asking a dropped database.
+            app.extensions["gotrue"].outbox.stop()
+            app.extensions["gotrue"].live_settings.stop()
             with app.app_context():
                 db.engine.dispose()
         if database is not None:

@@ -350,3 +350,34 @@ def test_the_send_email_hook_goes_through_the_outbox_and_is_retried(make_mail_ap
     [row] = outbox_rows(app)
     assert (row.status, row.attempts, row.payload) == ("sent", 2, None)
     assert smtp_server.messages == []
+
+
+def test_queued_emails_count_in_the_budget_until_they_are_tried(make_mail_app, smtp_server,
+                                                                service_role_token):
+    """A burst of requests cannot queue past GOTRUE_RATE_LIMIT_EMAIL_SENT while the outbox has
+    not tried the first emails yet (a slow SMTP server); once tried, each counts once, in the
+    mail log."""
+    app = make_mail_app(**EXTERNAL, **{"rate_limit.email_sent": "3"})
+    clock = freeze_clock(app)
+    api = api_for(app, service_role_token)
+    emails = [f"queued{n}@example.com" for n in range(4)]
+    for email in emails:
+        create_user(api, email)
+    recover = [api.post("/recover", json={"email": email}) for email in emails[:2]]
+    assert [response.status_code for response in recover] == [200, 200]
+    assert (mail_log(app), count(app, MailOutboxRow)) == ([], 2)
+    assert deliver_due(app) == 2
+    assert [entry.recipient for entry in mail_log(app)] == emails[:2]
+    # Two in the mail log, none queued: a third fits.
+    assert api.post("/recover", json={"email": emails[2]}).status_code == 200
+
+    clock.now += timedelta(minutes=10)
+    refused = api.post("/recover", json={"email": emails[3]})
+    assert refused.status_code == 429
+    assert refused.get_json() == {"code": "over_email_send_rate_limit",
+                                  "message": "email rate limit exceeded"}
+    # The three were queued together; they leave the hour 50 minutes from now.
+    assert refused.headers["Retry-After"] == str(50 * 60)
+    assert user_row(app, emails[3]).recovery_token == ""
+    assert sorted(row.status for row in outbox_rows(app)) == ["pending", "sent", "sent"]
+    assert smtp_server.to(emails[2]) == []

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ...durations import parse_go_duration
 from ...extensions import db
 from ...models import MailLogEntry
+from ...models.mail_outbox import OUTBOX_PENDING, MailOutboxRow
 from ..deferred_rows import DeferredRows
 from .templates import KINDS
 
@@ -62,23 +63,42 @@ class PendingMailLog:
         self._entries.write()
 
 
+def _queued_unlogged(since: datetime) -> sa.ColumnElement[bool]:
+    """Outbox rows queued after ``since`` whose first attempt is not in the mail log yet:
+    never claimed, or claimed for the first time and being sent now. The first attempt's
+    entry is dated when the email was queued (dispatcher.attempt), so these count in the
+    budget from the moment their request commits, as they will once sent: a burst of requests
+    cannot queue past the budget while a slow SMTP server works through the first ones."""
+    table = MailOutboxRow
+    return sa.and_(table.status == OUTBOX_PENDING, table.created_at > since,
+                   sa.or_(table.attempts == 0,
+                          sa.and_(table.attempts == 1, table.claimed_until.is_not(None))))
+
+
 def newest_attempts(pending: PendingMailLog, since: datetime, limit: int) -> list[datetime]:
     """When the ``limit`` newest email attempts after ``since`` were made, newest first: the
-    committed entries of every process and this request's pending ones."""
+    committed entries of every process, the emails queued and not yet tried, and this
+    request's pending entries."""
     committed = db.session.execute(
         sa.select(MailLogEntry.created_at).where(MailLogEntry.created_at > since)
         .order_by(MailLogEntry.created_at.desc()).limit(limit)
     ).scalars().all()
+    queued = db.session.execute(
+        sa.select(MailOutboxRow.created_at).where(_queued_unlogged(since))
+        .order_by(MailOutboxRow.created_at.desc()).limit(limit)
+    ).scalars().all()
     own = [entry.created_at for entry in pending.pending() if entry.created_at > since]
-    return sorted([*committed, *own], reverse=True)[:limit]
+    return sorted([*committed, *queued, *own], reverse=True)[:limit]
 
 
 def count_since(since: datetime) -> int:
-    """How many attempts were logged after ``since`` (committed entries only)."""
-    return db.session.execute(
-        sa.select(sa.func.count()).select_from(MailLogEntry)
-        .where(MailLogEntry.created_at > since)
-    ).scalar_one()
+    """How many attempts were logged after ``since`` (committed entries only), plus the
+    emails queued since then and not tried yet."""
+    logged = sa.select(sa.func.count()).select_from(MailLogEntry).where(
+        MailLogEntry.created_at > since).scalar_subquery()
+    queued = sa.select(sa.func.count()).select_from(MailOutboxRow).where(
+        _queued_unlogged(since)).scalar_subquery()
+    return db.session.execute(sa.select(logged + queued)).scalar_one()
 
 
 def parse_budget(value: str) -> tuple[int, timedelta]:

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from ....errors import ErrorCode, GoTrueError, unprocessable
 from ....extensions import db
 from ....models import Session, User
-from ....models.mail_outbox import OUTBOX_PENDING, MailOutboxRow
 from ....runtime import RequestInfo, Runtime
 from ....services import audit, one_time_tokens, recovery, users
 from ....services.mail import log as mail_log
@@ -130,8 +129,8 @@ def check_mail(rt: Runtime) -> None:
 
 
 class MailAllowance:
-    """How many more emails GOTRUE_RATE_LIMIT_EMAIL_SENT allows now, counting those waiting in
-    the outbox (the mail service counts an email once it is sent, in the mail log)."""
+    """How many more emails GOTRUE_RATE_LIMIT_EMAIL_SENT allows now (the mail log's count,
+    which includes the emails waiting in the outbox)."""
 
     def __init__(self, rt: Runtime):
         settings = rt.settings
@@ -141,13 +140,7 @@ class MailAllowance:
         self.left = 0
         if self.unlimited or allowed <= 0:
             return
-        since = rt.now() - window
-        # Queued and never tried: not in the mail log yet. (A retried one is, as failed.)
-        queued = db.session.execute(
-            sa.select(sa.func.count()).select_from(MailOutboxRow).where(
-                MailOutboxRow.status == OUTBOX_PENDING, MailOutboxRow.attempts == 0,
-                MailOutboxRow.created_at > since)).scalar_one()
-        used = mail_log.count_since(since) + len(rt.mail_log.pending()) + queued
+        used = mail_log.count_since(rt.now() - window) + len(rt.mail_log.pending())
         self.left = max(0, allowed - used)
 
     def take(self) -> None:
