@@ -115,6 +115,9 @@ class IPAddress(sa.types.TypeDecorator):
 JSONB = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # Text that takes part in an index: MariaDB can only index bounded strings.
 IndexedText = sa.Text().with_variant(sa.String(255), "mysql")
+# The same, compared with letter case on MariaDB too (binary collation), as text is compared
+# on PostgreSQL and SQLite: identifiers that other systems issue.
+ExactIndexedText = sa.Text().with_variant(mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql")
 
 
 def utcnow() -> datetime:

@@ -8,13 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import JSONB, Base, IndexedText, UTCDateTime
+from ..db import JSONB, Base, ExactIndexedText, IndexedText, UTCDateTime
 
 
 class Identity(Base):
     __tablename__ = "identities"
 
-    provider_id: Mapped[str] = mapped_column(IndexedText, nullable=False)
+    # The provider's id of the account (an OAuth subject, a SAML NameID, a wallet address),
+    # compared with letter case on every database, as GoTrue's PostgreSQL does.
+    provider_id: Mapped[str] = mapped_column(ExactIndexedText, nullable=False)
     user_id: Mapped[uuid.UUID] = mapped_column(
         sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     identity_data: Mapped[dict] = mapped_column(JSONB, nullable=False)
@@ -30,7 +32,8 @@ class Identity(Base):
     user = relationship("User", back_populates="identities")
 
     __table_args__ = (
-        sa.UniqueConstraint("provider_id", "provider", name="identities_provider_id_provider_unique"),
+        sa.UniqueConstraint("provider_id", "provider",
+                            name="identities_provider_id_provider_unique"),
     )
 
     def set_data(self, data: dict) -> None:
