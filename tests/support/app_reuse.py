@@ -5,6 +5,7 @@ compiled statements and pooled connections). ``install()`` is called once, by th
 from __future__ import annotations
 
 import functools
+import weakref
 
 import jinja2
 import jinja2.bccache
@@ -15,56 +16,44 @@ from gotrue_web import GoTrueFlask
 from gotrue_web.extensions import db
 
 
-def _reuse_url_builders() -> None:
-    """Every test builds a fresh app, and werkzeug compiles two URL builders per route for each
-    (about 70 ms of the ~110 ms an app takes, over ~140 routes). A builder is a pure function
-    of its rule's text, parts and defaults (everything else it reads through the rule at call
-    time), so the suite compiles each once and every later app's identical rule reuses it."""
-    compile_builder = werkzeug_rules.Rule._compile_builder
-    compiled: dict = {}
-
-    def reuse(rule, append_unknown: bool = True):
-        try:
-            key = (rule.rule, tuple(rule._trace), tuple(sorted((rule.defaults or {}).items())),
-                   append_unknown)
-            builder = compiled.get(key)
-        except TypeError:  # defaults that cannot be a key: compile as werkzeug would
-            return compile_builder(rule, append_unknown)
-        if builder is None:
-            builder = compiled[key] = compile_builder(rule, append_unknown)
-        return builder
-
-    werkzeug_rules.Rule._compile_builder = reuse
-
-
-def _reuse_parsed_rules() -> None:
-    """Parsing each rule's text into its matching parts is most of what remains of an app's
-    routes (~10 ms an app). The parts, the trace the builders read, the converters and the
-    argument names depend only on the rule's text, its defaults and the map's converter
-    classes (a converter keeps its first map, which it never reads), so each is parsed once
-    and later apps' identical rules take copies."""
+def _reuse_compiled_rules() -> None:
+    """Every test builds a fresh app, and werkzeug compiles each of its ~490 URL rules for it:
+    parsing the text into matching parts, then generating two URL builders (Python source
+    compiled per rule: most of an app's cost). All of it depends only on the rule's text, its
+    defaults and the map's options and converter classes (a converter keeps its first map,
+    which it never reads; a builder reads everything else through the rule at call time), so
+    each rule is compiled once per test process and later apps' identical rules take copies of
+    its parts and the same builders."""
     compile_rule = werkzeug_rules.Rule.compile
-    parsed: dict = {}
+    compiled: dict = {}
+    map_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def map_key(url_map) -> tuple:
+        key = map_keys.get(url_map)
+        if key is None:
+            key = map_keys[url_map] = (url_map.host_matching,
+                                       tuple(sorted(url_map.converters.items())))
+        return key
 
     def compile_once(rule) -> None:
         try:
-            key = (rule.rule, rule.subdomain, rule.host, rule.merge_slashes,
-                   rule.map.host_matching, tuple(sorted(rule.map.converters.items())),
-                   tuple(sorted((rule.defaults or {}).items())))
-            known = parsed.get(key)
-        except TypeError:  # defaults that cannot be a key: parse as werkzeug would
+            key = (rule.rule, rule.subdomain, rule.host, rule.merge_slashes, map_key(rule.map),
+                   tuple(sorted((rule.defaults or {}).items())) if rule.defaults else ())
+            known = compiled.get(key)
+        except TypeError:  # defaults that cannot be a key: compile as werkzeug would
             compile_rule(rule)
             return
         if known is None:
             compile_rule(rule)
-            parsed[key] = (list(rule._parts), list(rule._trace), dict(rule._converters),
-                           frozenset(rule.arguments))
+            compiled[key] = (list(rule._parts), list(rule._trace), dict(rule._converters),
+                             frozenset(rule.arguments), rule._build.__func__,
+                             rule._build_unknown.__func__)
             return
-        parts, trace, converters, arguments = known
+        parts, trace, converters, arguments, build, build_unknown = known
         rule._parts, rule._trace, rule._converters = list(parts), list(trace), dict(converters)
         rule.arguments.update(arguments)
-        rule._build = rule._compile_builder(False).__get__(rule, None)
-        rule._build_unknown = rule._compile_builder(True).__get__(rule, None)
+        rule._build = build.__get__(rule, None)
+        rule._build_unknown = build_unknown.__get__(rule, None)
 
     werkzeug_rules.Rule.compile = compile_once
 
@@ -142,8 +131,7 @@ shared_engines = _SharedEngines()
 
 
 def install() -> None:
-    _reuse_url_builders()
-    _reuse_parsed_rules()
+    _reuse_compiled_rules()
     GoTrueFlask.jinja_options = {**GoTrueFlask.jinja_options,
                                  "bytecode_cache": _SharedTemplateCode()}
     db._make_engine = shared_engines.make
