@@ -116,12 +116,15 @@ def configure_flask(app: Flask, settings) -> None:
 
 def init_extensions(app: Flask, settings) -> None:
     from . import driver_sql
-    from .db import configure_engine
+    from .db import configure_engine, release_session
     from .extensions import csrf, db, mail, migrate
     from .observability import observe_database
     from .observability.request_ids import DEFAULT_ECHO_HEADER
 
     db.init_app(app)
+    # Teardowns run in reverse order: this one just before Flask-SQLAlchemy's own removal of
+    # the request's session, which then has nothing left to do (db.release_session).
+    app.teardown_appcontext(lambda _exception=None: release_session(db.session))
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)

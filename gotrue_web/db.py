@@ -6,6 +6,7 @@ schema named by GOTRUE_DB_NAMESPACE, reached through the connection's search_pat
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import random
@@ -19,6 +20,8 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.orm import DeclarativeBase
 
 from .sqlite_wal import enable_wal
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",
@@ -394,6 +397,22 @@ def begin_write_locked(session) -> None:
     do the job. Must be called before the session has issued any statement in this transaction.
     """
     session.connection(execution_options={"write_lock": True})
+
+
+def release_session(session) -> None:
+    """End a request's (scoped) session: its teardown. The connection may have been lost after
+    the request's last statement (the database restarted meanwhile), and the rollback then
+    fails; that must not turn the answer already made into a 500. The session and its
+    connection are discarded (SQLAlchemy invalidates a lost connection) and one warning line
+    says so, without a traceback."""
+    try:
+        session.remove()
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("a request's database connection was lost before it was released (%s, %s)",
+                    database_unavailable(error) or "error", type(error).__name__)
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            session.close()
+        session.registry.clear()
 
 
 def discard_session(session) -> None:
