@@ -3,8 +3,11 @@ accept yield): a worker that holds as many connections as it has threads leaves 
 to a worker with fewer, instead of whichever worker wakes first taking it.
 
 Under plain gthread the first worker awake takes each connection: six connections to three
-workers of two threads each land two per worker about one time in eight. Here they must, every
-time; and when every worker is full, new connections are still taken.
+workers of two threads each land two per worker about one time in eight. Here they must in at
+least three trials of five (plain gthread passes that about one time in sixty). Not all five:
+the yield is a 5 ms pause, and a machine busy with other work (CI runs the suite on two
+processes beside database servers and browsers) can keep the other workers asleep past it,
+which once gave a 3/2/1 split. And when every worker is full, new connections are still taken.
 """
 
 from __future__ import annotations
@@ -71,8 +74,12 @@ def _served_by(connection: http.client.HTTPConnection) -> int:
     return int(response.read())
 
 
+TRIALS, BALANCED_AT_LEAST = 5, 3
+
+
 def test_keep_alive_connections_are_spread_over_the_workers(pid_server):
-    for _trial in range(3):
+    splits = []
+    while len(splits) < TRIALS and splits.count([THREADS] * WORKERS) < BALANCED_AT_LEAST:
         connections: list[http.client.HTTPConnection] = []
         holders: Counter = Counter()
         try:
@@ -82,11 +89,12 @@ def test_keep_alive_connections_are_spread_over_the_workers(pid_server):
                 time.sleep(BETWEEN_CONNECTIONS)
             # Each connection stays with the worker that accepted it.
             assert Counter(_served_by(c) for c in connections) == holders
-            assert sorted(holders.values()) == [THREADS] * WORKERS, holders
+            splits.append(sorted(holders.values()))
         finally:
             for connection in connections:
                 connection.close()
         time.sleep(0.3)  # the workers see the closes before the next trial
+    assert splits.count([THREADS] * WORKERS) >= BALANCED_AT_LEAST, splits
 
 
 def test_a_full_server_still_takes_new_connections(pid_server):
