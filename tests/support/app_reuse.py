@@ -76,8 +76,6 @@ class _SharedTemplateCode(jinja2.BytecodeCache):
         self._code[bucket.key] = bucket.bytecode_to_string()
 
 
-
-
 class _SharedEngines:
     """Every test builds a fresh app, and a fresh engine starts with an empty statement cache
     (compiling SQL was an eighth of a test's time) and, on PostgreSQL and MariaDB, no server
@@ -93,7 +91,7 @@ class _SharedEngines:
     def __init__(self):
         self.database_url: str | None = None  # the test_database fixture's
         self._engines: dict[tuple, sa.engine.Engine] = {}
-        self._troubled: set[int] = set()
+        self._troubled: set[sa.engine.Engine] = set()
         self._make_engine = db._make_engine  # flask-sqlalchemy's: fails here if it goes away
 
     def make(self, bind_key, options: dict, app) -> sa.engine.Engine:
@@ -114,16 +112,15 @@ class _SharedEngines:
         # Without an error: a connection put aside on purpose (the live settings' SQLite
         # reader), not a fault.
         if error is not None:
-            self._troubled.add(id(engine))
+            self._troubled.add(engine)
 
     def release(self, engine: sa.engine.Engine) -> None:
         """After a test: keep a healthy shared engine, dispose of any other."""
         checked_out = getattr(engine.pool, "checkedout", lambda: 0)()
-        if engine in self._engines.values() and not checked_out and (
-                id(engine) not in self._troubled):
+        if engine in self._engines.values() and not checked_out and engine not in self._troubled:
             return
         engine.dispose()
-        self._troubled.discard(id(engine))
+        self._troubled.discard(engine)
         self._engines = {key: kept for key, kept in self._engines.items() if kept is not engine}
 
 
