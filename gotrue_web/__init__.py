@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -134,6 +135,7 @@ def init_extensions(app: Flask, settings) -> None:
     if statement_span is not None:
         # Tracing is on: the hot paths' raw driver statements get spans as well.
         driver_sql.statement_span = statement_span
+    hooks_before_cors = len(app.after_request_funcs[None])
     CORS(
         app,
         resources={r"^(?!/console|/static).*": {"origins": "*"}},
@@ -146,6 +148,22 @@ def init_extensions(app: Flask, settings) -> None:
                         settings.api.request_id_header or DEFAULT_ECHO_HEADER],
         methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
     )
+    hooks = app.after_request_funcs[None]
+    hooks[hooks_before_cors:] = [_cross_origin_only(hook) for hook in hooks[hooks_before_cors:]]
+
+
+def _cross_origin_only(cors_hook):
+    """flask-cors's after_request hook, run only for requests with an Origin header. Without
+    one it adds nothing (this server allows credentials, so it never sends a wildcard) but
+    still matches the path and reads the headers, ~15 us on every server-to-server call."""
+
+    @functools.wraps(cors_hook)
+    def cors_when_cross_origin(response):
+        if not request.environ.get("HTTP_ORIGIN"):
+            return response
+        return cors_hook(response)
+
+    return cors_when_cross_origin
 
 
 def init_runtime(app: Flask, settings) -> None:

@@ -64,11 +64,24 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        return _as_utc(value)
+
+    def result_processor(self, dialect, coltype):
+        # The driver's value goes straight to _as_utc (no driver-level processor applies to
+        # these types), without TypeDecorator's wrapper: a user read carries a dozen of them.
+        if self.impl_instance.result_processor(dialect, coltype) is None:
+            return _as_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _as_utc(value):
+    """An aware UTC datetime: naive values are UTC already (SQLite, MariaDB, GoTrue's columns
+    without a time zone); PostgreSQL's are in the session's time zone."""
+    if value is None or value.tzinfo is timezone.utc:
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 class NaiveUTCDateTime(UTCDateTime):

@@ -26,6 +26,7 @@ from .db import (
     database_unavailable,
 )
 from .extensions import db
+from .libpq_cursor import LibpqCursor
 
 # A thread's own connection is replaced as often as the pool recycles its connections.
 THREAD_CONNECTION_RECYCLE_SECONDS = POOL_RECYCLE_SECONDS
@@ -69,30 +70,36 @@ class DriverStatement:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def _for(self, dialect: sa.engine.Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+    def _for(self, dialect: sa.engine.Dialect, numbered: bool = False) -> _Compiled:
+        """``numbered``: PostgreSQL's own placeholders ($1), for a LibpqCursor."""
+        key = (dialect.name, numbered)
+        found = self._compiled.get(key)
         if found is None:
-            compiled = self.statement.compile(dialect=dialect)
+            # Only the SQL's placeholders differ; values convert as the engine's dialect says.
+            compiled = self.statement.compile(
+                dialect=_numbered_dialect(dialect) if numbered else dialect)
             columns = (self.statement.selected_columns
                        if isinstance(self.statement, sa.Select) else ())
             found = _Compiled(
                 sql=compiled.string,
                 positions=tuple(compiled.positiontup) if compiled.positional else None,
                 binds=tuple(
-                    (name, bind.type.dialect_impl(dialect).bind_processor(dialect),
+                    (compiled.bind_names[bind],
+                     bind.type.dialect_impl(dialect).bind_processor(dialect),
                      _REQUIRED if bind.required else bind.value)
-                    for name, bind in compiled.binds.items()),
+                    for bind in compiled.binds.values()),
                 result_processors=tuple(
                     (index, process) for index, process in enumerate(
                         column.type.dialect_impl(dialect).result_processor(dialect, None)
                         for column in columns) if process),
             )
-            self._compiled[dialect.name] = found
+            self._compiled[key] = found
         return found
 
-    def _execute(self, cursor, params: Mapping) -> _Compiled:
-        engine = db.engine
-        compiled = self._for(engine.dialect)
+    def _execute(self, cursor, params: Mapping, engine: sa.engine.Engine | None = None
+                 ) -> _Compiled:
+        engine = engine or db.engine
+        compiled = self._for(engine.dialect, isinstance(cursor, LibpqCursor))
         _tell(compiled.sql)
         values = {}
         for name, process, default in compiled.binds:
@@ -109,23 +116,33 @@ class DriverStatement:
                 cursor.execute(compiled.sql, arguments)
         return compiled
 
-    def rows(self, cursor, params: Mapping) -> list[list]:
+    def rows(self, cursor, params: Mapping, engine: sa.engine.Engine | None = None
+             ) -> list[list]:
         """The rows of a SELECT, each value converted as SQLAlchemy converts it."""
-        processors = self._execute(cursor, params).result_processors
-        rows = []
-        for row in cursor.fetchall():
-            values = list(row)
+        processors = self._execute(cursor, params, engine).result_processors
+        rows = [row if type(row) is list else list(row) for row in cursor.fetchall()]
+        for values in rows:
             for index, process in processors:
                 # NULL stays None under every processor; most of a joined row is NULL.
                 if values[index] is not None:
                     values[index] = process(values[index])
-            rows.append(values)
         return rows
 
     def run(self, cursor, params: Mapping) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it matched."""
         self._execute(cursor, params)
         return cursor.rowcount
+
+
+_numbered_dialects: dict[type, sa.engine.Dialect] = {}
+
+
+def _numbered_dialect(dialect: sa.engine.Dialect) -> sa.engine.Dialect:
+    """The dialect's class with PostgreSQL's numbered placeholders, for compiling only."""
+    numbered = _numbered_dialects.get(type(dialect))
+    if numbered is None:
+        numbered = _numbered_dialects[type(dialect)] = type(dialect)(paramstyle="numeric_dollar")
+    return numbered
 
 
 def _wrapped(error: Exception, dbapi) -> sa.exc.DBAPIError:
@@ -155,7 +172,9 @@ class _OwnConnection:
             driver.autocommit(True)
         # SQLite: db.configure_engine already runs statements outside transactions until a write.
         self.engine, self.connection = engine, connection
-        self.cursor = connection.cursor()
+        # PostgreSQL: libpq's prepared-statement calls, without psycopg's cursor (libpq_cursor).
+        self.cursor = (LibpqCursor(driver) if engine.dialect.name == "postgresql"
+                       else connection.cursor())
         self.opened_at = time.monotonic()
         _open_connections.add(self)
 
@@ -231,16 +250,20 @@ def read_rows(statement: DriverStatement, params: Mapping) -> list[list]:
     earlier and the server has dropped it since (a database restart while it sat idle), the
     read runs once more on a new one: a read can be repeated, and the first request after a
     restart need not fail for a connection nobody was using."""
+    engine = db.engine
     own = getattr(_thread, "own", None)
-    reused = own is not None and own.usable_for(db.engine)
-    try:
-        with read_cursor() as cursor:
-            return statement.rows(cursor, params)
-    except sa.exc.DBAPIError as error:
-        if not reused or database_unavailable(error) != UNREACHABLE:
-            raise
+    if own is not None and own.usable_for(engine):
+        # The usual case, without autocommit_cursor's context manager (a hot path).
+        dbapi = engine.dialect.loaded_dbapi
+        try:
+            return statement.rows(own.cursor, params, engine)
+        except dbapi.Error as error:
+            own.close()
+            wrapped = _wrapped(error, dbapi)
+            if database_unavailable(wrapped) != UNREACHABLE:
+                raise wrapped from error
     with read_cursor() as cursor:
-        return statement.rows(cursor, params)
+        return statement.rows(cursor, params, engine)
 
 
 @contextlib.contextmanager

@@ -47,6 +47,8 @@ class ForwardedClient:
         return any(address in network for network in self.trusted)
 
     def __call__(self, environ, start_response):
-        if self._is_trusted(environ.get("REMOTE_ADDR", "")):
+        # Without the header ProxyFix would change nothing (it reads X-Forwarded-For only).
+        if ("HTTP_X_FORWARDED_FOR" in environ
+                and self._is_trusted(environ.get("REMOTE_ADDR", ""))):
             return self.forwarded(environ, start_response)
         return self.app(environ, start_response)

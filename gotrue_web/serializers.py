@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 def timestamp(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds and a Z (values are UTC already; isoformat is several
-    times cheaper than strftime, and a user JSON carries up to ten of them)."""
+    times cheaper than strftime, and a user JSON carries up to ten of them). The first 26
+    characters are the date and time (the year always has four digits), before any offset."""
     if value is None:
         return None
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def audit_entry_json(entry: AuditLogEntry) -> dict:

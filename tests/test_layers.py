@@ -16,7 +16,7 @@ PACKAGE = ROOT / "gotrue_web"
 
 # Layer -> the layers of gotrue_web it may import. A layer is the first name under
 # gotrue_web (a package or a top-level module); its own modules may import each other.
-LEAVES = {"errors", "durations", "proxies", "sqlite_wal"}
+LEAVES = {"errors", "durations", "proxies", "sqlite_wal", "libpq_cursor"}
 ALLOWED = {
     "errors": set(),
     "durations": set(),
@@ -28,8 +28,10 @@ ALLOWED = {
     "db": {"sqlite_wal"},
     "models": {"db"},
     "extensions": {"db"},
+    # The hot paths' statements through libpq on PostgreSQL (psycopg only).
+    "libpq_cursor": set(),
     # Prebuilt statements on the driver's cursor, for the hot paths.
-    "driver_sql": {"db", "extensions"},
+    "driver_sql": {"db", "extensions", "libpq_cursor"},
     "transports": {"errors", "settings", "security"},
     "ratelimit": {"settings", "sqlite_wal"},
     "runtime": {"settings", "security", "transports", "ratelimit"},

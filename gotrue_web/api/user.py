@@ -11,13 +11,14 @@ from ..security.access_tokens import claim_audiences
 from ..serializers import user_json
 from ..services.user_updates import UserUpdate, update_self
 from .errors import json_response
-from .params import json_body, request_audience, resolved_redirect
+from .params import json_body, resolved_redirect
 
 
 def get_user():
     caller = g.caller
     audiences = claim_audiences(caller.claims)
-    if not audiences or request_audience(caller.claims) != audiences[0]:
+    # caller.info.aud is request_audience(caller.claims), worked out by the guard.
+    if not audiences or caller.info.aud != audiences[0]:
         raise bad_request(ErrorCode.VALIDATION_FAILED,
                           "Token audience doesn't match request audience")
     return json_response(user_json(caller.user))

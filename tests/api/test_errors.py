@@ -245,6 +245,16 @@ def test_cors_headers_on_responses(client, path):
     assert response.headers["X-Request-Id"]
 
 
+@pytest.mark.parametrize("path", ["/auth/v1/settings", "/health", "/auth/v1/no-such-route"])
+def test_no_cors_headers_without_an_origin(client, path):
+    """A request without Origin (a server, a mobile app) is no CORS request: nothing to add
+    (flask-cors's hook is not even run for it, see gotrue_web._cross_origin_only)."""
+    response = client.get(path)
+    assert [name for name in response.headers.keys()
+            if name.lower().startswith("access-control-") or name.lower() == "vary"] == []
+    assert response.headers["X-Request-Id"]
+
+
 def test_cors_exposes_the_configured_request_id_header(make_app):
     app = make_app(**{"api.request_id_header": "X-Trace-Id"})
     response = app.test_client().get("/settings", headers={"Origin": "https://app.example.com",

@@ -1,0 +1,121 @@
+"""libpq_cursor.LibpqCursor, the hot paths' statements on PostgreSQL: values read back as
+psycopg's cursor reads them, one prepared statement per parameter types, psycopg's errors (a
+lost connection an OperationalError that db.database_unavailable knows). PostgreSQL only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from psycopg.types.json import Jsonb
+
+from gotrue_web import driver_sql
+from gotrue_web.db import UNREACHABLE, database_unavailable
+from gotrue_web.libpq_cursor import LibpqCursor
+
+from .conftest import api_for
+from .factories import unique_email
+
+
+@pytest.fixture
+def server_url(test_database) -> str:
+    if test_database.backend != "postgresql":
+        pytest.skip("LibpqCursor is PostgreSQL's")
+    return sa.engine.make_url(test_database.url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+@pytest.fixture
+def connection(server_url):
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        yield connection
+
+
+def _prepared_names(connection) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
+        return [name for (name,) in cursor.fetchall()]
+
+
+VALUES = (uuid.uuid4(), datetime(2026, 12, 6, 17, 1, 2, 345678, tzinfo=timezone.utc),
+          Jsonb({"b": [1, "two"], "a": None}), "naïve text", True, None)
+
+
+def test_rows_read_back_as_through_psycopgs_cursor(connection):
+    placeholders = ("$1::uuid", "$2::timestamptz", "$3::jsonb", "$4::text", "$5::bool",
+                    "$6::int")
+    libpq = LibpqCursor(connection)
+    libpq.execute(f"SELECT {', '.join(placeholders)}, 'x' UNION ALL SELECT NULL, NULL, NULL, "
+                  "NULL, NULL, 7, 'y'", VALUES)
+    rows = libpq.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::uuid, %s::timestamptz, %s::jsonb, %s::text, %s::bool, "
+                       "%s::int, 'x' UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, 7, 'y'",
+                       VALUES)
+        expected = [list(row) for row in cursor.fetchall()]
+    assert rows == expected
+    assert rows[0][2] == {"b": [1, "two"], "a": None}
+    assert libpq.rowcount == 2
+
+
+def test_a_statement_is_prepared_once_per_parameter_types(connection):
+    libpq = LibpqCursor(connection)
+    for number in (1, 2, 3):
+        libpq.execute("SELECT $1::int", (number,))
+        assert libpq.fetchall() == [[number]]
+    assert _prepared_names(connection) == ["gotrue_web_0"]
+    # NULL has no type of its own: another prepared statement, as psycopg's cursor makes.
+    libpq.execute("SELECT $1::int", (None,))
+    assert libpq.fetchall() == [[None]]
+    assert _prepared_names(connection) == ["gotrue_web_0", "gotrue_web_1"]
+
+
+def test_without_prepared_statements_nothing_is_prepared(server_url):
+    with psycopg.connect(server_url, autocommit=True, prepare_threshold=None) as connection:
+        libpq = LibpqCursor(connection)
+        libpq.execute("SELECT $1::int + 1", (41,))
+        assert libpq.fetchall() == [[42]]
+        assert _prepared_names(connection) == []
+
+
+def test_writes_give_their_row_count_and_server_errors_are_psycopgs(connection):
+    libpq = LibpqCursor(connection)
+    libpq.execute("CREATE TEMPORARY TABLE t (id int PRIMARY KEY)", ())
+    libpq.execute("INSERT INTO t SELECT generate_series(1, $1::int)", (3,))
+    assert libpq.rowcount == 3
+    with pytest.raises(psycopg.errors.ProgrammingError):
+        libpq.fetchall()  # an INSERT without RETURNING has no rows
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        libpq.execute("INSERT INTO t VALUES ($1::int)", (2,))
+    # Autocommit: the error ended nothing but its own statement.
+    libpq.execute("UPDATE t SET id = id + 10 WHERE id > $1::int", (1,))
+    assert libpq.rowcount == 2
+
+
+def test_a_lost_connection_is_an_operational_error(connection, server_url):
+    libpq = LibpqCursor(connection)
+    libpq.execute("SELECT pg_backend_pid()", ())
+    [[backend]] = libpq.fetchall()
+    with psycopg.connect(server_url, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    with pytest.raises(psycopg.OperationalError) as raised:
+        libpq.execute("SELECT $1::int", (1,))
+    assert database_unavailable(raised.value) == UNREACHABLE
+
+
+def test_the_hot_paths_read_through_it(app, server_url):
+    """GET /user and the refresh grant run their statements on a LibpqCursor (and the answer is
+    the user's)."""
+    api = api_for(app)
+    session = api.session(unique_email("libpq"))
+    response = api.get("/user", token=session["access_token"])
+    assert response.status_code == 200
+    assert response.get_json()["email"] == session["user"]["email"]
+    assert isinstance(driver_sql._thread.own.cursor, LibpqCursor)
+    refreshed = api.post("/token?grant_type=refresh_token",
+                         json={"refresh_token": session["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert refreshed.get_json()["user"]["id"] == session["user"]["id"]
