@@ -29,11 +29,10 @@ _NAME_PREFIX = "gotrue_web_"
 class LibpqCursor:
     """Cursor-shaped (execute, fetchall, rowcount) for SQL with numbered placeholders ($1)."""
 
-    __slots__ = ("_connection", "_encoding", "_pgconn", "_prepare", "_prepared", "_result",
-                 "_transformer", "rowcount")
+    __slots__ = ("_encoding", "_pgconn", "_prepare", "_prepared", "_result", "_transformer",
+                 "rowcount")
 
     def __init__(self, connection) -> None:
-        self._connection = connection
         self._pgconn = connection.pgconn
         self._encoding = connection.info.encoding
         self._transformer = Transformer(connection)
