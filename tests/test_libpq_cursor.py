@@ -4,16 +4,18 @@ lost connection an OperationalError that db.database_unavailable knows). Postgre
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
 
 import psycopg
 import pytest
 import sqlalchemy as sa
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, JsonbLoader
 
 from gotrue_web import driver_sql
 from gotrue_web.db import UNREACHABLE, database_unavailable
+from gotrue_web.extensions import db
 from gotrue_web.libpq_cursor import LibpqCursor
 
 from .conftest import api_for
@@ -59,6 +61,29 @@ def test_rows_read_back_as_through_psycopgs_cursor(connection):
     assert rows == expected
     assert rows[0][2] == {"b": [1, "two"], "a": None}
     assert libpq.rowcount == 2
+
+
+JSON_TEXTS = ('{"n": 12345678901234567890123, "f": 1.5e-7, "s": "na\\u00efve \u2028", '
+              '"l": [true, null, {"x": -0.0}]}', '"text"', "3", "null", "[]")
+
+
+def test_json_reads_as_json_loads_reads_it(connection):
+    """Big integers stay exact; a json column keeps the text's whitespace (the scanner hands
+    that to json.loads); the connection's own adapters are left alone."""
+    libpq = LibpqCursor(connection)
+    for text in JSON_TEXTS:
+        libpq.execute("SELECT $1::text::jsonb, $1::text::json, "
+                      "('  ' || $1::text || E'\\n')::json", (text,))
+        assert libpq.fetchall() == [[json.loads(text)] * 3]
+    libpq.execute("SELECT NULL::jsonb", ())
+    assert libpq.fetchall() == [[None]]
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        libpq.execute("SELECT '{\"a\": '::jsonb", ())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT '12345678901234567890123'::jsonb")
+        assert cursor.fetchone() == (12345678901234567890123,)
+        assert connection.adapters.get_loader(connection.adapters.types["jsonb"].oid,
+                                              psycopg.pq.Format.TEXT) is JsonbLoader
 
 
 def test_a_statement_is_prepared_once_per_parameter_types(connection):
@@ -119,3 +144,17 @@ def test_the_hot_paths_read_through_it(app, server_url):
                          json={"refresh_token": session["refresh_token"]})
     assert refreshed.status_code == 200
     assert refreshed.get_json()["user"]["id"] == session["user"]["id"]
+
+
+def test_the_apps_connections_run_in_utc(app, server_url):
+    """Whatever the server's default zone (Etc/UTC here, which psycopg would map to a ZoneInfo
+    and convert every value into), the app's connections say UTC: psycopg then gives datetime's
+    own UTC, and SQL that drops a timestamptz's zone for GoTrue's zone-less columns yields UTC."""
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+        read = connection.exec_driver_sql(
+            "SELECT '2026-12-06 12:00:00+01'::timestamptz, "
+            "'2026-12-06 12:00:00+01'::timestamptz::timestamp").one()
+    assert read[0] == datetime(2026, 12, 6, 11, tzinfo=timezone.utc)
+    assert read[0].tzinfo is timezone.utc
+    assert read[1] == datetime(2026, 12, 6, 11)

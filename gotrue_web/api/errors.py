@@ -12,6 +12,7 @@ import re
 import uuid
 from datetime import date
 
+import orjson
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -41,10 +42,19 @@ def requested_api_version() -> date | None:
         return None
 
 
+def json_bytes(body) -> bytes:
+    """Compact UTF-8 JSON in the key order the serializers chose. orjson writes it over ten
+    times faster than json, on every answer; json takes what orjson refuses (integers beyond
+    64 bits, keys that are not strings), which a user's metadata may hold."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
     """A compact JSON response that keeps the key order the serializers chose."""
-    response = Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-                        status=status, mimetype="application/json")
+    response = Response(json_bytes(body), status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

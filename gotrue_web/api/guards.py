@@ -12,16 +12,16 @@ from dataclasses import dataclass
 
 from flask import g, request
 
+from .. import ratelimit
 from ..db import NIL_UUID
 from ..errors import ErrorCode, GoTrueError, forbidden, too_many_requests, unauthorized
 from ..models import Session, User
-from .. import ratelimit
 from ..ratelimit import retry_after_seconds
 from ..runtime import RequestInfo, current_runtime
 from ..security.access_tokens import claim_session_id, claim_user_id, verify_bearer
 from ..services import oauth_server, sessions, sso, users
-from ..services.hot_paths import reads as hot_reads
 from ..services.audit import Actor
+from ..services.hot_paths import reads as hot_reads
 from .params import request_info
 
 
@@ -156,12 +156,13 @@ def rate_limit_key() -> str:
 
 
 def identify_client() -> None:
-    """before_request of the API: the client every per-client budget of this request counts."""
-    ratelimit.requesting_client.set(rate_limit_key())
+    """before_request of the API: the client every per-client budget of this request counts,
+    worked out only if one is counted."""
+    ratelimit.identify_requesting_client(rate_limit_key)
 
 
 def forget_client(_exception=None) -> None:
-    ratelimit.requesting_client.set("")
+    ratelimit.identify_requesting_client(None)
 
 
 def _over_limit(wait: float) -> GoTrueError:
@@ -176,7 +177,7 @@ def rate_limited(view, bucket: str | Callable[[], str]):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         name = bucket() if callable(bucket) else bucket
-        wait = current_runtime().limiter.hit(name, ratelimit.requesting_client.get())
+        wait = current_runtime().limiter.hit(name, ratelimit.requesting_client())
         if wait is not None:
             raise _over_limit(wait)
         return view(*args, **kwargs)

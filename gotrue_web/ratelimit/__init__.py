@@ -46,10 +46,23 @@ _REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 _FAILURE_LOG_INTERVAL = 60.0
 
 
-# Who the current API request counts against (api.guards sets it for every API request): the
-# per-client budgets read it where the request is far away (an email about to be sent). Empty
-# outside API requests: operators' console actions count against no client budget.
-requesting_client: ContextVar[str] = ContextVar("requesting_client", default="")
+# Who the current API request counts against: api.guards sets, for every API request, the
+# function that works it out from the request, and it runs only when a budget is counted (most
+# requests count none). The per-client budgets read it where the request is far away (an email
+# about to be sent). Unset outside API requests: console actions count against no client.
+_client_of_request: ContextVar[Callable[[], str] | None] = ContextVar("requesting_client",
+                                                                       default=None)
+
+
+def requesting_client() -> str:
+    """The client the current request's per-client budgets count ("" outside API requests)."""
+    find = _client_of_request.get()
+    return find() if find is not None else ""
+
+
+def identify_requesting_client(find: Callable[[], str] | None) -> None:
+    """Set (or, with None, clear) how the current request's client is worked out."""
+    _client_of_request.set(find)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ..runtime import Runtime
 
 def _keys(account: str) -> tuple[tuple[str, str], ...]:
     return (("password_account", account),
-            ("password_client", f"{account} {requesting_client.get()}"))
+            ("password_client", f"{account} {requesting_client()}"))
 
 
 def check(rt: Runtime, account: str) -> None:

@@ -16,7 +16,7 @@ from ..runtime import Runtime
 def charge_email(rt: Runtime, recipient: str) -> None:
     """Count one email to ``recipient``; 429 over_email_send_rate_limit when a budget is spent."""
     for bucket, key in (("email_address", recipient.strip().lower()),
-                        ("email_client", requesting_client.get())):
+                        ("email_client", requesting_client())):
         if not key:
             continue
         wait = rt.limiter.hit(bucket, key)
