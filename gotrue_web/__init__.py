@@ -204,12 +204,15 @@ def init_runtime(app: Flask, settings) -> None:
     )
     app.extensions["gotrue"] = runtime
 
-    # Settings changed in the console (runtime_settings): a process's first request loads
-    # them, then a thread of its own looks for changes; health checks never touch the database.
+    # A process's background threads start with its first request (after any fork) other
+    # than a health check, which must never reach the database. Settings changed in the
+    # console (runtime_settings): that request loads them, then a thread of its own looks for
+    # changes. The mail outbox's dispatcher thread: see _send_queued_mail.
     @app.before_request
-    def _live_settings():
+    def _start_process_threads():
         if not request.path.endswith("/health"):
             runtime.live_settings.before_request(app)
+            runtime.outbox.start(app)
 
     # Mail log entries outlive the request's transaction (a failed send is still recorded).
     app.teardown_appcontext(runtime.mail_log.write_pending)
@@ -219,14 +222,11 @@ def init_runtime(app: Flask, settings) -> None:
     app.teardown_appcontext(hook_log.write_pending)
 
     # Emails a request queued are rows of its transaction (the mail outbox). This process's
-    # dispatcher thread starts with the first request (after any fork) other than a health
-    # check, which must never reach the database, and is woken once a request that queued
-    # mail has answered successfully (and so committed). A request that failed rolled its rows
-    # back, unless its error committed first: those are withdrawn.
+    # dispatcher thread (started by _start_process_threads) is woken once a request that
+    # queued mail has answered successfully (and so committed). A request that failed rolled
+    # its rows back, unless its error committed first: those are withdrawn.
     @app.after_request
     def _send_queued_mail(response):
-        if not request.path.endswith("/health"):
-            runtime.outbox.start(app)
         queued = runtime.outbox.take()
         if queued and response.status_code < 400:
             runtime.outbox.wake()

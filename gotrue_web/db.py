@@ -7,6 +7,7 @@ schema named by GOTRUE_DB_NAMESPACE, reached through the connection's search_pat
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import logging
 import random
@@ -116,15 +117,23 @@ class IPAddress(sa.types.TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value in (None, ""):
             return None
-        if dialect.name == "postgresql":
-            try:
-                ipaddress.ip_address(value)
-            except ValueError:
-                return None
+        if dialect.name == "postgresql" and not _is_ip_address(value):
+            return None
         return str(value)
 
     def process_result_value(self, value, dialect):
         return None if value is None else str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_ip_address(value) -> bool:
+    """Whether inet takes ``value``. Remembered: a client's address comes back on each of its
+    writes (sessions, refresh tokens, audit entries), and ipaddress parses in Python."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 # jsonb on PostgreSQL, JSON elsewhere.
@@ -165,10 +174,9 @@ def engine_options(url: str, namespace: str, pool_size: int) -> dict:
                else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     if backend == "postgresql":
         # search_path puts every unqualified name in the namespace; lock_timeout bounds row locks.
-        # TimeZone UTC, whatever the server's default: timestamps then arrive in UTC already
-        # (psycopg gives them datetime's own UTC; from a zone such as Etc/UTC each value would
-        # be converted twice, a dozen on every GET /user), and SQL that turns a timestamptz
-        # into GoTrue's zone-less columns yields UTC, as those columns hold.
+        # TimeZone UTC, whatever the server's default: psycopg then gives datetime's own UTC
+        # (from Etc/UTC, say, each value would be converted twice), and SQL that turns a
+        # timestamptz into GoTrue's zone-less columns yields the UTC they hold.
         options["connect_args"] = {
             "options": f"-c search_path={namespace} -c lock_timeout=5000 -c TimeZone=UTC",
             **timeout,

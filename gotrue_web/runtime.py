@@ -8,6 +8,7 @@ cache and the mail log entries waiting for the end of the request). The factory 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
@@ -73,3 +74,19 @@ class RequestInfo:
     user_agent: str = ""
     # The request's audience: X-JWT-AUD, else the caller's JWT aud, else GOTRUE_JWT_AUD.
     aud: str = ""
+
+
+def process_id() -> int:
+    """This process's id, kept up to date across forks. os.getpid is a system call, and the
+    per-request checks for a process's first request (background threads to start after
+    gunicorn forked a worker) would make several."""
+    return _process_id
+
+
+def _forked() -> None:
+    global _process_id
+    _process_id = os.getpid()
+
+
+_process_id = os.getpid()
+os.register_at_fork(after_in_child=_forked)

@@ -52,6 +52,8 @@ def _after_user_created(response):
     """after_user_created for the users this request created and committed (on every app
     request: the console creates users too). Its error replaces a JSON API success; redirects
     (the OAuth callback) and console pages keep their answer, the error stays in the log."""
+    if not user_created.pending():
+        return response
     try:
         user_created.run_after(current_runtime())
     except GoTrueError as error:

@@ -44,12 +44,13 @@ def requested_api_version() -> date | None:
 
 def json_bytes(body) -> bytes:
     """Compact UTF-8 JSON in the key order the serializers chose. orjson writes it over ten
-    times faster than json, on every answer; json takes what orjson refuses (integers beyond
-    64 bits, keys that are not strings), which a user's metadata may hold."""
+    times faster than json, on every answer; json takes what orjson refuses: integers beyond
+    64 bits (a user's metadata may hold them), keys that are not strings, lone surrogates
+    (json's ASCII escapes keep even those valid UTF-8)."""
     try:
         return orjson.dumps(body)
     except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:

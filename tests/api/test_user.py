@@ -244,6 +244,23 @@ def test_data_is_merged_and_null_deletes(app, api):
     assert audit_actions(app).count("user_modified") == 2
 
 
+def test_metadata_numbers_come_back_as_written(api):
+    """Integers beyond 64 bits and small floats survive the database and the JSON writer
+    (orjson takes 64-bit integers only: json writes the rest), on the update's answer, GET
+    /user and a refresh."""
+    session = api.session("numbers@example.com")
+    data = {"big": 12345678901234567890123, "small": 1.5e-7, "text": "naïve ✓"}
+    updated = api.put("/user", token=session["access_token"], json={"data": data})
+    assert updated.status_code == 200
+    read = api.get("/user", token=session["access_token"])
+    refreshed = api.post("/token?grant_type=refresh_token",
+                         json={"refresh_token": session["refresh_token"]})
+    assert refreshed.status_code == 200
+    for answer in (updated.get_json(), read.get_json(), refreshed.get_json()["user"]):
+        assert {key: answer["user_metadata"][key] for key in data} == data
+    assert b"12345678901234567890123" in read.data
+
+
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"data": [1]}', b'{"password": 5}'])
 def test_put_user_bad_body_is_bad_json(api, body):
     token = api.session("badbody@example.com")["access_token"]

@@ -82,6 +82,11 @@ def skip_after(user: User) -> None:
         _created.set([entry for entry in entries if entry.user is not user])
 
 
+def pending() -> bool:
+    """Whether the current request created a user (most requests do not, and skip run_after)."""
+    return bool(_created.get())
+
+
 def run_after(rt: Runtime) -> None:
     """Call after_user_created for each committed new user of the request; the first error
     (mapped for /signup) is raised after every call was made."""

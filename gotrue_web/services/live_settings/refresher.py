@@ -23,7 +23,7 @@ import weakref
 from typing import Callable
 
 from ...extensions import db
-from ...runtime import Runtime
+from ...runtime import Runtime, process_id
 from ...settings import Settings
 from . import catalog, store
 from .store import Override
@@ -96,7 +96,7 @@ class LiveSettings:
     def before_request(self, app) -> None:
         """The app's before_request (not for health checks): the first request of a process
         waits for the rows; later ones cost two attribute reads."""
-        pid = os.getpid()
+        pid = process_id()
         if self._loaded_pid == pid and self._thread_pid == pid:
             return
         if self._loaded_pid != pid:

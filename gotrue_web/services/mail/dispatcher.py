@@ -44,7 +44,7 @@ from ...models.mail_outbox import (
     OUTBOX_SENT,
     MailOutboxRow,
 )
-from ...runtime import Runtime
+from ...runtime import Runtime, process_id
 from ...settings import Settings
 from . import outbox
 from .sealing import PayloadSealer, UnreadablePayload, email_from_json, email_to_json
@@ -244,7 +244,7 @@ class MailOutbox:
         weakly: a discarded app's thread ends."""
         if not self.in_server or self._stopped.is_set():
             return
-        if self._thread is not None and self._pid == os.getpid():
+        if self._thread is not None and self._pid == process_id():
             return
         with self._state:
             if self._thread is not None and self._pid == os.getpid():
