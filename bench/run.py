@@ -13,6 +13,9 @@ Run it through bench/run.sh (see bench/README.md). Steps:
    floor's (bench/floor_app.py: bare Flask JSON, bcrypt cost-10 check and hash) with the same
    worker class, workers and threads; wrk against each scenario; any non-2xx answer or socket
    error fails the run;
+   The selected scenarios run in that order ``--rounds`` times; a ratio is the median over the
+   rounds of the scenario's req/s over its baseline's in the same round, so a machine whose
+   speed drifts during the run moves both sides of each ratio alike;
 5. req/s and CPU per request per scenario, the ratios against the aims, each worker's resident
    memory; then everything is removed.
 """
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,10 +38,19 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
 from bench_app import PASSWORD  # noqa: E402
-from fill import fill
-from seed import (BenchFailure, count_round_trips, migrate, provision_database,  # noqa: E402
-                  row_counts, seed_email_codes, seed_refresh_tokens, seed_users,
-                  server_environment, token_counts)
+from fill import fill  # noqa: E402
+from seed import (  # noqa: E402
+    BenchFailure,
+    count_round_trips,
+    migrate,
+    provision_database,
+    row_counts,
+    seed_email_codes,
+    seed_refresh_tokens,
+    seed_users,
+    server_environment,
+    token_counts,
+)
 from servers import (  # noqa: E402
     Server,
     database_server_cpu_seconds,
@@ -97,6 +110,28 @@ class Result:
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    @classmethod
+    def combined(cls, rounds: list[Result]) -> Result:
+        """The rounds of one scenario as one measurement: counts and times add up, CPU per
+        request is over all requests, latency percentiles are the rounds' medians."""
+        requests = sum(r.requests for r in rounds)
+
+        def per_request(field: str) -> float:
+            return sum(getattr(r, field) * r.requests for r in rounds) / max(requests, 1)
+
+        def median(field: str) -> float:
+            return statistics.median(getattr(r, field) for r in rounds)
+
+        return cls(
+            scenario=rounds[0].scenario, requests=requests,
+            seconds=sum(r.seconds for r in rounds), non2xx=sum(r.non2xx for r in rounds),
+            exhausted=sum(r.exhausted for r in rounds),
+            socket_errors=sum(r.socket_errors for r in rounds),
+            timeouts=sum(r.timeouts for r in rounds), p50_ms=median("p50_ms"),
+            p95_ms=median("p95_ms"), p99_ms=median("p99_ms"),
+            first_bad=next((r.first_bad for r in rounds if r.first_bad), ""),
+            cpu_ms=per_request("cpu_ms"), db_cpu_ms=per_request("db_cpu_ms"))
+
     def problems(self) -> list[str]:
         found = []
         if self.exhausted:
@@ -112,7 +147,8 @@ class Result:
 
 
 def run_wrk(args, port: int, scenario: str, data_file: Path | None, seconds: int,
-            profile_pids: list[int] = (), profile_dir: Path | None = None) -> Result:
+            profile_pids: list[int] = (), profile_dir: Path | None = None,
+            profile_name: str = "") -> Result:
     command = [
         args.wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
         "--timeout", "10s", "-s", str(BENCH_DIR / "scenario.lua"), f"http://127.0.0.1:{port}",
@@ -121,7 +157,8 @@ def run_wrk(args, port: int, scenario: str, data_file: Path | None, seconds: int
     profilers = [
         subprocess.Popen([args.py_spy, "record", "--pid", str(pid), "--duration",
                           str(seconds), "--rate", "200", "--format", "raw",
-                          "--output", str(profile_dir / f"{scenario}-{pid}.txt"), "--nonblocking"],
+                          "--output", str(profile_dir / f"{profile_name or scenario}-{pid}.txt"),
+                          "--nonblocking"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for pid in profile_pids
     ]
@@ -151,9 +188,12 @@ def parse_args(argv=None):
         epilog="DATABASE_URL=<server URL> runs on PostgreSQL or MariaDB in a scratch schema; "
                "GUNICORN_CMD_ARGS overrides gunicorn.conf.py for both gunicorns "
                "(e.g. \"--worker-class sync --threads 1\").")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario [10]")
+    parser.add_argument("--duration", type=int, default=5,
+                        help="measured seconds per scenario and round [5]")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="times the selected scenarios run, in turn [3]")
     parser.add_argument("--warmup", type=int, default=2,
-                        help="unmeasured seconds before each scenario [2]")
+                        help="unmeasured seconds before each scenario's first round [2]")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections [8]")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both [2]")
@@ -173,6 +213,8 @@ def parse_args(argv=None):
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     args.only = [s for s in args.only.split(",") if s] or list(SCENARIOS)
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
@@ -217,21 +259,24 @@ def main(argv=None) -> int:
               f"{servers['floor'].description()}; threads {settings.get('threads')}; "
               f"GUNICORN_CMD_ARGS={os.environ.get('GUNICORN_CMD_ARGS', '')!r}", flush=True)
         print(f"wrk: {args.threads} thread(s), {args.connections} connections, "
-              f"{args.duration:g} s per scenario (+{args.warmup:g} s warm-up); database: "
-              f"{database.backend}", flush=True)
+              f"{args.rounds} round(s) of {args.duration:g} s per scenario (+{args.warmup:g} s "
+              f"warm-up before the first); database: {database.backend}", flush=True)
 
-        results: dict[str, Result] = {}
+        rounds: dict[str, list[Result]] = {}
         failures: dict[str, str] = {}
         files = {"user": workdir / "access_tokens.txt", "password": workdir / "emails.txt"}
-        for name in [s for s in SCENARIOS if s in args.only]:
-            try:
-                results[name] = _run_scenario(args, name, app, servers, workdir, files, results)
-            except BenchFailure as failure:
-                failures[name] = str(failure)
-                print(f"  {SCENARIOS[name].label:<30} FAILED\n{failure}", flush=True)
+        for round_number in range(1, args.rounds + 1):
+            for name in [s for s in SCENARIOS if s in args.only and s not in failures]:
+                try:
+                    rounds.setdefault(name, []).append(_run_scenario(
+                        args, name, app, servers, workdir, files, rounds, round_number))
+                except BenchFailure as failure:
+                    failures[name] = str(failure)
+                    rounds.pop(name, None)
+                    print(f"  {SCENARIOS[name].label:<30} FAILED\n{failure}", flush=True)
 
         memory = {name: server.worker_rss_mb() for name, server in servers.items()}
-        missed = report(results, failures, round_trips, memory, args.show_sql)
+        missed = report(rounds, failures, round_trips, memory, args.show_sql)
         if failures:
             return 1
         return 2 if missed else 0
@@ -252,12 +297,16 @@ def main(argv=None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _pool_size(args, name: str, results: dict[str, Result]) -> int:
-    """Lines for a once-only scenario: more than it can use at the rate of a faster one."""
+def _pool_size(args, name: str, rounds: dict[str, list[Result]]) -> int:
+    """Lines for one round of a once-only scenario: more than it can use at the rate of a
+    faster one."""
     chosen = getattr(args, f"{name}_pool")
     if chosen:
         return chosen
-    rate = results.get
+
+    def rate(scenario: str) -> Result | None:
+        return Result.combined(rounds[scenario]) if rounds.get(scenario) else None
+
     if name == "refresh":  # a refresh writes: slower than GET /user, a single read
         ceiling = rate("user").rate * 1.3 if rate("user") else 3000
     elif name == "signup":  # a signup hashes the password
@@ -267,9 +316,10 @@ def _pool_size(args, name: str, results: dict[str, Result]) -> int:
     return int(ceiling * args.duration) + 300
 
 
-def _prepare_pool(args, name: str, app, workdir: Path, files: dict, results) -> Path:
-    """Seed the measured pool of a once-only scenario; return the warm-up's file."""
-    pool = _pool_size(args, name, results)
+def _prepare_pool(args, name: str, app, workdir: Path, files: dict, rounds) -> Path:
+    """Seed a round's measured pool of a once-only scenario (each round presents lines of its
+    own); return the warm-up's file."""
+    pool = _pool_size(args, name, rounds)
     warm = max(200, int(pool * args.warmup / args.duration))
     print(f"seeding {pool} + {warm} (warm-up) lines for {name} ...", flush=True)
     if name == "refresh":
@@ -287,14 +337,15 @@ def _prepare_pool(args, name: str, app, workdir: Path, files: dict, results) -> 
 
 
 def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Path, files: dict,
-                  results: dict[str, Result]) -> Result:
-    """Warm up, then measure one scenario; BenchFailure if any answer was not 2xx."""
+                  rounds: dict[str, list[Result]], round_number: int) -> Result:
+    """Measure one round of a scenario, warmed up first in the first round; BenchFailure if
+    any answer was not 2xx."""
     scenario = SCENARIOS[name]
     server = servers[scenario.server]
     warm_file = files.get(name)
     if scenario.once:
-        warm_file = _prepare_pool(args, name, app, workdir, files, results)
-    if args.warmup > 0:
+        warm_file = _prepare_pool(args, name, app, workdir, files, rounds)
+    if args.warmup > 0 and round_number == 1:
         warm_result = run_wrk(args, server.port, name, warm_file, args.warmup)
         # The warm-up pool may run dry; only real refusals matter there.
         problems = [p for p in warm_result.problems() if "pool ran out" not in p]
@@ -308,15 +359,16 @@ def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Pat
         before = token_counts(app) if name == "refresh" else row_counts(app)
     cpu_before, db_before = server.cpu_by_process(), database_server_cpu_seconds()
     result = run_wrk(args, server.port, name, files.get(name), args.duration,
-                     server.worker_pids() if args.profile else (), args.profile)
+                     server.worker_pids() if args.profile else (), args.profile,
+                     f"{name}-{round_number}")
     cpu_after, db_after = server.cpu_by_process(), database_server_cpu_seconds()
     result.db_cpu_ms = (db_after - db_before) * 1000 / max(result.requests, 1)
     used = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     result.cpu_ms = sum(used.values()) * 1000 / max(result.requests, 1)
     workers = [used[pid] for pid in server.worker_pids() if pid in used]
     shares = "/".join(f"{100 * w / max(sum(workers), 1e-9):.0f}" for w in workers)
-    print(f"  {scenario.label:<30} {result.rate:9.1f} req/s  (worker CPU shares {shares} %)",
-          flush=True)
+    print(f"  {scenario.label:<30} round {round_number}/{args.rounds} {result.rate:9.1f} req/s  "
+          f"(worker CPU shares {shares} %)", flush=True)
     if result.problems():
         raise BenchFailure("; ".join(result.problems()) + "\n" + server.error_log())
     if name == "refresh":
@@ -348,10 +400,17 @@ def _check_rows(app, name: str, before: dict[str, int], result: Result,
         raise BenchFailure(f"{name}: {result.requests} answers but {made} new {table}")
 
 
-def report(results, failures, round_trips, memory, show_sql: bool) -> list[str]:
+def paired_ratios(scenario: list[Result], baseline: list[Result]) -> list[float]:
+    """Each round's req/s of a scenario over its baseline's in the same round."""
+    return [mine.rate / base.rate for mine, base in zip(scenario, baseline) if base.rate]
+
+
+def report(rounds, failures, round_trips, memory, show_sql: bool) -> list[str]:
     """Print the figures; return the aims missed."""
     missed = []
+    results = {name: Result.combined(measured) for name, measured in rounds.items()}
     print()
+    print("all rounds together (latency percentiles: the rounds' medians)")
     print(f"{'scenario':<30} {'server':>7} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'p99 ms':>8} {'requests':>9} {'CPU ms/req':>10} {'DB CPU ms/req':>13}")
     for name, result in results.items():
@@ -359,8 +418,9 @@ def report(results, failures, round_trips, memory, show_sql: bool) -> list[str]:
               f"{result.p50_ms:8.1f} {result.p95_ms:8.1f} {result.p99_ms:8.1f} "
               f"{result.requests:9d} {result.cpu_ms:10.2f} {result.db_cpu_ms:13.2f}")
     print()
-    print("aims (req/s ratio; in brackets the same ratio computed from CPU ms/req of each "
-          "gunicorn, which other load on the machine disturbs less)")
+    print("aims (the median over the rounds of the req/s ratio in each round, the rounds' own "
+          "after it; in brackets the ratio of CPU ms/req of each gunicorn over all rounds, "
+          "which other load on the machine disturbs less)")
     for scenario, baseline, minimum in TARGETS:
         label = SCENARIOS[scenario].label
         if scenario in failures:
@@ -368,7 +428,8 @@ def report(results, failures, round_trips, memory, show_sql: bool) -> list[str]:
             missed.append(scenario)
         elif scenario in results and baseline in results:
             mine, base = results[scenario], results[baseline]
-            ratio = mine.rate / base.rate
+            each = paired_ratios(rounds[scenario], rounds[baseline])
+            ratio = statistics.median(each)
             cpu_ratio = base.cpu_ms / mine.cpu_ms if mine.cpu_ms else 0.0
             if minimum is None:
                 verdict = "(reported only)"
@@ -376,7 +437,9 @@ def report(results, failures, round_trips, memory, show_sql: bool) -> list[str]:
                 verdict = f"(aim >= {minimum:.2f})  " + ("ok" if ratio >= minimum else "MISSED")
                 if ratio < minimum:
                     missed.append(scenario)
-            print(f"  {label:<30} {ratio:5.2f} x {baseline:<11} [{cpu_ratio:4.2f}]  {verdict}")
+            shown = " ".join(f"{value:.2f}" for value in each)
+            print(f"  {label:<30} {ratio:5.2f} x {baseline:<11} ({shown}) [{cpu_ratio:4.2f}]  "
+                  f"{verdict}")
     print()
     print(f"resident memory of each worker after the run (VmRSS; aim for the project's: "
           f"< {MEMORY_AIM_MB} MB)")
