@@ -316,23 +316,28 @@ def _pool_size(args, name: str, rounds: dict[str, list[Result]]) -> int:
     return int(ceiling * args.duration) + 300
 
 
-def _prepare_pool(args, name: str, app, workdir: Path, files: dict, rounds) -> Path:
+def _prepare_pool(args, name: str, app, workdir: Path, files: dict, rounds,
+                  round_number: int) -> Path | None:
     """Seed a round's measured pool of a once-only scenario (each round presents lines of its
-    own); return the warm-up's file."""
+    own), and in the first round the warm-up's; return the warm-up's file."""
     pool = _pool_size(args, name, rounds)
-    warm = max(200, int(pool * args.warmup / args.duration))
+    warm = max(200, int(pool * args.warmup / args.duration)) if round_number == 1 else 0
     print(f"seeding {pool} + {warm} (warm-up) lines for {name} ...", flush=True)
+    tag = f"{round_number}"
     if name == "refresh":
-        warm_lines, lines = seed_refresh_tokens(app, warm), seed_refresh_tokens(app, pool)
+        warm_lines = seed_refresh_tokens(app, warm) if warm else []
+        lines = seed_refresh_tokens(app, pool)
     elif name == "signup":
         warm_lines = [f"signup-warm-{i}@example.com" for i in range(warm)]
-        lines = [f"signup-{i}@example.com" for i in range(pool)]
+        lines = [f"signup-{tag}-{i}@example.com" for i in range(pool)]
     else:
-        warm_lines = seed_email_codes(app, warm, "verify-warm")
-        lines = seed_email_codes(app, pool, "verify")
-    (workdir / f"{name}_warmup.txt").write_text("\n".join(warm_lines) + "\n")
-    files[name] = workdir / f"{name}.txt"
+        warm_lines = seed_email_codes(app, warm, "verify-warm") if warm else []
+        lines = seed_email_codes(app, pool, f"verify-{tag}")
+    files[name] = workdir / f"{name}-{tag}.txt"
     files[name].write_text("\n".join(lines) + "\n")
+    if not warm_lines:
+        return None
+    (workdir / f"{name}_warmup.txt").write_text("\n".join(warm_lines) + "\n")
     return workdir / f"{name}_warmup.txt"
 
 
@@ -344,7 +349,7 @@ def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Pat
     server = servers[scenario.server]
     warm_file = files.get(name)
     if scenario.once:
-        warm_file = _prepare_pool(args, name, app, workdir, files, rounds)
+        warm_file = _prepare_pool(args, name, app, workdir, files, rounds, round_number)
     if args.warmup > 0 and round_number == 1:
         warm_result = run_wrk(args, server.port, name, warm_file, args.warmup)
         # The warm-up pool may run dry; only real refusals matter there.
