@@ -49,6 +49,7 @@ from seed import (  # noqa: E402
     seed_refresh_tokens,
     seed_users,
     server_environment,
+    settle,
     token_counts,
 )
 from servers import (  # noqa: E402
@@ -359,6 +360,7 @@ def _run_scenario(args, name: str, app, servers: dict[str, Server], workdir: Pat
     # Let the warm-up's last in-flight requests land and its connections close: a worker
     # still holding them when wrk connects again would leave the new ones to the other.
     time.sleep(1)
+    settle(app)
     before = None
     if scenario.once:
         before = token_counts(app) if name == "refresh" else row_counts(app)

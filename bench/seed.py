@@ -84,6 +84,32 @@ def provision_database(raw_url: str, workdir: Path) -> BenchDatabase:
     raise BenchFailure(f"unsupported database backend {backend!r}")
 
 
+def settle(app) -> None:
+    """Finish the database's housekeeping of the writes made so far (the seeding's and the
+    scenarios' before), so that the next scenario is measured without paying for it: SQLite's
+    WAL is copied into the database file and emptied (else a commit of the next scenario does
+    it), PostgreSQL takes a checkpoint and vacuums and analyzes the run's tables (else the
+    checkpointer and autovacuum work during the next scenario). InnoDB purges in the
+    background and has nothing to ask for here."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                tables = connection.exec_driver_sql(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                ).scalars().all()
+                connection.exec_driver_sql(
+                    "VACUUM (ANALYZE) " + ", ".join(f'"{name}"' for name in tables))
+                try:
+                    connection.exec_driver_sql("CHECKPOINT")
+                except sa.exc.DBAPIError:
+                    pass  # a role without pg_checkpoint: the checkpointer's own schedule then
+        db.session.remove()
+
+
 # --- environment ------------------------------------------------------------------------------
 
 # Variables of the caller's shell that would change what is measured.
