@@ -15,7 +15,7 @@ from ..runtime import RequestInfo, Runtime
 from . import audit, password_attempts, password_checks, sessions
 from .hooks import legacy as legacy_webhook
 from .hooks.attempts import check_password_attempt
-from .users import NIL
+from .users import in_default_instance
 from .validation import phone_digits
 
 INVALID_CREDENTIALS = "Invalid login credentials"
@@ -25,7 +25,7 @@ def _lookup(column) -> sa.Select:
     # The user with identities and factors (for the answer) in one round trip.
     return (
         sa.select(User)
-        .where(User.instance_id == NIL, column == sa.bindparam("value"),
+        .where(in_default_instance(), column == sa.bindparam("value"),
                User.aud == sa.bindparam("aud"), User.is_sso_user.is_(False))
         .options(joinedload(User.identities), joinedload(User.factors))
     )

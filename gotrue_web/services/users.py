@@ -32,11 +32,20 @@ NIL = uuid.UUID(NIL_UUID)
 # --- lookups ----------------------------------------------------------------------------------
 
 
+def in_default_instance() -> sa.ColumnElement[bool]:
+    """users.instance_id is the nil UUID (GoTrue's only instance). Every row holds it, so its
+    index matches the whole table, and SQLite, which keeps no statistics unless ANALYZE runs,
+    walks that index instead of the email or phone one: a sign-in then read every user. The
+    column wrapped in a no-op coalesce is no index's key, so the test only filters the row the
+    selective index found (the same rows match: NULL stays NULL)."""
+    return sa.func.coalesce(User.instance_id, User.instance_id) == NIL
+
+
 def find_by_email(email: str, aud: str) -> User | None:
     """The non-SSO user with this (normalised) email in the audience, if any."""
     return db.session.execute(
         sa.select(User).where(
-            User.instance_id == NIL, User.email == email, User.aud == aud,
+            in_default_instance(), User.email == email, User.aud == aud,
             User.is_sso_user.is_(False),
         )
     ).scalars().first()
@@ -45,7 +54,7 @@ def find_by_email(email: str, aud: str) -> User | None:
 def find_by_phone(phone: str, aud: str) -> User | None:
     return db.session.execute(
         sa.select(User).where(
-            User.instance_id == NIL, User.phone == phone, User.aud == aud,
+            in_default_instance(), User.phone == phone, User.aud == aud,
             User.is_sso_user.is_(False),
         )
     ).scalars().first()
@@ -59,7 +68,7 @@ def find_by_email_or_identity(email: str, aud: str) -> User | None:
     return db.session.execute(
         sa.select(User).join(Identity, Identity.user_id == User.id).where(
             Identity.email == email, Identity.provider == "email", User.aud == aud,
-            User.instance_id == NIL, User.is_sso_user.is_(False),
+            in_default_instance(), User.is_sso_user.is_(False),
         )
     ).scalars().first()
 

@@ -130,7 +130,7 @@ def _find_by_code(rt: Runtime, verify_type: str, email: str, code: str, aud: str
     """The user and token type the code matches, or None; and the users it was tried against
     (their rows locked), whom a wrong code counts against."""
     hashed = one_time_tokens.code_digest(rt, email, code)
-    in_audience = (User.instance_id == users.NIL, User.aud == aud, User.is_sso_user.is_(False))
+    in_audience = (users.in_default_instance(), User.aud == aud, User.is_sso_user.is_(False))
     if verify_type == "email_change":
         # The code came to either the current address or the new one.
         candidates = _locked_user(sa.select(User).where(
@@ -331,7 +331,7 @@ def _verify_phone(rt: Runtime, verify_type: str, phone: str, code: str,
     begin_write_locked(db.session)
     # A pending new number is not unique: the users asking for it are all candidates.
     candidates = _locked_user(sa.select(User).where(
-        User.instance_id == users.NIL, User.aud == info.aud, User.is_sso_user.is_(False),
+        users.in_default_instance(), User.aud == info.aud, User.is_sso_user.is_(False),
         column == phone).order_by(User.created_at))
     if not candidates:
         raise forbidden(ErrorCode.OTP_EXPIRED, CODE_INVALID)

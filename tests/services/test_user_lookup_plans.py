@@ -1,0 +1,67 @@
+"""The sign-in lookups find a user through an index on the email or phone, never through the
+instance_id index, which matches every user (all rows hold the nil instance). SQLite keeps no
+statistics unless ANALYZE runs and took that index, so each sign-in, signup and code check read
+the whole users table."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from gotrue_web.extensions import db
+from gotrue_web.services import signin, users
+
+AUD = "authenticated"
+
+
+def _plan_of(app, lookup) -> str:
+    """The database's plan for the statement ``lookup`` sends, as text."""
+    statements: list = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        statements.append((statement, parameters))
+
+    with app.app_context():
+        # Removed at once: the test process's apps share the engine (tests/conftest.py).
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            lookup()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        sql, parameters = next((sql, parameters) for sql, parameters in statements
+                               if "FROM users" in sql)
+        explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
+        rows = db.session.connection().exec_driver_sql(explain + sql, parameters).all()
+        db.session.rollback()
+    return "\n".join(" ".join(str(value) for value in row) for row in rows)
+
+
+LOOKUPS = {
+    "find_by_email": lambda: users.find_by_email("ada@example.com", AUD),
+    "find_by_phone": lambda: users.find_by_phone("15550001111", AUD),
+    "find_by_email_or_identity": lambda: users.find_by_email_or_identity("ada@example.com", AUD),
+    "password grant": lambda: signin._find(signin._BY_EMAIL, "ada@example.com", AUD),
+}
+
+
+@pytest.mark.parametrize("name", LOOKUPS)
+def test_user_lookups_do_not_walk_the_instance_index(app, name):
+    plan = _plan_of(app, LOOKUPS[name])
+    assert "users_instance_id_idx" not in plan
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    if dialect == "sqlite":
+        column = "phone" if name == "find_by_phone" else "email"
+        # users_email_partial_key, or the unique phone constraint's own index.
+        assert "SEARCH users USING " in plan and f"({column}=?)" in plan
+
+
+def test_a_user_in_another_instance_is_not_found(app):
+    """The instance test still filters: a row outside the nil instance is no one's sign-in."""
+    with app.app_context():
+        db.session.execute(sa.insert(users.User.__table__).values(
+            instance_id=users.uuid.uuid4(), id=users.uuid.uuid4(), aud=AUD,
+            email="other-instance@example.com", is_sso_user=False, is_anonymous=False))
+        db.session.commit()
+        assert users.find_by_email("other-instance@example.com", AUD) is None
+        assert signin._find(signin._BY_EMAIL, "other-instance@example.com", AUD) is None
