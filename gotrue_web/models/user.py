@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import JSONB, Base, IndexedText, UTCDateTime
+from ..db import JSONB, NIL_UUID, Base, IndexedText, UTCDateTime
 
 # GoTrue's confirmed_at is least(email_confirmed_at, phone_confirmed_at); LEAST treats NULL
 # differently per database, so it is spelled out.
@@ -143,3 +143,12 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
+
+
+def in_default_instance() -> sa.ColumnElement[bool]:
+    """users.instance_id is the nil UUID (GoTrue's only instance). Every row holds it, so its
+    index matches the whole table, and SQLite, which keeps no statistics unless ANALYZE runs,
+    walks that index instead of the email or phone one: a sign-in then read every user. The
+    column wrapped in a no-op coalesce is no index's key, so the test only filters the row the
+    selective index found (the same rows match: NULL stays NULL)."""
+    return sa.func.coalesce(User.instance_id, User.instance_id) == uuid.UUID(NIL_UUID)

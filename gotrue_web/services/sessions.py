@@ -108,6 +108,50 @@ _NOTE_SIGN_IN = (sa.update(_USERS).where(_USERS.c.id == sa.bindparam("user_id"))
 _SESSION_COLUMNS = tuple(column.name for column in Session.__table__.c)
 
 
+@dataclass
+class SessionRows:
+    """A new session's rows, not yet written: the session, its amr claim and its first refresh
+    token (the row holds the hash; ``token`` is what the client gets)."""
+
+    session: dict
+    claim: dict
+    token_row: dict
+    token: str
+
+
+def session_rows(user_id: uuid.UUID, method: str, info: RequestInfo, now: datetime, *,
+                 aal: AAL = AAL.aal1, not_after: datetime | None = None,
+                 oauth_client_id: uuid.UUID | None = None,
+                 scopes: str | None = None) -> SessionRows:
+    values = {"id": uuid.uuid4(), "user_id": user_id, "created_at": now, "updated_at": now,
+              "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
+    if not_after is not None:
+        values["not_after"] = not_after
+    if oauth_client_id is not None:
+        values.update(oauth_client_id=oauth_client_id, scopes=scopes)
+    token = new_refresh_token()
+    return SessionRows(
+        session=values,
+        claim={"id": uuid.uuid4(), "session_id": values["id"], "created_at": now,
+               "updated_at": now, "authentication_method": method},
+        token_row={"instance_id": NIL, "token": refresh_token_hash(token),
+                   "user_id": str(user_id), "revoked": False, "created_at": now,
+                   "updated_at": now, "parent": None, "session_id": values["id"]},
+        token=token)
+
+
+def issue(rt: Runtime, user: User, rows: SessionRows, now: datetime, ip: str = "",
+          amr_provider: str = "") -> IssuedSession:
+    """The first access token of the session ``rows`` describe (written or not)."""
+    method = rows.claim["authentication_method"]
+    session = hot_reads.SessionView(_SESSION_COLUMNS,
+                                    tuple(rows.session.get(name) for name in _SESSION_COLUMNS))
+    amr = [{"method": method, "timestamp": int(now.timestamp())}]
+    if amr_provider:
+        amr[0]["provider"] = amr_provider
+    return mint(rt, user, session, amr, now, rows.token, method, ip)
+
+
 def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
                   aal: AAL = AAL.aal1, not_after: datetime | None = None,
                   amr_provider: str = "", oauth_client_id: uuid.UUID | None = None,
@@ -131,32 +175,17 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
         user.updated_at = now
         db.session.flush()  # the new user's row first: the session refers to it
         connection = db.session.connection()
-    values = {"id": uuid.uuid4(), "user_id": user.id, "created_at": now, "updated_at": now,
-              "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
-    if not_after is not None:
-        values["not_after"] = not_after
-    if oauth_client_id is not None:
-        values.update(oauth_client_id=oauth_client_id, scopes=scopes)
+    rows = session_rows(user.id, method, info, now, aal=aal, not_after=not_after,
+                        oauth_client_id=oauth_client_id, scopes=scopes)
     # On the session's connection: the rows refer only to the user, flushed by now.
-    connection.execute(_INSERT_SESSION, values)
-    connection.execute(_INSERT_CLAIM, {
-        "id": uuid.uuid4(), "session_id": values["id"], "created_at": now, "updated_at": now,
-        "authentication_method": method})
-    token = new_refresh_token()
-    connection.execute(INSERT_TOKEN, {
-        "instance_id": NIL, "token": refresh_token_hash(token), "user_id": str(user.id),
-        "revoked": False, "created_at": now, "updated_at": now, "parent": None,
-        "session_id": values["id"]})
+    connection.execute(_INSERT_SESSION, rows.session)
+    connection.execute(_INSERT_CLAIM, rows.claim)
+    connection.execute(INSERT_TOKEN, rows.token_row)
     if "factors" in sa.inspect(user).unloaded:
         # The answer lists them: read now, in this transaction, rather than lazily after the
         # commit in a transaction of their own.
         user.factors  # noqa: B018 - loads the relationship
-    session = hot_reads.SessionView(_SESSION_COLUMNS,
-                                    tuple(values.get(name) for name in _SESSION_COLUMNS))
-    amr = [{"method": method, "timestamp": int(now.timestamp())}]
-    if amr_provider:
-        amr[0]["provider"] = amr_provider
-    return mint(rt, user, session, amr, now, token, method, info.ip)
+    return issue(rt, user, rows, now, info.ip, amr_provider)
 
 
 def validity_error(rt: Runtime, session: Session, now: datetime,

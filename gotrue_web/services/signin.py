@@ -6,7 +6,6 @@ Parity: GoTrue internal/api/token.go (ResourceOwnerPasswordGrant).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from ..errors import ErrorCode, bad_request, unprocessable
 from ..extensions import db
@@ -15,27 +14,12 @@ from ..runtime import RequestInfo, Runtime
 from . import audit, password_attempts, password_checks, sessions
 from .hooks import legacy as legacy_webhook
 from .hooks.attempts import check_password_attempt
-from .users import in_default_instance
+from .hot_paths import reads
+from .hot_paths.sign_in import write_sign_in
 from .validation import phone_digits
 
 INVALID_CREDENTIALS = "Invalid login credentials"
-
-
-def _lookup(column) -> sa.Select:
-    # The user with identities and factors (for the answer) in one round trip.
-    return (
-        sa.select(User)
-        .where(in_default_instance(), column == sa.bindparam("value"),
-               User.aud == sa.bindparam("aud"), User.is_sso_user.is_(False))
-        .options(joinedload(User.identities), joinedload(User.factors))
-    )
-
-
-_BY_EMAIL, _BY_PHONE = _lookup(User.email), _lookup(User.phone)
-
-
-def _find(statement: sa.Select, value: str, aud: str) -> User | None:
-    return db.session.execute(statement, {"value": value, "aud": aud}).unique().scalars().first()
+_USERS = User.__table__
 
 
 def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
@@ -66,7 +50,7 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
 
     throttled = f"{provider}:{account}"
     password_attempts.check(rt, throttled)
-    user = _find(_BY_EMAIL if provider == "email" else _BY_PHONE, account, info.aud)
+    user = reads.read_sign_in_user(provider, account, info.aud)
     if user is None:
         rt.hasher.burn(password)
         password_attempts.record_failure(rt, throttled)
@@ -88,11 +72,50 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
     if provider == "phone" and not user.is_phone_confirmed:
         raise bad_request(ErrorCode.PHONE_NOT_CONFIRMED, "Phone not confirmed")
 
-    audit.record("login", audit.Actor.of_user(user), now=now, ip=info.ip,
-                 traits={"provider": provider})
+    metadata = (user.raw_user_meta_data, user.raw_app_meta_data)
     legacy_webhook.trigger(rt, "login", user)
-    issued = sessions.start_session(rt, user, "password", info)
+    _keep_replaced_metadata(user, *metadata)
+    issued = _start_session(rt, user, info, audit.entry_values(
+        "login", audit.Actor.of_user(user), now=now, ip=info.ip, traits={"provider": provider}))
     rt.metrics.sign_in("password", provider, "success")
     issued.report_weak_password = True
     issued.weak_password = password_checks.login_weakness(rt, password)
     return issued
+
+
+def _keep_replaced_metadata(user: reads.UserView, user_meta, app_meta) -> None:
+    """The legacy webhook's reply may replace the metadata (on the view): write it in the
+    request's transaction, which the sign-in's rows then join."""
+    replaced = {column: getattr(user, column) for column, before in (
+        ("raw_user_meta_data", user_meta), ("raw_app_meta_data", app_meta))
+        if getattr(user, column) is not before}
+    if replaced:
+        db.session.connection().execute(
+            sa.update(_USERS).where(_USERS.c.id == user.id).values(replaced))
+
+
+
+def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo,
+                   audit_entry: dict) -> sessions.IssuedSession:
+    """The session of a password sign-in, written with the user's last_sign_in_at and the
+    audit entry (hot_paths.sign_in).
+
+    Usually on a connection of its own after the access token is minted: a custom_access_token
+    hook that refuses leaves nothing written. A pg-functions hook runs in the request's
+    transaction and sees the new session there, as in GoTrue; and a request that already wrote
+    in its transaction (the webhook's metadata) keeps one transaction: then the rows go first,
+    in that transaction."""
+    now = rt.now()
+    rows = sessions.session_rows(user.id, "password", info, now)
+    hook = rt.settings.hooks.custom_access_token
+    in_request_transaction = (hook.enabled and hook.is_pg_function) or (
+        db.session.registry.has() and db.session().in_transaction())
+    issued = None
+    if not in_request_transaction:
+        issued = sessions.issue(rt, user, rows, now, info.ip)
+    if not write_sign_in(user.id, now, rows, audit_entry,
+                         in_request_transaction=in_request_transaction):
+        # Deleted since the read: as for any unknown account.
+        raise bad_request(ErrorCode.INVALID_CREDENTIALS, INVALID_CREDENTIALS)
+    user.last_sign_in_at = user.updated_at = now
+    return issued or sessions.issue(rt, user, rows, now, info.ip)

@@ -20,7 +20,7 @@ from ..durations import parse_go_duration
 from ..errors import ErrorCode, bad_request
 from ..extensions import db
 from ..models import Factor, Identity, OneTimeToken, OneTimeTokenType, Session, User
-from ..models.user import TOKEN_COLUMNS
+from ..models.user import TOKEN_COLUMNS, in_default_instance
 from ..runtime import Runtime
 from . import one_time_tokens, sessions
 from .hooks import legacy as legacy_webhook
@@ -30,15 +30,6 @@ NIL = uuid.UUID(NIL_UUID)
 
 
 # --- lookups ----------------------------------------------------------------------------------
-
-
-def in_default_instance() -> sa.ColumnElement[bool]:
-    """users.instance_id is the nil UUID (GoTrue's only instance). Every row holds it, so its
-    index matches the whole table, and SQLite, which keeps no statistics unless ANALYZE runs,
-    walks that index instead of the email or phone one: a sign-in then read every user. The
-    column wrapped in a no-op coalesce is no index's key, so the test only filters the row the
-    selective index found (the same rows match: NULL stays NULL)."""
-    return sa.func.coalesce(User.instance_id, User.instance_id) == NIL
 
 
 def find_by_email(email: str, aud: str) -> User | None:

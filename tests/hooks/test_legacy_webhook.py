@@ -216,6 +216,27 @@ def test_password_grant_sends_login_and_its_failure_refuses_the_session(
     assert table_rows(app, sa.text("select count(*) from sessions"))[0][0] == 1
 
 
+def test_a_login_reply_replaces_the_metadata(make_app, receiver, service_role_token):
+    app = make_app(**{"mailer.autoconfirm": True, **webhook(receiver.uri(), events=("login",))})
+    api = api_for(app, service_role_token)
+    email = unique_email("grant")
+    user_id = make_user(app, email, password=PASSWORD)
+    receiver.default = Reply(200, json.dumps({"user_metadata": {"plan": "pro"},
+                                              "app_metadata": {"tier": "gold"}}))
+    response = api.post("/token?grant_type=password", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["user"]["user_metadata"] == {"plan": "pro"}
+    assert body["user"]["app_metadata"] == {"tier": "gold"}
+    [stored] = table_rows(app, sa.select(User.raw_user_meta_data, User.raw_app_meta_data,
+                                         User.last_sign_in_at).where(User.id == user_id))
+    assert stored[:2] == ({"plan": "pro"}, {"tier": "gold"})
+    assert stored[2] is not None
+    assert table_rows(app, sa.text("select count(*) from sessions"))[0][0] == 1
+    profile = api.get("/user", token=body["access_token"]).get_json()
+    assert profile["user_metadata"] == {"plan": "pro"}
+
+
 def test_admin_created_user_is_validated(make_app, receiver, service_role_token):
     receiver.default = Reply(200, json.dumps({"app_metadata": {"checked": True}}))
     app = make_app(**webhook(receiver.uri(), events=("validate",)))

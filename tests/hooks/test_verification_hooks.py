@@ -7,12 +7,14 @@ should_logout_user), the MFA hook 403 mfa_verification_rejected after deleting e
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from gotrue_web.extensions import db
-from gotrue_web.models import FactorStatus
+from gotrue_web.models import AuditLogEntry, FactorStatus, User
+from gotrue_web.services import audit
 from gotrue_web.settings import HookConfig
 
 from ..api.mfa.phone_support import challenged_phone, enrolled_phone, mfa_phone_app
@@ -142,6 +144,41 @@ def test_hook_errors_pass_through(password_app, receiver, service_role_token):
     assert response.status_code == 429
     assert response.get_json() == {"code": "unknown", "message": "slow down"}
     assert session_ids(password_app, user_id) == set()
+
+
+class DeletingReceiver(FakeHookReceiver):
+    """A password hook that deletes the user (through the admin API) before it answers: the
+    account goes between the grant's read of it and the grant's writes."""
+
+    def __init__(self):
+        self.admin = None
+        super().__init__()
+
+    @property
+    def default(self) -> Reply:
+        user_id = self.received[-1].json["user_id"]
+        assert self.admin.admin("DELETE", f"/admin/users/{user_id}").status_code == 200
+        return decision(decision="continue")
+
+    @default.setter
+    def default(self, _value) -> None:
+        pass
+
+
+def test_a_user_deleted_during_the_sign_in_gets_no_session(make_app, servers,
+                                                           service_role_token):
+    receiver = servers(DeletingReceiver())
+    app = hooked(make_app, "password_verification_attempt", receiver)
+    api, email, user_id = member(app, service_role_token)
+    receiver.admin = api_for(app, service_role_token)
+    response = api.login(email)
+    assert_error(response, 400, "invalid_credentials", INVALID)
+    with app.app_context():
+        logins = db.session.execute(sa.select(sa.func.count()).select_from(AuditLogEntry).where(
+            audit.payload_field("action") == "login")).scalar_one()
+        assert db.session.get(User, uuid.UUID(user_id)) is None
+    assert session_ids(app) == set()
+    assert logins == 0
 
 
 def test_an_output_go_cannot_decode_is_a_500(password_app, receiver, service_role_token):

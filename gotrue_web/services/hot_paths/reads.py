@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from ...driver_sql import DriverStatement, read_rows
 from ...extensions import db
 from ...models import AMRClaim, Factor, FactorStatus, Identity, RefreshToken, Session, User
+from ...models.user import in_default_instance
 
 
 class RowView:
@@ -32,6 +33,14 @@ class UserView(RowView):
     @property
     def confirmed_at(self) -> datetime | None:
         return User.confirmed_at.fget(self)
+
+    @property
+    def is_email_confirmed(self) -> bool:
+        return User.is_email_confirmed.fget(self)
+
+    @property
+    def is_phone_confirmed(self) -> bool:
+        return User.is_phone_confirmed.fget(self)
 
     def is_banned(self, now: datetime) -> bool:
         return User.is_banned(self, now)
@@ -136,6 +145,38 @@ def read_profile(user_id: uuid.UUID, session_id: uuid.UUID | None
     layout = _PROFILE_LAYOUT
     user = _with_children(layout, rows, layout.view(UserView, "user", rows[0]))
     return user, rows[0][layout.ids["session"]] is not None
+
+
+# --- the password grant ---------------------------------------------------------------------
+
+_SIGN_IN_LAYOUT = _Layout(("user", _USER), ("identity", _IDENTITY), ("factor", _FACTOR))
+
+
+def _sign_in_statement(column: sa.Column) -> DriverStatement:
+    users, identities, factors = User.__table__, Identity.__table__, Factor.__table__
+    return DriverStatement(
+        sa.select(*_USER, *_IDENTITY, *_FACTOR)
+        .select_from(users.outerjoin(identities, identities.c.user_id == users.c.id)
+                     .outerjoin(factors, factors.c.user_id == users.c.id))
+        .where(in_default_instance(), column == sa.bindparam("value"),
+               users.c.aud == sa.bindparam("aud"), users.c.is_sso_user.is_(False))
+        .order_by(identities.c.created_at, factors.c.created_at)
+    )
+
+
+SIGN_IN_BY = {"email": _sign_in_statement(User.__table__.c.email),
+              "phone": _sign_in_statement(User.__table__.c.phone)}
+
+
+def read_sign_in_user(provider: str, account: str, aud: str) -> UserView | None:
+    """The non-SSO user of the audience whose email (``provider`` "email") or phone is
+    ``account``, with identities and factors and the password hash: one query outside any
+    transaction."""
+    rows = read_rows(SIGN_IN_BY[provider], {"value": account, "aud": aud})
+    if not rows:
+        return None
+    return _with_children(_SIGN_IN_LAYOUT, rows,
+                          _SIGN_IN_LAYOUT.view(UserView, "user", rows[0]))
 
 
 # --- the refresh grant ------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def _binds(table: sa.Table, columns: tuple[str, ...], prefix: str) -> list:
 
 
 _LIVE_TOKEN = sa.and_(_TOKENS.c.id == sa.bindparam("token_id"), _TOKENS.c.revoked.is_(False))
-_REVOKE_VALUES = {"revoked": True, "updated_at": sa.bindparam("now", type_=_TOKENS.c.updated_at.type)}
+_REVOKE_VALUES = {"revoked": True,
+                  "updated_at": sa.bindparam("now", type_=_TOKENS.c.updated_at.type)}
 _SESSION_VALUES = {
     "refreshed_at": sa.bindparam("refreshed_at", type_=_SESSIONS.c.refreshed_at.type),
     "updated_at": sa.bindparam("session_updated_at", type_=_SESSIONS.c.updated_at.type),
