@@ -201,8 +201,8 @@ def _sign_up_with_email(rt: Runtime, request: SignupRequest,
         raise bad_request(ErrorCode.EMAIL_PROVIDER_DISABLED, "Email signups are disabled")
     email = normalize_email(request.email)
     autoconfirm = settings.mailer.autoconfirm
-    existing = users.find_by_email_or_identity(email, info.aud)
-    if existing is None and address_taken(User.email, email):
+    existing, taken = users.signup_lookup(User.email, email, info.aud)
+    if existing is None and taken:
         # Held in another audience: answer as for a confirmed address, touch nothing.
         return _repeated_signup(rt, None, email, request, "email", info)
     if existing is not None:
@@ -272,8 +272,8 @@ def _sign_up_with_phone(rt: Runtime, request: SignupRequest, info: RequestInfo, 
     if not autoconfirm:
         # Refused before the number is looked up, so a known number answers as a new one does.
         phone_flows.require_sender(rt, phone)
-    existing = users.find_by_phone(phone, info.aud)
-    if existing is None and address_taken(User.phone, phone):
+    existing, taken = users.signup_lookup(User.phone, phone, info.aud)
+    if existing is None and taken:
         return _repeated_signup(rt, None, phone, request, "phone", info)
     if existing is not None and existing.is_phone_confirmed:
         return _repeated_signup(rt, existing, phone, request, "phone", info)

@@ -51,17 +51,28 @@ def find_by_phone(phone: str, aud: str) -> User | None:
     ).scalars().first()
 
 
-def find_by_email_or_identity(email: str, aud: str) -> User | None:
-    """A user holding ``email`` either as users.email or through an email-provider identity."""
-    user = find_by_email(email, aud)
-    if user is not None:
-        return user
-    return db.session.execute(
-        sa.select(User).join(Identity, Identity.user_id == User.id).where(
-            Identity.email == email, Identity.provider == "email", User.aud == aud,
-            in_default_instance(), User.is_sso_user.is_(False),
-        )
-    ).scalars().first()
+def signup_lookup(column, value: str, aud: str) -> tuple[User | None, bool]:
+    """What a signup for ``value`` (users.email or users.phone, normalised) meets, in one query
+    when nobody holds it (the usual signup): the non-SSO user of the audience holding it (for
+    an email, as users.email first, else through an email identity), and whether any non-SSO
+    user of any audience holds it. The unique indexes span audiences, so an address held in
+    another audience cannot be signed up again even though lookups by audience miss it."""
+    users = User.__table__
+    statement = sa.select(users.c.id, users.c.aud, users.c.instance_id,
+                          sa.literal(False).label("via_identity")).where(
+        column == value, users.c.is_sso_user.is_(False))
+    if column is User.email:
+        identities = Identity.__table__
+        statement = sa.union_all(statement, sa.select(
+            users.c.id, users.c.aud, users.c.instance_id, sa.literal(True)
+        ).select_from(users.join(identities, identities.c.user_id == users.c.id)).where(
+            identities.c.email == value, identities.c.provider == "email", users.c.aud == aud,
+            in_default_instance(), users.c.is_sso_user.is_(False)))
+    rows = db.session.execute(statement).all()
+    found = ([row.id for row in rows if not row.via_identity and row.aud == aud
+              and row.instance_id == NIL] or [row.id for row in rows if row.via_identity])
+    taken = any(not row.via_identity for row in rows)
+    return (db.session.get(User, found[0]) if found else None), taken
 
 
 def get(user_id: uuid.UUID) -> User | None:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
+from gotrue_web.extensions import db
 from gotrue_web.models import (
     AMRClaim,
     FlowState,
@@ -28,6 +29,7 @@ from ..factories import (
     gotrue_hash,
     link_hash,
     mail_log,
+    make_user,
     refresh_token_hash,
     token_hash,
     user_row,
@@ -498,6 +500,25 @@ def test_email_held_in_another_audience_is_not_a_server_error(make_app, api):
     assert response.get_json()["id"] != other.get_json()["id"]
     assert response.get_json()["role"] == "authenticated"
     assert count(app, User) == 1
+
+
+def test_an_email_held_through_an_identity_is_that_users(make_app):
+    """A signup finds the account that holds the address through an email identity, not only
+    as users.email (a user whose email changed keeps the old address's identity)."""
+    app = make_app(**{"mailer.autoconfirm": True})
+    user_id = make_user(app, "current@example.com", password="password-1")
+    with app.app_context():
+        identity = Identity(id=uuid.uuid4(), user_id=user_id, provider="email",
+                            provider_id=str(uuid.uuid4()))
+        identity.set_data({"email": "Former@example.com", "sub": str(user_id)})
+        db.session.add(identity)
+        db.session.commit()
+    response = api_for(app).post("/signup", json={"email": "former@example.com",
+                                                  "password": "password-2"})
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["code"] == "user_already_exists"
+    assert count(app, User) == 1
+    assert audit_actions(app, user_id)[-1] == "user_repeated_signup"
 
 
 # --- phone ------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def _plan_of(app, lookup) -> str:
 LOOKUPS = {
     "find_by_email": lambda: users.find_by_email("ada@example.com", AUD),
     "find_by_phone": lambda: users.find_by_phone("15550001111", AUD),
-    "find_by_email_or_identity": lambda: users.find_by_email_or_identity("ada@example.com", AUD),
+    "signup_lookup": lambda: users.signup_lookup(User.email, "ada@example.com", AUD),
     # Run through the session here (the grant runs it on the driver) so that the listener sees it.
     "password grant": lambda: db.session.execute(
         reads.SIGN_IN_BY["email"].statement, {"value": "ada@example.com", "aud": AUD}).all(),
@@ -72,3 +72,5 @@ def test_a_user_in_another_instance_is_not_found(app):
         db.session.commit()
         assert users.find_by_email("other-instance@example.com", AUD) is None
         assert reads.read_sign_in_user("email", "other-instance@example.com", AUD) is None
+        # Not this instance's user, but the address is held: a signup may not take it.
+        assert users.signup_lookup(User.email, "other-instance@example.com", AUD) == (None, True)
