@@ -94,7 +94,6 @@ def _keep_replaced_metadata(user: reads.UserView, user_meta, app_meta) -> None:
             sa.update(_USERS).where(_USERS.c.id == user.id).values(replaced))
 
 
-
 def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo,
                    audit_entry: dict) -> sessions.IssuedSession:
     """The session of a password sign-in, written with the user's last_sign_in_at and the

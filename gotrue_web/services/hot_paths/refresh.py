@@ -104,8 +104,6 @@ def _refresh(rt: Runtime, presented: str, info: RequestInfo,
             time.sleep(random.uniform(0.01, 0.05))
 
 
-
-
 def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo,
                        oauth_client_id: uuid.UUID | None) -> sessions.IssuedSession | None:
     """The common case without a lock: a live token of a valid session, rotated in one short
