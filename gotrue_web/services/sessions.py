@@ -102,7 +102,7 @@ INSERT_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_SESSION = sa.insert(Session.__table__)
 _INSERT_CLAIM = sa.insert(AMRClaim.__table__)
 _USERS = User.__table__
-_NOTE_SIGN_IN = (sa.update(_USERS).where(_USERS.c.id == sa.bindparam("user_id"))
+NOTE_SIGN_IN = (sa.update(_USERS).where(_USERS.c.id == sa.bindparam("user_id"))
                  .values(last_sign_in_at=sa.bindparam("signed_in_at"),
                          updated_at=sa.bindparam("signed_in_at")))
 _SESSION_COLUMNS = tuple(column.name for column in Session.__table__.c)
@@ -166,7 +166,7 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
     now = rt.now()
     if sa.inspect(user).persistent:
         connection = db.session.connection()
-        connection.execute(_NOTE_SIGN_IN, {"user_id": user.id, "signed_in_at": now})
+        connection.execute(NOTE_SIGN_IN, {"user_id": user.id, "signed_in_at": now})
         # The object learns the values without a second UPDATE at the flush.
         set_committed_value(user, "last_sign_in_at", now)
         set_committed_value(user, "updated_at", now)

@@ -5,6 +5,8 @@ Parity: GoTrue internal/api/token.go (ResourceOwnerPasswordGrant).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from ..errors import ErrorCode, bad_request, unprocessable
@@ -75,7 +77,7 @@ def sign_in_with_password(rt: Runtime, *, email: str, phone: str, password: str,
     metadata = (user.raw_user_meta_data, user.raw_app_meta_data)
     legacy_webhook.trigger(rt, "login", user)
     _keep_replaced_metadata(user, *metadata)
-    issued = _start_session(rt, user, info, audit.entry_values(
+    issued = _start_session(rt, user, info, now, audit.entry_values(
         "login", audit.Actor.of_user(user), now=now, ip=info.ip, traits={"provider": provider}))
     rt.metrics.sign_in("password", provider, "success")
     issued.report_weak_password = True
@@ -94,7 +96,7 @@ def _keep_replaced_metadata(user: reads.UserView, user_meta, app_meta) -> None:
             sa.update(_USERS).where(_USERS.c.id == user.id).values(replaced))
 
 
-def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo,
+def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo, now: datetime,
                    audit_entry: dict) -> sessions.IssuedSession:
     """The session of a password sign-in, written with the user's last_sign_in_at and the
     audit entry (hot_paths.sign_in).
@@ -104,7 +106,6 @@ def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo,
     transaction and sees the new session there, as in GoTrue; and a request that already wrote
     in its transaction (the webhook's metadata) keeps one transaction: then the rows go first,
     in that transaction."""
-    now = rt.now()
     rows = sessions.session_rows(user.id, "password", info, now)
     hook = rt.settings.hooks.custom_access_token
     in_request_transaction = (hook.enabled and hook.is_pg_function) or (

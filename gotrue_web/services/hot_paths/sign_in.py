@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ...driver_sql import DriverStatement, write_cursor
 from ...extensions import db
 from ...models import AMRClaim, AuditLogEntry, RefreshToken, Session, User
-from ..sessions import SessionRows
+from ..sessions import NOTE_SIGN_IN, SessionRows
 
 _USERS, _SESSIONS, _CLAIMS = User.__table__, Session.__table__, AMRClaim.__table__
 _TOKENS, _AUDIT = RefreshToken.__table__, AuditLogEntry.__table__
@@ -37,12 +37,9 @@ def _binds(part: str) -> dict[str, sa.BindParameter]:
     return {name: sa.bindparam(f"{part}_{name}", type_=table.c[name].type) for name in columns}
 
 
-_THE_USER = _USERS.c.id == sa.bindparam("user_id", type_=_USERS.c.id.type)
-_SIGNED_IN = sa.bindparam("signed_in_at", type_=_USERS.c.last_sign_in_at.type)
-_NOTE_VALUES = {"last_sign_in_at": _SIGNED_IN, "updated_at": _SIGNED_IN}
-
-# SQLite and MariaDB: one statement per row, in one transaction.
-_NOTE_SIGN_IN = DriverStatement(sa.update(_USERS).where(_THE_USER).values(_NOTE_VALUES))
+# SQLite and MariaDB: one statement per row, in one transaction. The user's row is noted as
+# every sign-in notes it (sessions.start_session).
+_NOTE_SIGN_IN = DriverStatement(NOTE_SIGN_IN)
 _INSERTS = tuple(DriverStatement(sa.insert(_ROWS[part][0]).values(_binds(part)))
                  for part in ("session", "claim", "token", "audit"))
 
@@ -55,8 +52,7 @@ def _inserted_after(source, part: str) -> sa.Insert:
 
 
 def _postgres_statement() -> sa.Select:
-    noted = (sa.update(_USERS).where(_THE_USER).values(_NOTE_VALUES)
-             .returning(_USERS.c.id).cte("noted"))
+    noted = NOTE_SIGN_IN.returning(_USERS.c.id).cte("noted")
     session = _inserted_after(noted, "session").returning(_SESSIONS.c.id).cte("session")
     # The claim and token refer to the session inserted beside them: PostgreSQL checks foreign
     # keys at the end of the statement.
