@@ -23,6 +23,7 @@ Run it through bench/run.sh (see bench/README.md). Steps:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -201,6 +202,9 @@ def parse_args(argv=None):
     parser.add_argument("--users", type=int, default=50, help="seeded users [50]")
     parser.add_argument("--fill-users", type=int, default=0, metavar="N",
                         help="first bulk-fill N more users and N sessions (bench/fill.py) [0]")
+    parser.add_argument("--fill-cache", type=Path, metavar="DIR",
+                        help="SQLite: keep the filled database file in DIR and start later runs "
+                             "with the same --fill-users, migrations and fill.py from a copy")
     for name, what in (("refresh", "refresh tokens"), ("signup", "new addresses"),
                        ("verify", "users with an email code")):
         parser.add_argument(f"--{name}-pool", type=int, default=0,
@@ -225,6 +229,36 @@ def parse_args(argv=None):
     return args
 
 
+def fill_database(args, database) -> None:
+    """--fill-users, from a copy kept by an earlier run with --fill-cache where there is one."""
+    kept = None
+    if args.fill_cache and database.backend == "sqlite":
+        kept = args.fill_cache / fill_cache_name(args.fill_users)
+        if kept.is_file():
+            shutil.copyfile(kept, database.path)
+            print(f"filled database copied from {kept}", flush=True)
+            return
+    print(f"filling {args.fill_users:,} users and as many sessions ...", flush=True)
+    seconds = fill(database.url, database.namespace, args.fill_users, args.fill_users)
+    print(f"  filled in {seconds:.0f} s", flush=True)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a run cut short never leaves half a file to copy.
+        partial = kept.with_suffix(".partial")
+        shutil.copyfile(database.path, partial)
+        partial.replace(kept)
+
+
+def fill_cache_name(users: int) -> str:
+    """A kept fill is valid for the same size, migrations and generator."""
+    digest = hashlib.sha256()
+    sources = [BENCH_DIR / "fill.py", BENCH_DIR / "console_users.py",
+               *sorted((BENCH_DIR.parent / "migrations").rglob("*.py"))]
+    for path in sources:
+        digest.update(path.read_bytes())
+    return f"fill-{users}-{digest.hexdigest()[:16]}.sqlite"
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="gotrue-bench-"))
@@ -236,9 +270,7 @@ def main(argv=None) -> int:
         env = server_environment(database, port, args.workers)
         migrate(env, workdir)
         if args.fill_users:
-            print(f"filling {args.fill_users:,} users and as many sessions ...", flush=True)
-            seconds = fill(database.url, database.namespace, args.fill_users, args.fill_users)
-            print(f"  filled in {seconds:.0f} s", flush=True)
+            fill_database(args, database)
         app = create_app(from_env(env, env_file=None))
 
         print(f"seeding {args.users} users (bcrypt cost 10) ...", flush=True)

@@ -44,6 +44,7 @@ class BenchDatabase:
     backend: str
     namespace: str = "auth"
     cleanup: list = field(default_factory=list)
+    path: Path | None = None  # SQLite's file
 
     def drop(self) -> None:
         for step in reversed(self.cleanup):
@@ -52,7 +53,8 @@ class BenchDatabase:
 
 def provision_database(raw_url: str, workdir: Path) -> BenchDatabase:
     if not raw_url:
-        return BenchDatabase(url=f"sqlite:///{workdir / 'gotrue.db'}", backend="sqlite")
+        path = workdir / "gotrue.db"
+        return BenchDatabase(url=f"sqlite:///{path}", backend="sqlite", path=path)
     url = normalize_database_url(raw_url)
     backend = sa.engine.make_url(url).get_backend_name()
     suffix = f"{os.getpid()}_{secrets.token_hex(3)}"
