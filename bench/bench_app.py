@@ -58,7 +58,9 @@ class RoundTrips:
             self.log.append("BEGIN (sent by psycopg)")
 
     def _end(self, conn, what: str):
-        if threading.get_ident() != self.thread:
+        # An invalidated connection (the live settings' read drops its SQLite connection on
+        # purpose) sends nothing, and asking it for its driver connection would raise.
+        if threading.get_ident() != self.thread or conn.invalidated:
             return
         if _in_transaction(conn.connection.dbapi_connection):
             self.log.append(what)
