@@ -232,9 +232,14 @@ def parse_args(argv=None):
 def fill_database(args, database) -> None:
     """--fill-users, from a copy kept by an earlier run with --fill-cache where there is one."""
     kept = None
-    if args.fill_cache and database.backend == "sqlite":
+    if args.fill_cache and database.backend != "sqlite":
+        print("--fill-cache keeps SQLite fills only: filling the server's database", flush=True)
+    elif args.fill_cache:
         kept = args.fill_cache / fill_cache_name(args.fill_users)
         if kept.is_file():
+            # The migrated file's write-ahead log, if any, belongs to the file replaced.
+            for suffix in ("-wal", "-shm"):
+                Path(f"{database.path}{suffix}").unlink(missing_ok=True)
             shutil.copyfile(kept, database.path)
             print(f"filled database copied from {kept}", flush=True)
             return
