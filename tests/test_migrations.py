@@ -4,6 +4,8 @@ is harmless, and the whole history goes down and up again on a throwaway databas
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -226,4 +228,56 @@ def test_postgres_upgrade_as_a_role_that_only_owns_its_schema(test_database):
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{namespace}" CASCADE'))
             connection.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def test_postgres_upgrade_that_waited_for_another_creating_pg_trgm_still_indexes(test_database):
+    """Two upgrades on a database without pg_trgm (two schemas, two servers starting at once):
+    the one whose CREATE EXTENSION waited for the other's and then met the duplicate gets the
+    trigram indexes all the same, instead of a warning and a search without them."""
+    if test_database.backend != "postgresql":
+        pytest.skip("pg_trgm is a PostgreSQL extension")
+    name = f"trgm_race_{secrets.token_hex(4)}"
+    admin = sa.create_engine(test_database.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(test_database.admin_url).set(database=name)
+    other_upgrade = sa.create_engine(url)
+    failures: list[BaseException] = []
+    app = create_app(BASE_SETTINGS.replace(**{
+        "db.url": url.render_as_string(hide_password=False), "db.namespace": "auth"}))
+
+    def upgrade_in_thread():
+        try:
+            with app.app_context():
+                upgrade()
+                db.engine.dispose()
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failures.append(error)
+
+    try:
+        with other_upgrade.connect() as holder:
+            # The other upgrade has created the extension and not committed yet.
+            holder.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+            upgrading = threading.Thread(target=upgrade_in_thread)
+            upgrading.start()
+            deadline = time.monotonic() + 60
+            with admin.connect() as connection:
+                while not connection.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                        "AND wait_event_type = 'Lock'"), {"name": name}).scalar():
+                    assert time.monotonic() < deadline, "the upgrade never waited"
+                    time.sleep(0.05)
+            holder.commit()
+        upgrading.join(60)
+        assert not upgrading.is_alive() and failures == []
+        with other_upgrade.connect() as connection:
+            indexes = set(connection.execute(sa.text(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'auth' "
+                "AND indexname LIKE '%trgm%'")).scalars())
+        assert indexes == {"users_email_trgm_idx", "users_name_trgm_idx"}
+    finally:
+        other_upgrade.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

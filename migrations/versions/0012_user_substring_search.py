@@ -90,9 +90,13 @@ def _postgres_up(bind) -> None:
             with bind.begin_nested():
                 bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
         except sa.exc.DBAPIError as error:
-            log.warning("pg_trgm could not be created (%s); the console's substring search "
-                        "will scan users without an index", str(error.orig).splitlines()[0])
-            return
+            # Two upgrades at once (another schema's, on a database without the extension):
+            # the one that lost waited for the other to commit and then failed on the
+            # duplicate; the extension is there now.
+            if _pg_trgm_schema(bind) is None:
+                log.warning("pg_trgm could not be created (%s); the console's substring search "
+                            "will scan users without an index", str(error.orig).splitlines()[0])
+                return
         schema = _pg_trgm_schema(bind)
     for name, expression in POSTGRES_INDEXES:
         bind.execute(sa.text(f'CREATE INDEX {name} ON users USING gin ({expression} '
