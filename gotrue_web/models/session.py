@@ -56,7 +56,9 @@ class Session(Base):
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
 
-    instance_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
+    # Not indexed, nor (instance_id, user_id) as GoTrue does: no statement reads tokens by
+    # instance or user, and each index is one more write per refresh (migration 0022).
+    instance_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
     # SHA-256 hex of the refresh token, never the token (security.codes.refresh_token_hash).
@@ -78,6 +80,5 @@ class RefreshToken(Base):
     session = relationship("Session", lazy="raise", passive_deletes=True)
 
     __table_args__ = (
-        sa.Index("refresh_tokens_instance_id_user_id_idx", "instance_id", "user_id"),
         sa.Index("refresh_tokens_session_id_revoked_idx", "session_id", "revoked"),
     )
