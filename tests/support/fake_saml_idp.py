@@ -18,6 +18,7 @@ import base64
 import html
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -127,6 +128,11 @@ class FakeSAMLIdP(LoopbackWSGIServer):
             }},
         })
         return Server(config=config)
+
+    def stop(self):
+        super().stop()
+        # The key files pysaml2 reads: one folder per fake, left in /tmp by every run before.
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- endpoints ---------------------------------------------------------------------------
 
