@@ -117,6 +117,38 @@ def test_entries_of_another_instance_are_not_listed(app, api):
     assert response.headers["X-Total-Count"] == "1"
 
 
+def test_entry_ids_are_time_ordered(app, api):
+    """Audit ids are UUID version 7, so the primary key's index grows at its end: ordered by id,
+    the entries of a sign-up, a password sign-in, a refresh (the hot path's own insert), a
+    logout and one written through the model come back in the order they were written, each id
+    carrying the millisecond it was made in its first 48 bits."""
+    started_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+    email = unique_email()
+    signed_up = api.session(email)
+    signed_in = api.login(email).get_json()
+    refreshed = api.refresh(signed_in["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.get_data(as_text=True)
+    logout = api.post("/logout?scope=local", token=signed_up["access_token"])
+    assert logout.status_code == 204
+    with app.app_context():
+        db.session.add(AuditLogEntry(instance_id=audit.NIL, payload={"action": "by_model"},
+                                     created_at=datetime.now(timezone.utc)))
+        db.session.commit()
+    ended_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+
+    rows = table_rows(app, sa.select(AuditLogEntry.id, AuditLogEntry.payload)
+                      .order_by(AuditLogEntry.id))
+    # A sign-up with autoconfirm also signs in (login), as in GoTrue.
+    assert [row.payload["action"] for row in rows] == [
+        "user_signedup", "login", "login", "token_refreshed", "logout", "by_model"]
+    for row in rows:
+        assert row.id.version == 7
+        # uuid6 moves a burst of ids within one millisecond a millisecond apart.
+        assert started_ms <= row.id.int >> 80 <= ended_ms + len(rows)
+    listed = listed_ids(api.admin("GET", "/admin/audit"))
+    assert sorted(listed) == sorted(str(row.id) for row in rows)
+
+
 # --- paging -----------------------------------------------------------------------------------
 
 
