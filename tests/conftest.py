@@ -334,7 +334,17 @@ class _RequestsInFlight:
         with self._idle:
             self._count += 1
         try:
-            return self.app(environ, start_response)
+            # The body is read here and the app's iterable closed at once. werkzeug's server
+            # closes it only after reading what the client left unsent, and that read raises
+            # when the client (a browser leaving a page) has reset the connection: a static
+            # file's handle then stays open, and its ResourceWarning fails whichever later test
+            # the garbage collector runs in.
+            answer = self.app(environ, start_response)
+            try:
+                return [b"".join(answer)]
+            finally:
+                if hasattr(answer, "close"):
+                    answer.close()
         finally:
             with self._idle:
                 self._count -= 1
