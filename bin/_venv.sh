@@ -46,7 +46,10 @@ ensure_tools() {
     "$PYTHON" -m venv "$TOOLS_VENV"
   fi
   if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
-    "$TOOLS_VENV/bin/pip" install --quiet --require-hashes -r "$lock"
+    # --no-deps: the lock already names every package. Resolving again, the venv's pip takes
+    # pip-audit's "CacheControl[filecache]>=0.13.0" as a requirement of its own and, once a
+    # newer CacheControl than the lock's is out, refuses it as unpinned.
+    "$TOOLS_VENV/bin/pip" install --quiet --no-deps --require-hashes -r "$lock"
     touch "$stamp"
   fi
 }
