@@ -173,6 +173,7 @@ def init_runtime(app: Flask, settings) -> None:
     from .security import common_passwords
     from .security.access_tokens import KeyRing
     from .security.passwords import PasswordHasher
+    from .services.cleanup import DatabaseCleaner
     from .services.hooks import log as hook_log
     from .services.live_settings import LiveSettings
     from .services.mail.dispatcher import MailOutbox
@@ -201,18 +202,21 @@ def init_runtime(app: Flask, settings) -> None:
         common_passwords=(common_passwords.load() if settings.password.common_list_enabled
                           else frozenset()),
         live_settings=LiveSettings(settings),
+        cleaner=DatabaseCleaner(settings),
     )
     app.extensions["gotrue"] = runtime
 
     # A process's background threads start with its first request (after any fork) other
     # than a health check, which must never reach the database. Settings changed in the
     # console (runtime_settings): that request loads them, then a thread of its own looks for
-    # changes. The mail outbox's dispatcher thread: see _send_queued_mail.
+    # changes. The mail outbox's dispatcher thread: see _send_queued_mail. The database
+    # cleanup's thread (services/cleanup).
     @app.before_request
     def _start_process_threads():
         if not request.path.endswith("/health"):
             runtime.live_settings.before_request(app)
             runtime.outbox.start(app)
+            runtime.cleaner.start(app)
 
     # Mail log entries outlive the request's transaction (a failed send is still recorded).
     app.teardown_appcontext(runtime.mail_log.write_pending)
@@ -350,9 +354,10 @@ CONSOLE_HEADERS = (("Content-Security-Policy", CONSOLE_CSP), ("X-Content-Type-Op
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import operators_cli
+    from .cli import cleanup_cli, operators_cli
 
     app.cli.add_command(operators_cli)
+    app.cli.add_command(cleanup_cli)
 
 
 def _is_api_request() -> bool:

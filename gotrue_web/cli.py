@@ -1,4 +1,5 @@
-"""Command-line tools: ``flask --app wsgi operators create|list|delete|reset-password``."""
+"""Command-line tools: ``flask --app wsgi operators create|list|delete|reset-password`` and
+``flask --app wsgi cleanup``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from .console.operations import operators
 from .errors import GoTrueError
 from .extensions import db
 from .runtime import current_runtime
+from .services import cleanup
 
 
 def _read_password(prompt: str) -> str:
@@ -98,3 +100,12 @@ def reset_password(email: str):
         _fail(error.message)
     db.session.commit()
     click.echo(f"Password reset for {operator.email}; two-factor sign-in is off.")
+
+
+@click.command("cleanup", help="Delete expired rows now (revoked refresh tokens, ended sessions, "
+                               "old flow states and MFA challenges), all of them, as the "
+                               "GOTRUE_DB_CLEANUP_INTERVAL thread does a part at a time.")
+@with_appcontext
+def cleanup_cli():
+    removed = cleanup.run(current_runtime())
+    click.echo(f"database cleanup: {cleanup.describe(removed)}")

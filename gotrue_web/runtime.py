@@ -9,6 +9,8 @@ cache and the mail log entries waiting for the end of the request). The factory 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
@@ -24,6 +26,7 @@ from .transports.sms import SMSSender
 
 if TYPE_CHECKING:
     from .observability.metrics import Metrics
+    from .services.cleanup import DatabaseCleaner
     from .services.live_settings import LiveSettings
     from .services.mail.dispatcher import MailOutbox
     from .services.mail.log import PendingMailLog
@@ -57,6 +60,8 @@ class Runtime:
     # Settings changed in the console (runtime_settings rows): this process's refresher, which
     # swaps ``settings`` for the environment's plus those rows (services/live_settings).
     live_settings: LiveSettings | None = None
+    # This process's database cleanup thread (services/cleanup).
+    cleaner: DatabaseCleaner | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -90,3 +95,36 @@ def _forked() -> None:
 
 _process_id = os.getpid()
 os.register_at_fork(after_in_child=_forked)
+
+
+class ProcessThread:
+    """A daemon thread that each process runs once: started on the first request it serves
+    (again in a child after a fork) and given the app weakly, so that it ends with the app.
+    ``loop(app_ref, stopped)`` runs on it until ``stopped`` is set or the app is gone."""
+
+    def __init__(self, name: str, loop: Callable[[Callable, threading.Event], None]):
+        self.name = name
+        self.loop = loop
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        # The process the thread runs in (0: none yet).
+        self.pid = 0
+        self._lock = threading.Lock()
+
+    def start(self, app) -> None:
+        if self.pid == process_id() or self.stopped.is_set():
+            return
+        with self._lock:
+            if self.pid == os.getpid():
+                return
+            self.pid = os.getpid()
+            self.thread = threading.Thread(target=self.loop, args=(weakref.ref(app), self.stopped),
+                                           daemon=True, name=self.name)
+            self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread (tests; a process that exits just lets it die)."""
+        self.stopped.set()
+        thread = self.thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)

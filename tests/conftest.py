@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -46,6 +47,9 @@ BASE_SETTINGS = Settings(site_url="http://localhost:3000").replace(**{
     # One attempt per outbox email, as mail was sent before the outbox: a failure is final at
     # once (tests/services/test_mail_outbox*.py turn retries on).
     "mailer.outbox_max_attempts": 1,
+    # No cleanup thread: tests move the clock by days (tests/services/test_db_cleanup.py
+    # turns it on).
+    "db.cleanup_interval": timedelta(0),
 })
 
 
@@ -176,6 +180,7 @@ def make_app(settings):
         app.extensions["gotrue"].outbox.stop()
         # Nor may its live-settings thread keep asking a database the test is done with.
         app.extensions["gotrue"].live_settings.stop()
+        app.extensions["gotrue"].cleaner.stop()
     if apps:
         _delete_all_rows(apps[0])
     for app in apps:

@@ -42,7 +42,8 @@ ALLOWED = {
             "ratelimit", "services", "serializers", "__init__"},
     "console": {"errors", "durations", "security", "settings", "db", "models", "extensions",
                 "runtime", "services", "serializers", "transports"},
-    "cli": {"errors", "extensions", "runtime", "console"},
+    # Commands, like the API's and the console's views, call the services.
+    "cli": {"errors", "extensions", "runtime", "console", "services"},
     # gunicorn's worker class (gunicorn.conf.py): the server, not the application.
     "gunicorn_worker": set(),
     # JSON logs and request ids: WSGI middleware and logging set-up, loaded by the factory and

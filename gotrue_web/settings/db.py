@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -26,6 +27,9 @@ class DBSettings:
     max_overflow: int = 10
     # GOTRUE_DB_DRIVER as given ("" when unset); see DRIVER_BACKENDS.
     driver: str = ""
+    # How often each process removes rows that can no longer be used (services/cleanup);
+    # zero turns the thread off (``flask --app wsgi cleanup`` still works).
+    cleanup_interval: timedelta = timedelta(minutes=5)
 
 
 def read(env: EnvReader) -> DBSettings:
@@ -42,6 +46,7 @@ def read(env: EnvReader) -> DBSettings:
         namespace=env.str("DB_NAMESPACE", "auth", "GOTRUE_DB_DB_NAMESPACE", "DB_NAMESPACE"),
         pool_size=env.int("DB_MAX_POOL_SIZE", 5, minimum=1, zero_is_default=True),
         driver=env.str("DB_DRIVER").lower(),
+        cleanup_interval=env.duration("DB_CLEANUP_INTERVAL", timedelta(minutes=5)),
     )
 
 

@@ -19,11 +19,10 @@ import logging
 import os
 import threading
 import time
-import weakref
 from typing import Callable
 
 from ...extensions import db
-from ...runtime import Runtime, process_id
+from ...runtime import ProcessThread, Runtime, process_id
 from ...settings import Settings
 from . import catalog, store
 from .store import Override
@@ -43,9 +42,8 @@ class LiveSettings:
         self._seen: tuple | None = None
         self._lock = threading.Lock()
         self._loaded_pid = 0
-        self._thread: threading.Thread | None = None
-        self._thread_pid = 0
-        self._stopped = threading.Event()
+        self.thread = ProcessThread(
+            "live-settings", lambda app_ref, stopped: _refresh_loop(app_ref, stopped, self))
         self._failure_logged = -_FAILURE_LOG_INTERVAL
 
     # --- reading the rows ----------------------------------------------------------------------
@@ -97,7 +95,7 @@ class LiveSettings:
         """The app's before_request (not for health checks): the first request of a process
         waits for the rows; later ones cost two attribute reads."""
         pid = process_id()
-        if self._loaded_pid == pid and self._thread_pid == pid:
+        if self._loaded_pid == pid and self.thread.pid == pid:
             return
         if self._loaded_pid != pid:
             try:
@@ -109,24 +107,12 @@ class LiveSettings:
         self.start(app)
 
     def start(self, app) -> None:
-        """Start this process's refresher thread once (again after a fork). ``app`` is held
-        weakly: the thread ends with it."""
-        if self._stopped.is_set() or self._thread_pid == os.getpid():
-            return
-        with self._lock:
-            if self._thread_pid == os.getpid():
-                return
-            self._thread_pid = os.getpid()
-            self._thread = threading.Thread(target=_refresh_loop, args=(weakref.ref(app), self),
-                                            daemon=True, name="live-settings")
-            self._thread.start()
+        """Start this process's refresher thread once (again after a fork)."""
+        self.thread.start(app)
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the thread (tests; a process that exits just lets it die)."""
-        self._stopped.set()
-        thread = self._thread
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout)
+        self.thread.stop(timeout)
 
     def _log_failure(self, error: BaseException) -> None:
         now = time.monotonic()
@@ -137,10 +123,10 @@ class LiveSettings:
                         type(error).__name__, error)
 
 
-def _refresh_loop(app_ref: Callable, live: LiveSettings) -> None:
+def _refresh_loop(app_ref: Callable, stopped: threading.Event, live: LiveSettings) -> None:
     # Loaded at once when no request did it yet (a gunicorn worker's boot), then every interval.
     wait = 0.0 if live._loaded_pid != os.getpid() else live.interval
-    while not live._stopped.wait(wait):
+    while not stopped.wait(wait):
         wait = live.interval
         app = app_ref()
         if app is None:

@@ -68,6 +68,10 @@ DATABASE = grouped(
     Variable("GOTRUE_DB_NAMESPACE", "`auth`", "PostgreSQL schema holding the tables",
              aliases=("DB_NAMESPACE", "GOTRUE_DB_DB_NAMESPACE"), origin="seed"),
     Variable("GOTRUE_DB_MAX_POOL_SIZE", "`5`", "Connections per worker process", origin="seed"),
+    Variable("GOTRUE_DB_CLEANUP_INTERVAL", "`5m`",
+             "How often each process deletes expired rows: revoked refresh tokens, ended "
+             "sessions, old flow states and MFA challenges (see [Database cleanup]"
+             "(#database-cleanup)); `0` turns it off", origin="gotrue-web"),
 )
 
 JWT = grouped(

@@ -1,0 +1,87 @@
+"""Each process's cleanup thread, and a full cleanup on demand.
+
+GoTrue runs a few cleanup statements after successful write requests. Here a daemon thread per
+process does it every GOTRUE_DB_CLEANUP_INTERVAL instead, so no request (the refresh grant
+least of all) pays for it. Several processes and servers may run it at once: their batches skip
+each other's rows (services.cleanup.jobs). A database that does not answer is tried again at the
+next interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Callable
+
+from ...extensions import db
+from ...runtime import ProcessThread, Runtime
+from ...settings import Settings
+from .jobs import PASS_BATCHES, run_pass
+
+log = logging.getLogger(__name__)
+
+# A database outage is logged at most this often by one process.
+_FAILURE_LOG_INTERVAL = 600.0
+
+
+def run(rt: Runtime, *, max_batches: int | None = None,
+        stop: threading.Event | None = None) -> dict[str, int]:
+    """One cleanup pass on a connection of its own (a request's transaction is not touched);
+    needs an app context. ``max_batches`` None runs each job until nothing is left."""
+    with db.engine.connect() as connection:
+        return run_pass(connection, rt.settings, rt.now(), max_batches=max_batches, stop=stop)
+
+
+def describe(removed: dict[str, int]) -> str:
+    return ", ".join(f"{count} {name}" for name, count in removed.items()) or "nothing to do"
+
+
+class DatabaseCleaner:
+    def __init__(self, settings: Settings):
+        self.interval = settings.db.cleanup_interval.total_seconds()
+        self.thread = ProcessThread(
+            "db-cleanup", lambda app_ref, stopped: _cleanup_loop(app_ref, stopped, self))
+        self._failure_logged = -_FAILURE_LOG_INTERVAL
+        # Passes this process's thread has finished (tests wait on it).
+        self.passes = 0
+
+    def start(self, app) -> None:
+        """Start this process's thread once (again after a fork), unless the interval is zero."""
+        if self.interval > 0:
+            self.thread.start(app)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread (tests; a process that exits just lets it die)."""
+        self.thread.stop(timeout)
+
+    def run_once(self, app) -> None:
+        try:
+            with app.app_context():
+                removed = run(app.extensions["gotrue"], max_batches=PASS_BATCHES,
+                              stop=self.thread.stopped)
+        except Exception as error:  # noqa: BLE001 - the thread must outlive a database outage
+            now = time.monotonic()
+            if now - self._failure_logged >= _FAILURE_LOG_INTERVAL:
+                self._failure_logged = now
+                log.warning("database cleanup failed (%s: %s); trying again in %gs",
+                            type(error).__name__, error, self.interval)
+            return
+        finally:
+            self.passes += 1
+        if removed:
+            log.info("database cleanup: %s", describe(removed))
+
+
+def _cleanup_loop(app_ref: Callable, stopped: threading.Event, cleaner: DatabaseCleaner) -> None:
+    # The first pass after a random part of the interval: workers forked together do not all
+    # start their passes at the same moment.
+    wait = cleaner.interval * random.uniform(0.5, 1.0)
+    while not stopped.wait(wait):
+        wait = cleaner.interval
+        app = app_ref()
+        if app is None:
+            return
+        cleaner.run_once(app)
+        del app
