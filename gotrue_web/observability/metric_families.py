@@ -34,6 +34,7 @@ class Families:
     rate_limit_refusals: Counter
     pool_checked_out: Gauge
     pool_size: Gauge
+    db_cleanup_rows: Counter
 
 
 def build() -> Families:
@@ -93,4 +94,8 @@ def build() -> Families:
             "Database connections each pool keeps (GOTRUE_DB_MAX_POOL_SIZE), summed over the "
             "live worker processes.",
             registry=registry, multiprocess_mode="livesum"),
+        db_cleanup_rows=Counter(
+            "gotrue_db_cleanup_rows",
+            "Rows the database cleanup deleted (ended_session_tokens_revoked: revoked), by job.",
+            ["job"], registry=registry),
     )

@@ -63,6 +63,9 @@ class Metrics:
     def rate_limit_refused(self, limit: str) -> None:
         """A rate limit or budget (the bucket's name) refused."""
 
+    def db_cleanup(self, job: str, rows: int) -> None:
+        """The database cleanup's ``job`` removed (or revoked) ``rows`` rows."""
+
     def watch_pool(self, engine) -> None:
         """Sample ``engine``'s connection pool in this process from now on."""
 
@@ -115,6 +118,7 @@ class PrometheusMetrics(Metrics):
         self._emails = _Children(families.emails)
         self._sms = _Children(families.sms)
         self._refusals = _Children(families.rate_limit_refusals)
+        self._cleanup = _Children(families.db_cleanup_rows)
 
     def sign_in(self, method: str, provider: str, result: str) -> None:
         child = self._sign_ins(method, provider, result)
@@ -140,6 +144,9 @@ class PrometheusMetrics(Metrics):
 
     def rate_limit_refused(self, limit: str) -> None:
         self._refusals(limit).inc()
+
+    def db_cleanup(self, job: str, rows: int) -> None:
+        self._cleanup(job).inc(rows)
 
     def watch_pool(self, engine) -> None:
         _pool_sampler.watch(engine, self.families)

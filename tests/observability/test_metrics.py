@@ -184,6 +184,26 @@ def test_the_outbox_depth_is_what_the_dispatcher_counted_at_its_poll(make_mail_a
     smtp_server.reject_with = None
 
 
+def test_the_database_cleanup_counts_its_rows_by_job(make_app, metrics_port):
+    from datetime import datetime, timezone
+
+    from gotrue_web.services import cleanup
+
+    app = make_app(**metrics_on(metrics_port, **{"mailer.autoconfirm": True}))
+    rt, api = app.extensions["gotrue"], api_for(app)
+    start = datetime.now(timezone.utc)
+    first = api.session(_address(), PASSWORD)
+    second = api.refresh(first["refresh_token"]).get_json()
+    api.refresh(second["refresh_token"])
+    before = scrape(metrics_port)
+    rt.clock = lambda: start + timedelta(hours=25)
+    with app.app_context():
+        assert cleanup.run(rt) == {"revoked_refresh_tokens": 2}
+    after = scrape(metrics_port)
+    assert after.minus(before, "gotrue_db_cleanup_rows_total", job="revoked_refresh_tokens") == 2
+    assert after.minus(before, "gotrue_db_cleanup_rows_total", job="ended_sessions") == 0
+
+
 def _eventually(read, want=1.0, seconds: float = 20.0):
     deadline = time.monotonic() + seconds
     value = read()

@@ -77,12 +77,12 @@ def test_revoked_refresh_tokens_go_a_day_after_their_revocation(app, api, rt):
 
     # The first was revoked at START, the second an hour later.
     _at(rt, START + DAY + MINUTE)
-    assert _run(app) == {"revoked refresh tokens deleted": 1}
+    assert _run(app) == {"revoked_refresh_tokens": 1}
     assert [row[0] for row in _tokens(app, session_id)] == [
         refresh_token_hash(second["refresh_token"]), refresh_token_hash(third["refresh_token"])]
 
     _at(rt, START + DAY + timedelta(hours=1, minutes=1))
-    assert _run(app) == {"revoked refresh tokens deleted": 1}
+    assert _run(app) == {"revoked_refresh_tokens": 1}
     assert [row[:2] for row in _tokens(app, session_id)] == [
         (refresh_token_hash(third["refresh_token"]), False)]
     # A deleted token is unknown now (no reuse detection left for it); the live one works.
@@ -105,15 +105,15 @@ def test_ended_sessions_lose_their_tokens_a_day_later_and_go_after_three(app, ap
     _at(rt, end + DAY - MINUTE)
     assert _run(app) == {}
     _at(rt, end + DAY + MINUTE)
-    assert _run(app) == {"refresh tokens of ended sessions revoked": 1}
+    assert _run(app) == {"ended_session_tokens_revoked": 1}
     assert _tokens(app, ended_id) == [
         (refresh_token_hash(ended["refresh_token"]), True, end + DAY + MINUTE)]
     assert _tokens(app, kept_id)[0][1] is False
 
     _at(rt, end + 3 * DAY - MINUTE)
-    assert _run(app) == {"revoked refresh tokens deleted": 1}
+    assert _run(app) == {"revoked_refresh_tokens": 1}
     _at(rt, end + 3 * DAY + MINUTE)
-    assert _run(app) == {"ended sessions deleted": 1}
+    assert _run(app) == {"ended_sessions": 1}
     sessions = {row[0] for row in table_rows(app, sa.select(Session.id))}
     assert sessions == {kept_id}
     claims = {row[0] for row in table_rows(app, sa.select(AMRClaim.session_id))}
@@ -130,8 +130,8 @@ def test_sessions_without_an_end_stay(app, api, rt):
 
 
 @pytest.mark.parametrize("setting, limit, name", [
-    ("sessions.timebox", timedelta(hours=1), "sessions past the timebox deleted"),
-    ("sessions.inactivity_timeout", timedelta(minutes=30), "inactive sessions deleted"),
+    ("sessions.timebox", timedelta(hours=1), "timeboxed_sessions"),
+    ("sessions.inactivity_timeout", timedelta(minutes=30), "inactive_sessions"),
 ])
 def test_timeboxed_and_inactive_sessions_go_a_day_after_they_ended(make_app, setting, limit,
                                                                     name):
@@ -149,7 +149,7 @@ def test_timeboxed_and_inactive_sessions_go_a_day_after_they_ended(make_app, set
 
     # The token the refresh revoked goes first (a day after it), the session a minute later.
     _at(rt, ended + DAY - MINUTE)
-    assert _run(app) == {"revoked refresh tokens deleted": 1}
+    assert _run(app) == {"revoked_refresh_tokens": 1}
     assert table_rows(app, sa.select(Session.id)) == [(session_id,)]
     _at(rt, ended + DAY + MINUTE)
     assert _run(app) == {name: 1}
@@ -186,8 +186,8 @@ def test_flow_states_relay_states_challenges_and_unverified_factors_go_after_a_d
         new_flow_id, verified_id = new_flow.id, factors["verified"].id
 
     _at(rt, START + DAY + timedelta(hours=1))
-    assert _run(app) == {"flow states deleted": 1, "SAML relay states deleted": 1,
-                         "MFA challenges deleted": 1, "unverified MFA factors deleted": 1}
+    assert _run(app) == {"flow_states": 1, "saml_relay_states": 1,
+                         "mfa_challenges": 1, "unverified_mfa_factors": 1}
     assert table_rows(app, sa.select(FlowState.id)) == [(new_flow_id,)]
     assert table_rows(app, sa.select(SAMLRelayState.id)) == []
     assert table_rows(app, sa.select(Factor.id)) == [(verified_id,)]
@@ -204,10 +204,10 @@ def test_a_pass_works_in_batches_and_may_stop_after_some(app, api, rt):
     _at(rt, START + DAY + MINUTE)
     with app.app_context(), db.engine.connect() as connection:
         assert cleanup.run_pass(connection, rt.settings, rt.now(), batch=2, max_batches=1) == {
-            "revoked refresh tokens deleted": 2}
+            "revoked_refresh_tokens": 2}
         assert len(_tokens(app, session_id)) == 4
         assert cleanup.run_pass(connection, rt.settings, rt.now(), batch=2,
-                                max_batches=None) == {"revoked refresh tokens deleted": 3}
+                                max_batches=None) == {"revoked_refresh_tokens": 3}
     assert [row[:2] for row in _tokens(app, session_id)] == [
         (refresh_token_hash(body["refresh_token"]), False)]
 
@@ -236,9 +236,9 @@ def test_a_row_another_transaction_holds_is_left_for_a_later_pass(app, api, rt):
         transaction.rollback()
         worker.join(30)
     assert not waited, "the pass waited for the row another transaction holds"
-    assert outcome["removed"] == {"revoked refresh tokens deleted": 1}
+    assert outcome["removed"] == {"revoked_refresh_tokens": 1}
     assert [row[0] for row in _tokens(app, _session_id(first))][0] == held
-    assert _run(app) == {"revoked refresh tokens deleted": 1}
+    assert _run(app) == {"revoked_refresh_tokens": 1}
 
 
 def test_the_thread_cleans_every_interval(make_app, caplog):
@@ -258,9 +258,9 @@ def test_the_thread_cleans_every_interval(make_app, caplog):
     assert len(_tokens(app, _session_id(first))) == 1
     assert rt.cleaner.passes >= 1
     deadline = time.monotonic() + 5
-    while "revoked refresh tokens deleted" not in caplog.text and time.monotonic() < deadline:
+    while "revoked_refresh_tokens" not in caplog.text and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "database cleanup: 1 revoked refresh tokens deleted" in caplog.text
+    assert "database cleanup: revoked_refresh_tokens=1" in caplog.text
     rt.cleaner.stop()
     assert not rt.cleaner.thread.thread.is_alive()
 
@@ -283,7 +283,7 @@ def test_the_command_cleans_everything_now(app, api, rt):
     _at(rt, START + DAY + MINUTE)
     result = runner.invoke(args=["cleanup"])
     assert result.exit_code == 0, result.output
-    assert result.output == "database cleanup: 3 revoked refresh tokens deleted\n"
+    assert result.output == "database cleanup: revoked_refresh_tokens=3\n"
     assert len(_tokens(app, _session_id(body))) == 1
 
 

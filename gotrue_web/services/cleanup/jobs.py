@@ -48,7 +48,7 @@ Condition = Callable[[Settings, datetime], "sa.ColumnElement[bool] | None"]
 
 @dataclass(frozen=True)
 class Job:
-    # What the job did to its rows, as the report names it.
+    # The job in the log line and the metric's label: what it deletes (or revokes).
     name: str
     table: sa.Table
     # The rows to remove at ``now``; None when the job does not apply (a setting is off).
@@ -102,17 +102,15 @@ def _unverified_factors(_settings: Settings, now: datetime):
 # In this order: tokens are revoked before the first rule looks for revoked ones, and sessions
 # lose their tokens piecemeal before the session goes (its delete cascades to what is left).
 JOBS = (
-    Job("refresh tokens of ended sessions revoked", _TOKENS, _tokens_of_ended_sessions,
-        revoke=True),
-    Job("revoked refresh tokens deleted", _TOKENS, _revoked_tokens),
-    Job("ended sessions deleted", _SESSIONS, _ended_sessions),
-    Job("sessions past the timebox deleted", _SESSIONS, _timeboxed_sessions),
-    Job("inactive sessions deleted", _SESSIONS, _inactive_sessions),
-    Job("flow states deleted", FlowState.__table__, _created_before(FlowState.__table__)),
-    Job("SAML relay states deleted", SAMLRelayState.__table__,
-        _created_before(SAMLRelayState.__table__)),
-    Job("MFA challenges deleted", Challenge.__table__, _created_before(Challenge.__table__)),
-    Job("unverified MFA factors deleted", Factor.__table__, _unverified_factors),
+    Job("ended_session_tokens_revoked", _TOKENS, _tokens_of_ended_sessions, revoke=True),
+    Job("revoked_refresh_tokens", _TOKENS, _revoked_tokens),
+    Job("ended_sessions", _SESSIONS, _ended_sessions),
+    Job("timeboxed_sessions", _SESSIONS, _timeboxed_sessions),
+    Job("inactive_sessions", _SESSIONS, _inactive_sessions),
+    Job("flow_states", FlowState.__table__, _created_before(FlowState.__table__)),
+    Job("saml_relay_states", SAMLRelayState.__table__, _created_before(SAMLRelayState.__table__)),
+    Job("mfa_challenges", Challenge.__table__, _created_before(Challenge.__table__)),
+    Job("unverified_mfa_factors", Factor.__table__, _unverified_factors),
 )
 
 

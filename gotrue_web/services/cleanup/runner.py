@@ -31,11 +31,17 @@ def run(rt: Runtime, *, max_batches: int | None = None,
     """One cleanup pass on a connection of its own (a request's transaction is not touched);
     needs an app context. ``max_batches`` None runs each job until nothing is left."""
     with db.engine.connect() as connection:
-        return run_pass(connection, rt.settings, rt.now(), max_batches=max_batches, stop=stop)
+        removed = run_pass(connection, rt.settings, rt.now(), max_batches=max_batches,
+                           stop=stop)
+    for name, count in removed.items():
+        rt.metrics.db_cleanup(name, count)
+    return removed
 
 
 def describe(removed: dict[str, int]) -> str:
-    return ", ".join(f"{count} {name}" for name, count in removed.items()) or "nothing to do"
+    """The log line's and the command's account of a pass: ``job=rows`` for each job that
+    removed rows."""
+    return " ".join(f"{name}={count}" for name, count in removed.items()) or "nothing to do"
 
 
 class DatabaseCleaner:
