@@ -195,19 +195,24 @@ def test_flow_states_relay_states_challenges_and_unverified_factors_go_after_a_d
         START + timedelta(hours=2)]
 
 
-def test_a_pass_works_in_batches_and_may_stop_after_some(app, api, rt):
+def test_a_pass_works_in_batches_until_nothing_is_due_or_it_is_stopped(app, api, rt):
     _at(rt, START)
     body = api.session()
-    for _ in range(5):
+    for _ in range(7):
         body = _refreshed(api, body["refresh_token"])
     session_id = _session_id(body)
     _at(rt, START + DAY + MINUTE)
+    stop = threading.Event()
     with app.app_context(), db.engine.connect() as connection:
         assert cleanup.run_pass(connection, rt.settings, rt.now(), batch=2, max_batches=1) == {
             "revoked_refresh_tokens": 2}
-        assert len(_tokens(app, session_id)) == 4
-        assert cleanup.run_pass(connection, rt.settings, rt.now(), batch=2,
-                                max_batches=None) == {"revoked_refresh_tokens": 3}
+        assert len(_tokens(app, session_id)) == 6
+        stop.set()
+        assert cleanup.run_pass(connection, rt.settings, rt.now(), batch=2, stop=stop) == {}
+        assert len(_tokens(app, session_id)) == 6
+        # Paced, as the thread runs it: a rest after each full batch, then on to the end.
+        assert cleanup.run_pass(connection, rt.settings, rt.now(), batch=2, paced=True) == {
+            "revoked_refresh_tokens": 5}
     assert [row[:2] for row in _tokens(app, session_id)] == [
         (refresh_token_hash(body["refresh_token"]), False)]
 

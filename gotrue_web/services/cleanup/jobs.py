@@ -12,15 +12,19 @@ operator can still look at it and a client that is late still gets the answer it
 - Flow states, SAML relay states and MFA challenges older than 24 h, and MFA factors left
   unverified for 24 h.
 
-A job works in batches, each a short transaction of its own: the batch's ids are selected
+A job runs until nothing is due, in batches, each a short transaction of its own: the batch's
+ids are selected
 (FOR UPDATE SKIP LOCKED on PostgreSQL and MariaDB, so a row that a request or another process's
 cleanup holds is left for a later pass instead of waited for), then deleted (or revoked) by id
-with the job's condition repeated, so a row that changed between the two statements stays.
+with the job's condition repeated, so a row that changed between the two statements stays. Paced
+(the background thread), it rests after each batch as long as the batch took, so that it never
+takes more than half of the database's time, nor of SQLite's one writer.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -34,11 +38,8 @@ from ...settings import Settings
 # How long a row stays after it stopped being usable (GoTrue's margins).
 GRACE = timedelta(hours=24)
 ENDED_SESSION_GRACE = timedelta(hours=72)
-# Rows one transaction removes: small enough that a lock is held for milliseconds.
-BATCH = 100
-# Batches one job runs per pass of the background thread; a longer backlog (a database that
-# never had a cleanup) drains over the next passes. ``flask --app wsgi cleanup`` has no cap.
-PASS_BATCHES = 50
+# Rows one transaction removes: few enough that its locks are held for milliseconds.
+BATCH = 500
 
 _TOKENS = RefreshToken.__table__
 _SESSIONS = SessionRow.__table__
@@ -115,24 +116,29 @@ JOBS = (
 
 
 def run_pass(connection: sa.Connection, settings: Settings, now: datetime, *,
-             batch: int = BATCH, max_batches: int | None = PASS_BATCHES,
-             stop: threading.Event | None = None) -> dict[str, int]:
+             batch: int = BATCH, max_batches: int | None = None,
+             stop: threading.Event | None = None, paced: bool = False) -> dict[str, int]:
     """Run every job on ``connection`` (outside a transaction), each until it finds fewer than
-    ``batch`` rows or has run ``max_batches`` batches (None: no limit) or ``stop`` is set.
-    Returns the rows each job removed (or revoked), for the jobs that removed any."""
+    ``batch`` rows, has run ``max_batches`` batches (None: no limit) or ``stop`` is set.
+    ``paced``: rest after each batch as long as it took. Returns the rows each job removed (or
+    revoked), for the jobs that removed any."""
+    stop = stop or threading.Event()
     removed: dict[str, int] = {}
     for job in JOBS:
         condition = job.condition(settings, now)
         if condition is None:
             continue
         batches = 0
-        while not (stop is not None and stop.is_set()):
+        while not stop.is_set():
+            started = time.monotonic()
             selected, changed = _run_batch(connection, job, condition, now, batch)
             if changed:
                 removed[job.name] = removed.get(job.name, 0) + changed
             batches += 1
             if selected < batch or (max_batches is not None and batches >= max_batches):
                 break
+            if paced:
+                stop.wait(time.monotonic() - started)
     return removed
 
 

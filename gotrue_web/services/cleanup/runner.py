@@ -18,7 +18,7 @@ from typing import Callable
 from ...extensions import db
 from ...runtime import ProcessThread, Runtime
 from ...settings import Settings
-from .jobs import PASS_BATCHES, run_pass
+from .jobs import run_pass
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,12 @@ log = logging.getLogger(__name__)
 _FAILURE_LOG_INTERVAL = 600.0
 
 
-def run(rt: Runtime, *, max_batches: int | None = None,
-        stop: threading.Event | None = None) -> dict[str, int]:
-    """One cleanup pass on a connection of its own (a request's transaction is not touched);
-    needs an app context. ``max_batches`` None runs each job until nothing is left."""
+def run(rt: Runtime, *, stop: threading.Event | None = None,
+        paced: bool = False) -> dict[str, int]:
+    """One cleanup pass (every job until nothing is due) on a connection of its own, so a
+    request's transaction is not touched; needs an app context. ``paced``: see run_pass."""
     with db.engine.connect() as connection:
-        removed = run_pass(connection, rt.settings, rt.now(), max_batches=max_batches,
-                           stop=stop)
+        removed = run_pass(connection, rt.settings, rt.now(), stop=stop, paced=paced)
     for name, count in removed.items():
         rt.metrics.db_cleanup(name, count)
     return removed
@@ -65,8 +64,7 @@ class DatabaseCleaner:
     def run_once(self, app) -> None:
         try:
             with app.app_context():
-                removed = run(app.extensions["gotrue"], max_batches=PASS_BATCHES,
-                              stop=self.thread.stopped)
+                removed = run(app.extensions["gotrue"], stop=self.thread.stopped, paced=True)
         except Exception as error:  # noqa: BLE001 - the thread must outlive a database outage
             now = time.monotonic()
             if now - self._failure_logged >= _FAILURE_LOG_INTERVAL:
