@@ -13,12 +13,11 @@ operator can still look at it and a client that is late still gets the answer it
   unverified for 24 h.
 
 A job runs until nothing is due, in batches, each a short transaction of its own: the batch's
-ids are selected
-(FOR UPDATE SKIP LOCKED on PostgreSQL and MariaDB, so a row that a request or another process's
-cleanup holds is left for a later pass instead of waited for), then deleted (or revoked) by id
-with the job's condition repeated, so a row that changed between the two statements stays. Paced
-(the background thread), it rests after each batch as long as the batch took, so that it never
-takes more than half of the database's time, nor of SQLite's one writer.
+ids are selected (FOR UPDATE SKIP LOCKED on PostgreSQL and MariaDB, so a row that a request or
+another process's cleanup holds is left for a later pass instead of waited for), then deleted
+(or revoked) by id with the job's condition repeated, so a row that changed between the two
+statements stays. Paced (the background thread), it rests after each batch as long as the batch
+took: a backlog never keeps the database, or SQLite's one writer, busy for long stretches.
 """
 
 from __future__ import annotations
@@ -135,7 +134,9 @@ def run_pass(connection: sa.Connection, settings: Settings, now: datetime, *,
             if changed:
                 removed[job.name] = removed.get(job.name, 0) + changed
             batches += 1
-            if selected < batch or (max_batches is not None and batches >= max_batches):
+            # A full batch of which nothing could go would only be selected again.
+            if (selected < batch or not changed
+                    or (max_batches is not None and batches >= max_batches)):
                 break
             if paced:
                 stop.wait(time.monotonic() - started)
