@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from console_users import SEED, generate
 from console_users import _mariadb_writer as _trigram_batch_writer
 
-from gotrue_web.db import NIL_UUID, engine_options
+from gotrue_web.db import NIL_UUID, configure_engine, engine_options
 from gotrue_web.models import AMRClaim, Factor, Identity, RefreshToken, Session, User
 from gotrue_web.security.codes import (
     _REFRESH_TOKEN_ALPHABET,
@@ -153,6 +153,8 @@ def _fill_engine(url: str, namespace: str) -> sa.engine.Engine:
             # Rows arrive in order (users before what points at them) and with unique keys.
             cursor.execute("SET SESSION foreign_key_checks=0, unique_checks=0")
             cursor.close()
+    elif engine.dialect.name == "postgresql":
+        configure_engine(engine)  # the app's session: search_path to the namespace
     return engine
 
 

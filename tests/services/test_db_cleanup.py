@@ -33,7 +33,8 @@ from gotrue_web.settings.env import EnvReader, SettingsError
 from ..conftest import table_rows
 from ..factories import claims, make_user, refresh_token_hash
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+# Now, not a date in the past: rows made then are new to any other process's clock.
+START = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 DAY = timedelta(hours=24)
 MINUTE = timedelta(minutes=1)
 
@@ -249,6 +250,8 @@ def test_a_row_another_transaction_holds_is_left_for_a_later_pass(app, api, rt):
 def test_the_thread_cleans_every_interval(make_app, caplog):
     from ..conftest import api_for
 
+    # Before anything: the thread may log its pass as soon as the clock moves.
+    caplog.set_level(logging.INFO, logger="gotrue_web.services.cleanup.runner")
     app = make_app(**{"mailer.autoconfirm": True,
                       "db.cleanup_interval": timedelta(milliseconds=100)})
     rt, api = app.extensions["gotrue"], api_for(app)
@@ -256,7 +259,6 @@ def test_the_thread_cleans_every_interval(make_app, caplog):
     first = api.session()
     _refreshed(api, first["refresh_token"])
     _at(rt, START + DAY + MINUTE)
-    caplog.set_level(logging.INFO, logger="gotrue_web.services.cleanup.runner")
     deadline = time.monotonic() + 20
     while len(_tokens(app, _session_id(first))) > 1 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -16,7 +16,9 @@ from gotrue_web.observability import logs
 # counters of the test's own.
 BASE = {"GOTRUE_SITE_URL": "https://app.example.com", "API_EXTERNAL_URL": "https://auth.example.com",
         "GOTRUE_JWT_SECRET": "a-secret-of-at-least-thirty-two-characters",
-        "GOTRUE_RATE_LIMIT_STORAGE_URL": "memory://"}
+        "GOTRUE_RATE_LIMIT_STORAGE_URL": "memory://",
+        # No cleanup thread (see tests/live/conftest.py's server_environment).
+        "GOTRUE_DB_CLEANUP_INTERVAL": "0"}
 DRIVERS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql"}
 
 
@@ -55,6 +57,7 @@ def start_from_env(monkeypatch, tmp_path, caplog, test_database):
         runtime = app.extensions["gotrue"]
         runtime.outbox.stop()
         runtime.live_settings.stop()
+        runtime.cleaner.stop()
         if "tracing" in app.extensions:
             app.extensions["tracing"].shutdown()
         with app.app_context():
