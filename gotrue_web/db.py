@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.orm import DeclarativeBase
 
+from .pg_session import NAMESPACE_OPTION, session_listener
 from .sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
@@ -158,10 +159,6 @@ POOL_RECYCLE_SECONDS = 1800
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-# The engine's execution option that names its PostgreSQL schema (GOTRUE_DB_NAMESPACE).
-NAMESPACE_OPTION = "gotrue_namespace"
-
-
 def engine_options(url: str, namespace: str, pool_size: int) -> dict:
     """SQLAlchemy engine options for the URL's dialect."""
     backend = sa.engine.make_url(url).get_backend_name()
@@ -177,9 +174,7 @@ def engine_options(url: str, namespace: str, pool_size: int) -> dict:
     timeout = ({} if "connect_timeout" in sa.engine.make_url(url).query
                else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     if backend == "postgresql":
-        # The session's settings are SET once the connection is open (configure_engine), not
-        # sent as the startup parameter "options", which PgBouncer refuses. The engine carries
-        # its namespace for that.
+        # The session is SET as each connection opens (pg_session), for the engine's namespace.
         options["connect_args"] = dict(timeout)
         options["execution_options"] = {NAMESPACE_OPTION: namespace}
     elif backend in ("mysql", "mariadb"):
@@ -257,37 +252,9 @@ def _sqlite_begin_on_first_write(connection, cursor, statement, parameters, cont
     acquire_sqlite_write_lock(cursor)
 
 
-@functools.lru_cache(maxsize=None)
-def _postgresql_session(namespace: str):
-    """The connect listener that sets a PostgreSQL connection's session: one per namespace, so
-    that configuring an engine twice adds nothing."""
-    # search_path puts every unqualified name in the namespace; lock_timeout bounds row locks.
-    # TimeZone UTC, whatever the server's default: psycopg then gives datetime's own UTC (from
-    # Etc/UTC, say, each value would be converted twice), and SQL that turns a timestamptz into
-    # GoTrue's zone-less columns yields the UTC they hold. In autocommit, so that the pool's
-    # rollback on checkin does not undo them. The namespace is a checked identifier
-    # (settings.db.check).
-    statement = f"SET search_path TO {namespace}; SET lock_timeout = 5000; SET TimeZone = 'UTC'"
-
-    def set_session(dbapi_connection, _record) -> None:
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        try:
-            dbapi_connection.execute(statement)
-        finally:
-            dbapi_connection.autocommit = autocommit
-
-    return set_session
-
-
 def configure_engine(engine: sa.engine.Engine) -> None:
     """Per-connection settings that cannot go through connect_args. Calling it again on the
     same engine changes nothing (the test suite shares one engine among many apps).
-
-    On PostgreSQL every connection's session is set as it opens: search_path to the engine's
-    namespace (GOTRUE_DB_NAMESPACE, see engine_options), lock_timeout and TimeZone
-    (_postgresql_session). As statements, not startup options, so that the server can connect
-    through PgBouncer.
 
     On every database, a connection that met an unavailable database (database_unavailable) is
     not pooled again, and one lost on its way back to the pool is logged as a warning.
@@ -303,9 +270,9 @@ def configure_engine(engine: sa.engine.Engine) -> None:
     if engine.dialect.name == "sqlite":
         listeners += [("connect", _sqlite_connect),
                       ("before_cursor_execute", _sqlite_begin_on_first_write)]
-    elif engine.dialect.name == "postgresql":
+    elif engine.dialect.name == "postgresql":  # search_path, lock_timeout, TimeZone (pg_session)
         namespace = engine.get_execution_options().get(NAMESPACE_OPTION, "auth")
-        listeners.append(("connect", _postgresql_session(namespace)))
+        listeners.append(("connect", session_listener(namespace)))
     for name, listener in listeners:
         if not event.contains(engine, name, listener):
             event.listen(engine, name, listener)

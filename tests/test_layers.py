@@ -25,7 +25,9 @@ ALLOWED = {
     "sqlite_wal": set(),
     "security": {"errors", "durations"},
     "settings": {"errors", "durations", "proxies", "security"},
-    "db": {"sqlite_wal"},
+    # A PostgreSQL connection's session settings (no imports of the project).
+    "pg_session": set(),
+    "db": {"sqlite_wal", "pg_session"},
     "models": {"db"},
     "extensions": {"db"},
     # The hot paths' statements through libpq on PostgreSQL (psycopg only).
