@@ -302,3 +302,47 @@ def test_the_interval_is_read_from_the_environment():
         == timedelta(0)
     with pytest.raises(SettingsError, match="GOTRUE_DB_CLEANUP_INTERVAL"):
         db_settings.read(EnvReader({"GOTRUE_DB_CLEANUP_INTERVAL": "soon"}))
+
+
+def test_a_pass_that_fails_half_way_still_reports_what_it_removed(tmp_path, caplog):
+    """On a database of its own (SQLite, whatever the run's): a table of a later job is gone,
+    so the pass fails there, after its earlier jobs committed."""
+    from gotrue_web import create_app
+    from gotrue_web.db import Base
+
+    from ..conftest import BASE_SETTINGS, api_for
+
+    app = create_app(BASE_SETTINGS.replace(**{
+        "db.url": f"sqlite:///{tmp_path / 'half-way.db'}", "mailer.autoconfirm": True,
+        "db.cleanup_interval": timedelta(hours=1)}))
+    rt, api = app.extensions["gotrue"], api_for(app)
+    try:
+        with app.app_context():
+            Base.metadata.create_all(db.engine)
+        _at(rt, START)
+        body = api.session()
+        third = _refreshed(api, _refreshed(api, body["refresh_token"])["refresh_token"])
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE saml_relay_states"))
+            connection.execute(sa.text("DROP TABLE flow_state"))
+        _at(rt, START + DAY + MINUTE)
+        removed: dict[str, int] = {}
+        with app.app_context(), pytest.raises(sa.exc.OperationalError):
+            cleanup.run(rt, removed=removed)
+        assert removed == {"revoked_refresh_tokens": 2}
+        assert len(_tokens(app, _session_id(body))) == 1
+
+        # The thread's pass logs both: what it removed and why it stopped.
+        _refreshed(api, third["refresh_token"])
+        _at(rt, START + 2 * DAY + 2 * MINUTE)
+        caplog.set_level(logging.INFO, logger="gotrue_web.services.cleanup.runner")
+        rt.cleaner.run_once(app)
+        assert "database cleanup: revoked_refresh_tokens=1" in caplog.text
+        assert "database cleanup failed (OperationalError" in caplog.text
+        assert rt.cleaner.passes == 1
+    finally:
+        rt.cleaner.stop()
+        rt.outbox.stop()
+        rt.live_settings.stop()
+        with app.app_context():
+            db.engine.dispose()

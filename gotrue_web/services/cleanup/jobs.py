@@ -116,13 +116,15 @@ JOBS = (
 
 def run_pass(connection: sa.Connection, settings: Settings, now: datetime, *,
              batch: int = BATCH, max_batches: int | None = None,
-             stop: threading.Event | None = None, paced: bool = False) -> dict[str, int]:
+             stop: threading.Event | None = None, paced: bool = False,
+             removed: dict[str, int] | None = None) -> dict[str, int]:
     """Run every job on ``connection`` (outside a transaction), each until it finds fewer than
     ``batch`` rows, has run ``max_batches`` batches (None: no limit) or ``stop`` is set.
     ``paced``: rest after each batch as long as it took. Returns the rows each job removed (or
-    revoked), for the jobs that removed any."""
+    revoked), for the jobs that removed any, in ``removed`` when given: a pass that fails
+    half-way leaves there what its committed batches did."""
     stop = stop or threading.Event()
-    removed: dict[str, int] = {}
+    removed = {} if removed is None else removed
     for job in JOBS:
         condition = job.condition(settings, now)
         if condition is None:

@@ -26,14 +26,18 @@ log = logging.getLogger(__name__)
 _FAILURE_LOG_INTERVAL = 600.0
 
 
-def run(rt: Runtime, *, stop: threading.Event | None = None,
-        paced: bool = False) -> dict[str, int]:
+def run(rt: Runtime, *, stop: threading.Event | None = None, paced: bool = False,
+        removed: dict[str, int] | None = None) -> dict[str, int]:
     """One cleanup pass (every job until nothing is due) on a connection of its own, so a
-    request's transaction is not touched; needs an app context. ``paced``: see run_pass."""
-    with db.engine.connect() as connection:
-        removed = run_pass(connection, rt.settings, rt.now(), stop=stop, paced=paced)
-    for name, count in removed.items():
-        rt.metrics.db_cleanup(name, count)
+    request's transaction is not touched; needs an app context. ``paced``, ``removed``: see
+    run_pass. The metric counts what was removed, also when the pass fails half-way."""
+    removed = {} if removed is None else removed
+    try:
+        with db.engine.connect() as connection:
+            run_pass(connection, rt.settings, rt.now(), stop=stop, paced=paced, removed=removed)
+    finally:
+        for name, count in removed.items():
+            rt.metrics.db_cleanup(name, count)
     return removed
 
 
@@ -62,20 +66,21 @@ class DatabaseCleaner:
         self.thread.stop(timeout)
 
     def run_once(self, app) -> None:
+        removed: dict[str, int] = {}
         try:
             with app.app_context():
-                removed = run(app.extensions["gotrue"], stop=self.thread.stopped, paced=True)
+                run(app.extensions["gotrue"], stop=self.thread.stopped, paced=True,
+                    removed=removed)
         except Exception as error:  # noqa: BLE001 - the thread must outlive a database outage
             now = time.monotonic()
             if now - self._failure_logged >= _FAILURE_LOG_INTERVAL:
                 self._failure_logged = now
                 log.warning("database cleanup failed (%s: %s); trying again in %gs",
                             type(error).__name__, error, self.interval)
-            return
         finally:
             self.passes += 1
-        if removed:
-            log.info("database cleanup: %s", describe(removed))
+            if removed:
+                log.info("database cleanup: %s", describe(removed))
 
 
 def _cleanup_loop(app_ref: Callable, stopped: threading.Event, cleaner: DatabaseCleaner) -> None:
