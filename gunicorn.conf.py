@@ -129,12 +129,14 @@ def post_worker_init(worker):
     """Each worker starts its mail outbox dispatcher as it boots (services/mail/dispatcher.py),
     so mail left pending by a restart goes out at once, not with the first request; and the
     thread that loads the settings changed in the console and looks for changes
-    (services/live_settings)."""
+    (services/live_settings); and the database cleanup's thread (services/cleanup), so that a
+    server no request reaches still cleans."""
     app = worker.wsgi
     runtime = getattr(app, "extensions", {}).get("gotrue")
     if runtime is not None:
         runtime.outbox.start(app)
         runtime.live_settings.start(app)
+        runtime.cleaner.start(app)
 
 
 # --- metrics -----------------------------------------------------------------------------------
