@@ -105,8 +105,8 @@ class SAMLProvider(Base):
 
 
 class SAMLRelayState(Base):
-    """An AuthnRequest POST /sso sent: the ACS finds it by RelayState and deletes it. Purged
-    after 24 hours; for_email is GoTrue's and unused."""
+    """An AuthnRequest POST /sso sent: the ACS finds it by RelayState and deletes it. The
+    database cleanup deletes it after 24 hours; for_email is GoTrue's and unused."""
 
     __tablename__ = "saml_relay_states"
 

@@ -165,7 +165,7 @@ def _flow_state(created_at: datetime) -> FlowState:
                      updated_at=created_at)
 
 
-def test_flow_states_relay_states_challenges_and_unverified_factors_go_after_a_day(app, rt):
+def test_flow_states_relay_states_challenges_and_expired_unverified_factors_go(app, rt):
     user_id = make_user(app, created_at=START)
     with app.app_context():
         old_flow, new_flow = _flow_state(START), _flow_state(START + timedelta(hours=2))
@@ -177,6 +177,12 @@ def test_flow_states_relay_states_challenges_and_unverified_factors_go_after_a_d
         factors = {status: Factor(user_id=user_id, friendly_name=status, factor_type="totp",
                                   status=status, created_at=START, updated_at=START)
                    for status in ("verified", "unverified")}
+        # Unverified too, but challenged a minute before the pass: not expired yet (the
+        # enrolment's rule, MFA_FACTOR_EXPIRY_DURATION, 5 minutes here).
+        factors["challenged"] = Factor(
+            user_id=user_id, friendly_name="challenged", factor_type="totp",
+            status="unverified", created_at=START, updated_at=START,
+            last_challenged_at=START + DAY + timedelta(minutes=59))
         db.session.add_all([relay, *factors.values()])
         db.session.flush()
         db.session.add_all([
@@ -184,14 +190,15 @@ def test_flow_states_relay_states_challenges_and_unverified_factors_go_after_a_d
             Challenge(factor_id=factors["verified"].id, created_at=START + timedelta(hours=2),
                       ip_address="::1")])
         db.session.commit()
-        new_flow_id, verified_id = new_flow.id, factors["verified"].id
+        new_flow_id = new_flow.id
+        kept_factors = {factors["verified"].id, factors["challenged"].id}
 
     _at(rt, START + DAY + timedelta(hours=1))
     assert _run(app) == {"flow_states": 1, "saml_relay_states": 1,
                          "mfa_challenges": 1, "unverified_mfa_factors": 1}
     assert table_rows(app, sa.select(FlowState.id)) == [(new_flow_id,)]
     assert table_rows(app, sa.select(SAMLRelayState.id)) == []
-    assert table_rows(app, sa.select(Factor.id)) == [(verified_id,)]
+    assert {row[0] for row in table_rows(app, sa.select(Factor.id))} == kept_factors
     assert [row[0] for row in table_rows(app, sa.select(Challenge.created_at))] == [
         START + timedelta(hours=2)]
 

@@ -9,8 +9,10 @@ operator can still look at it and a client that is late still gets the answer it
 - Sessions whose not_after passed more than 72 h ago are deleted, with what hangs on them.
 - With GOTRUE_SESSIONS_TIMEBOX, sessions older than it by 24 h; with
   GOTRUE_SESSIONS_INACTIVITY_TIMEOUT, sessions idle for it and 24 h more.
-- Flow states, SAML relay states and MFA challenges older than 24 h, and MFA factors left
-  unverified for 24 h.
+- Flow states, SAML relay states and MFA challenges older than 24 h.
+- Unverified MFA factors once expired by this project's own rule, the one enrolment applies
+  (services.mfa.factors.expired_unverified: MFA_FACTOR_EXPIRY_DURATION since they were made or
+  last challenged); GoTrue's cleanup waits 24 h from creation whatever that setting says.
 
 A job runs until nothing is due, in batches, each a short transaction of its own: the batch's
 ids are selected (FOR UPDATE SKIP LOCKED on PostgreSQL and MariaDB, so a row that a request or
@@ -30,9 +32,10 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from ...models import Challenge, Factor, FactorStatus, FlowState, RefreshToken, SAMLRelayState
+from ...models import Challenge, Factor, FlowState, RefreshToken, SAMLRelayState
 from ...models import Session as SessionRow
 from ...settings import Settings
+from ..mfa.factors import expired_unverified
 
 # How long a row stays after it stopped being usable (GoTrue's margins).
 GRACE = timedelta(hours=24)
@@ -93,12 +96,6 @@ def _created_before(table: sa.Table) -> Condition:
     return lambda _settings, now: table.c.created_at < now - GRACE
 
 
-def _unverified_factors(_settings: Settings, now: datetime):
-    factors = Factor.__table__
-    return sa.and_(factors.c.status == FactorStatus.unverified,
-                   factors.c.created_at < now - GRACE)
-
-
 # In this order: tokens are revoked before the first rule looks for revoked ones, and sessions
 # lose their tokens piecemeal before the session goes (its delete cascades to what is left).
 JOBS = (
@@ -110,7 +107,7 @@ JOBS = (
     Job("flow_states", FlowState.__table__, _created_before(FlowState.__table__)),
     Job("saml_relay_states", SAMLRelayState.__table__, _created_before(SAMLRelayState.__table__)),
     Job("mfa_challenges", Challenge.__table__, _created_before(Challenge.__table__)),
-    Job("unverified_mfa_factors", Factor.__table__, _unverified_factors),
+    Job("unverified_mfa_factors", Factor.__table__, expired_unverified),
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from ...extensions import db
 from ...models import AAL, AMRClaim, Factor, FactorStatus, FactorType, Session, User
 from ...runtime import RequestInfo, Runtime
 from ...security import totp
+from ...settings import Settings
 from .. import audit
 from ..mail import notifications
 from ..mail.links import lock_user
@@ -144,14 +146,19 @@ def _replace_unverified_phone(user: User, normalised: str) -> None:
     db.session.flush()
 
 
-def delete_expired(rt: Runtime, user: User | None = None) -> None:
-    """Delete every user's unverified factors that were neither created nor challenged within
-    MFA_FACTOR_EXPIRY_DURATION (their challenges cascade); ``user``'s factors are read again."""
-    cutoff = rt.now() - rt.settings.mfa.factor_expiry
-    expired = sa.and_(
+def expired_unverified(settings: Settings, now: datetime):
+    """Unverified factors that were neither created nor challenged within
+    MFA_FACTOR_EXPIRY_DURATION (also the database cleanup's rule)."""
+    cutoff = now - settings.mfa.factor_expiry
+    return sa.and_(
         Factor.status == FactorStatus.unverified, Factor.created_at < cutoff,
         sa.or_(Factor.last_challenged_at.is_(None), Factor.last_challenged_at < cutoff))
-    db.session.execute(sa.delete(Factor).where(expired),
+
+
+def delete_expired(rt: Runtime, user: User | None = None) -> None:
+    """Delete every user's expired unverified factors (their challenges cascade); ``user``'s
+    factors are read again."""
+    db.session.execute(sa.delete(Factor).where(expired_unverified(rt.settings, rt.now())),
                        execution_options={"synchronize_session": False})
     if user is not None:
         db.session.expire(user, ["factors"])

@@ -11,9 +11,6 @@ provider returns, with the request id the response must answer and where the use
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-
-import sqlalchemy as sa
 
 from ...errors import ErrorCode, bad_request, internal, not_found
 from ...extensions import db
@@ -22,9 +19,6 @@ from ...runtime import Runtime
 from .. import pkce
 from . import SSO_METHOD, idp_metadata, saml_client, service_provider
 from .providers import by_domain
-
-# Relay states nobody came back with are removed after a day, as GoTrue's cleanup does.
-RELAY_STATE_RETENTION = timedelta(hours=24)
 
 
 def _provider(provider_id: str, domain: str) -> SSOProvider:
@@ -59,9 +53,8 @@ def start(rt: Runtime, *, provider_id: str, domain: str, redirect_to: str,
     saml = provider.saml
     if not idp_metadata.parse(saml.metadata_xml).redirect_sign_in_url:
         raise internal("The SAML identity provider offers no HTTP-Redirect sign-in service")
+    # Relay states nobody came back with go after a day: the database cleanup's job.
     now = rt.now()
-    db.session.execute(sa.delete(SAMLRelayState).where(
-        SAMLRelayState.created_at < now - RELAY_STATE_RETENTION))
     flow = None
     if pkce_params is not None:
         flow = pkce.create_flow(rt, pkce_params, user_id=None,

@@ -158,7 +158,8 @@ MFA = grouped(
     Variable("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", "`300`",
              "Seconds a challenge lives (shorter values are raised to 300)"),
     Variable("GOTRUE_MFA_FACTOR_EXPIRY_DURATION", "`300s`",
-             "An enrolment not verified within this is deleted the next time anyone enrols"),
+             "An enrolment not verified within this is deleted the next time anyone enrols "
+             "or by the [database cleanup](#database-cleanup)"),
     Variable("GOTRUE_MFA_MAX_CODE_ATTEMPTS", "`5`",
              "Wrong codes after which a challenge is dead (0 = no limit)", origin="gotrue-web"),
     Variable("GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", "`15`",
