@@ -1,5 +1,5 @@
-"""Command-line tools: ``flask --app wsgi operators create|list|delete|reset-password`` and
-``flask --app wsgi cleanup``."""
+"""Command-line tools: ``flask --app wsgi operators create|list|delete|reset-password``,
+``flask --app wsgi cleanup`` and ``flask --app wsgi search-index``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .console.operations import operators
 from .errors import GoTrueError
 from .extensions import db
 from .runtime import current_runtime
-from .services import cleanup
+from .services import cleanup, search_index
 
 
 def _read_password(prompt: str) -> str:
@@ -109,3 +109,23 @@ def reset_password(email: str):
 def cleanup_cli():
     removed = cleanup.run(current_runtime())
     click.echo(f"database cleanup: {cleanup.describe(removed)}")
+
+
+@click.command("search-index",
+               help="PostgreSQL: build the console's substring-search indexes (pg_trgm) that "
+                    "migration 0012 could not, creating the extension if this role may. "
+                    "Builds concurrently: sign-ups go on meanwhile.")
+@with_appcontext
+def search_index_cli():
+    try:
+        result = search_index.build_trigram_indexes()
+    except search_index.ExtensionMissing as error:
+        raise click.ClickException(
+            f"pg_trgm is not installed and this role may not create it ({error}). Have an "
+            "administrator run CREATE EXTENSION pg_trgm SCHEMA public; in this database, "
+            "then run this command again.") from error
+    except search_index.BuildFailed as error:
+        raise click.ClickException(
+            f"building the index failed ({error}). Run this command again once that is "
+            "fixed: it rebuilds an index a failed build left behind.") from error
+    click.echo(f"substring search index: {result.describe()}")

@@ -4,7 +4,8 @@ SQLite: an FTS5 table with the trigram tokenizer over the email and the name, it
 users through users_search_keys (an INTEGER PRIMARY KEY that VACUUM keeps, unlike the rowid of
 users), kept in step by triggers on users.
 PostgreSQL: pg_trgm GIN indexes on lower(email) and on the lower-cased name; a role that may
-not create the extension gets no indexes (logged) and the search scans as before.
+not create the extension gets no indexes (logged) and the search scans as before, until the
+``search-index`` command (services/search_index.py) builds them.
 MariaDB has no n-gram full-text parser (MySQL's ngram is not in MariaDB): users_search_trigrams
 holds each user's distinct trigrams, written by triggers on users; rows go with their user
 (ON DELETE CASCADE).
@@ -95,7 +96,8 @@ def _postgres_up(bind) -> None:
             # duplicate; the extension is there now.
             if _pg_trgm_schema(bind) is None:
                 log.warning("pg_trgm could not be created (%s); the console's substring search "
-                            "will scan users without an index", str(error.orig).splitlines()[0])
+                            "will scan users without an index until `flask --app wsgi "
+                            "search-index` builds it", str(error.orig).splitlines()[0])
                 return
         schema = _pg_trgm_schema(bind)
     for name, expression in POSTGRES_INDEXES:

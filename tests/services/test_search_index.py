@@ -1,0 +1,199 @@
+"""``flask --app wsgi search-index``: the pg_trgm indexes migration 0012 could not build (the
+role could not create the extension) are built once an administrator has installed it."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from gotrue_web import create_app
+from gotrue_web.extensions import db
+from gotrue_web.models.search_indexes import TRIGRAM_INDEXES
+from gotrue_web.services.search_index import EXPRESSIONS
+
+from ..conftest import BASE_SETTINGS
+from ..test_migrations import autogenerate_diff
+
+NAMES = ("users_email_trgm_idx", "users_name_trgm_idx")
+
+
+def test_the_command_builds_the_indexes_the_models_declare():
+    assert set(EXPRESSIONS) == {index.name for index in TRIGRAM_INDEXES} == set(NAMES)
+
+
+def test_other_databases_have_nothing_to_build(app, test_database):
+    if test_database.backend == "postgresql":
+        pytest.skip("PostgreSQL builds the indexes (below)")
+    result = app.test_cli_runner().invoke(args=["search-index"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ("substring search index: nothing to build: on this database the "
+                             "substring search index comes with migration 0012\n")
+
+
+@pytest.fixture
+def database_without_pg_trgm(test_database):
+    """A database of its own (the run's has pg_trgm) and a role that owns the auth schema in it
+    but may not create extensions there, as a managed PostgreSQL's auth role may not."""
+    if test_database.backend != "postgresql":
+        pytest.skip("pg_trgm is a PostgreSQL extension")
+    suffix = secrets.token_hex(4)
+    name, role = f"trgm_later_{suffix}", f"auth_owner_{suffix}"
+    admin = sa.create_engine(test_database.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
+    url = sa.engine.make_url(test_database.admin_url).set(database=name)
+    database_admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with database_admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA auth AUTHORIZATION "{role}"'))
+    try:
+        yield url.set(username=role, password=None), database_admin
+    finally:
+        database_admin.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def _trigram_indexes(database_admin) -> dict[str, bool]:
+    with database_admin.connect() as connection:
+        return dict(connection.execute(sa.text(
+            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = 'auth.users'::regclass AND c.relname LIKE '%trgm%'")).all())
+
+
+def _migrated_app(role_url):
+    """The app on that database as the role, after flask db upgrade (which warned)."""
+    app = create_app(BASE_SETTINGS.replace(**{
+        "db.url": role_url.render_as_string(hide_password=False), "db.namespace": "auth"}))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return app
+
+
+def _built_both(result) -> None:
+    assert result.exit_code == 0, result.output
+    assert result.output == ("substring search index: built users_email_trgm_idx; "
+                             "built users_name_trgm_idx\n")
+
+
+def test_indexes_built_once_the_extension_is_installed(database_without_pg_trgm):
+    role_url, database_admin = database_without_pg_trgm
+    app = _migrated_app(role_url)
+    assert _trigram_indexes(database_admin) == {}
+    missing = {diff[1].name for diff in autogenerate_diff(app)}
+    assert missing == set(NAMES)
+    runner = app.test_cli_runner()
+
+    # The role may not create the extension: the command says who must, and builds nothing.
+    result = runner.invoke(args=["search-index"])
+    assert result.exit_code == 1
+    assert "pg_trgm is not installed and this role may not create it" in result.output
+    assert "CREATE EXTENSION pg_trgm SCHEMA public;" in result.output
+    assert _trigram_indexes(database_admin) == {}
+
+    with database_admin.connect() as connection:
+        connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+    _built_both(runner.invoke(args=["search-index"]))
+    assert _trigram_indexes(database_admin) == {name: True for name in NAMES}
+    # The schema is now what the models declare (the search's statements are written for it).
+    assert autogenerate_diff(app) == []
+
+    result = runner.invoke(args=["search-index"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ("substring search index: users_email_trgm_idx already there; "
+                             "users_name_trgm_idx already there\n")
+
+    # A concurrent build that failed (cancelled, say) leaves its index invalid: rebuilt.
+    with database_admin.connect() as connection:
+        connection.execute(sa.text(
+            "UPDATE pg_index SET indisvalid = false "
+            "WHERE indexrelid = 'auth.users_email_trgm_idx'::regclass"))
+    assert _trigram_indexes(database_admin)["users_email_trgm_idx"] is False
+    result = runner.invoke(args=["search-index"])
+    assert result.exit_code == 0, result.output
+    assert result.output == ("substring search index: rebuilt users_email_trgm_idx (an earlier "
+                             "build had failed); users_name_trgm_idx already there\n")
+    assert _trigram_indexes(database_admin) == {name: True for name in NAMES}
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_the_role_creates_the_extension_when_it_may(database_without_pg_trgm):
+    """pg_trgm is a trusted extension: a role with CREATE on the database installs it itself."""
+    role_url, database_admin = database_without_pg_trgm
+    app = _migrated_app(role_url)
+    assert _trigram_indexes(database_admin) == {}
+    with database_admin.connect() as connection:
+        connection.execute(sa.text(
+            f'GRANT CREATE ON DATABASE "{role_url.database}" TO "{role_url.username}"'))
+    _built_both(app.test_cli_runner().invoke(args=["search-index"]))
+    assert _trigram_indexes(database_admin) == {name: True for name in NAMES}
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_build_waits_for_a_long_transaction_past_the_lock_timeout(database_without_pg_trgm):
+    """CREATE INDEX CONCURRENTLY waits for the transactions already running; the connection's
+    5 s lock_timeout is lifted for the build (and put back after), so a long one is waited
+    out instead of leaving an invalid index."""
+    role_url, database_admin = database_without_pg_trgm
+    app = _migrated_app(role_url)
+    with database_admin.connect() as connection:
+        connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+    results = []
+    holder = sa.create_engine(role_url.set(username=database_admin.url.username))
+    try:
+        with holder.connect() as transaction:
+            # A write holds a lock the build must wait out (a reader does not).
+            transaction.execute(sa.text("UPDATE auth.users SET email = email WHERE false"))
+            building = threading.Thread(
+                target=lambda: results.append(app.test_cli_runner().invoke(
+                    args=["search-index"])))
+            building.start()
+            deadline = time.monotonic() + 30
+            with database_admin.connect() as connection:
+                while not connection.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                        "AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX%'"),
+                        {"name": role_url.database}).scalar():
+                    assert time.monotonic() < deadline, "the build never waited"
+                    time.sleep(0.05)
+            time.sleep(5.5)
+            assert building.is_alive() and results == []
+            transaction.commit()
+        building.join(30)
+    finally:
+        holder.dispose()
+    assert not building.is_alive()
+    _built_both(results[0])
+    assert _trigram_indexes(database_admin) == {name: True for name in NAMES}
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SHOW lock_timeout")).scalar() == "5s"
+        db.engine.dispose()
+
+
+def test_a_build_the_database_refuses_exits_with_its_reason(database_without_pg_trgm):
+    role_url, database_admin = database_without_pg_trgm
+    app = _migrated_app(role_url)
+    with database_admin.connect() as connection:
+        connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+        # Something else already holds the first index's name in the schema.
+        connection.execute(sa.text("CREATE TABLE auth.users_email_trgm_idx (id int)"))
+    result = app.test_cli_runner().invoke(args=["search-index"])
+    assert result.exit_code == 1
+    assert ('building the index failed (relation "users_email_trgm_idx" already exists)'
+            in result.output)
+    assert "Traceback" not in result.output
+    assert _trigram_indexes(database_admin) == {}
+    with app.app_context():
+        db.engine.dispose()
