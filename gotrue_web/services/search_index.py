@@ -67,6 +67,12 @@ def _index_states(connection: sa.Connection) -> dict[str, bool]:
     return {name: valid for name, valid in rows}
 
 
+def trigram_indexes_missing(connection: sa.Connection) -> bool:
+    """Whether this PostgreSQL schema lacks a usable trigram index (both are needed: a search
+    looks in the email and the name)."""
+    return sum(_index_states(connection).values()) < len(EXPRESSIONS)
+
+
 def build_trigram_indexes() -> TrigramIndexes:
     """Build the pg_trgm indexes migration 0012 could not (needs an app context). Creates the
     extension in public when it is missing and the role may; raises ExtensionMissing when it

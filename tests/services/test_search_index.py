@@ -12,6 +12,12 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from gotrue_web import create_app
+from gotrue_web.console.operations.user_text_search import (
+    NO_INDEX,
+    TOO_SLOW,
+    SearchTooSlow,
+    search_time_limit,
+)
 from gotrue_web.extensions import db
 from gotrue_web.models.search_indexes import TRIGRAM_INDEXES
 from gotrue_web.services.search_index import EXPRESSIONS
@@ -197,3 +203,26 @@ def test_a_build_the_database_refuses_exits_with_its_reason(database_without_pg_
     assert _trigram_indexes(database_admin) == {}
     with app.app_context():
         db.engine.dispose()
+
+
+def _search_past_its_limit(app) -> str:
+    with app.app_context():
+        with pytest.raises(SearchTooSlow) as raised:
+            with search_time_limit(200):
+                db.session.execute(sa.text("SELECT pg_sleep(5)")).all()
+        db.session.remove()
+        db.engine.dispose()
+    return str(raised.value)
+
+
+def test_a_search_too_slow_without_the_index_says_how_to_build_it(database_without_pg_trgm):
+    """The console's notice (a search past its time limit) names the command while the
+    schema has no trigram index, and is the plain one once it has."""
+    role_url, database_admin = database_without_pg_trgm
+    app = _migrated_app(role_url)
+    assert _search_past_its_limit(app) == TOO_SLOW + NO_INDEX
+    assert "flask --app wsgi search-index" in NO_INDEX
+    with database_admin.connect() as connection:
+        connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+    _built_both(app.test_cli_runner().invoke(args=["search-index"]))
+    assert _search_past_its_limit(app) == TOO_SLOW

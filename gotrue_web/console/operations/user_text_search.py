@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from ...extensions import db
 from ...models import Factor, FactorStatus, Identity, User
 from ...models.search_indexes import MARIADB_SEARCH_TEXT, SEARCH_NAME_SQL, SEARCH_STATES
+from ...services.search_index import trigram_indexes_missing
 from . import user_trigrams
 from .user_filters import COUNT_CAP, InvalidSearch, UserFilters, _starts_with
 
@@ -61,11 +62,14 @@ KEYED_FILTER = 60_000
 SEARCH_TIME_LIMIT_MS = 1000
 TOO_SLOW = ("The search took too long: narrow it (more characters, or a state, provider or "
             "date filter).")
+# Added on PostgreSQL when migration 0012 could not build the substring index (no pg_trgm).
+NO_INDEX = (" This database has no substring-search index yet: an administrator can build it "
+            "with flask --app wsgi search-index.")
 
 
 class SearchTooSlow(InvalidSearch):
-    def __init__(self) -> None:
-        super().__init__(TOO_SLOW)
+    def __init__(self, *, missing_index: bool = False) -> None:
+        super().__init__(TOO_SLOW + (NO_INDEX if missing_index else ""))
 
 
 def _like_pattern(text: str) -> str:
@@ -397,7 +401,8 @@ def search_time_limit(limit_ms: int | None = None):
         if not _timed_out(dialect, error):
             raise
         db.session.rollback()
-        raise SearchTooSlow() from None
+        missing = dialect == "postgresql" and trigram_indexes_missing(db.session.connection())
+        raise SearchTooSlow(missing_index=missing) from None
     else:
         if dialect == "postgresql":
             # (After an error the rollback ends the SET LOCAL anyway.)
