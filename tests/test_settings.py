@@ -758,3 +758,33 @@ def test_an_existing_gotrue_env_file_loads(tmp_path):
     assert (rate_limit.email_sent, rate_limit.sms_sent) == ("100", "50")
     assert (rate_limit.verify, rate_limit.token_refresh, rate_limit.otp,
             rate_limit.anonymous_users) == (60, 300, 45, 20)
+
+
+def test_smtp_headers_are_read_as_gotrue_reads_them():
+    settings = load(GOTRUE_SMTP_HEADERS=json.dumps({
+        "X-PM-Message-Stream": ["outbound"], "X-Tags": ["auth", "$messageType"],
+        "X-Empty": [], "X-Blanks": ["", ""], "": ["ignored"], "List-Unsubscribe": ["", "<x>"]}))
+    # Empty names and values are skipped, as GoTrue skips them.
+    assert settings.smtp.headers == (("X-PM-Message-Stream", ("outbound",)),
+                                     ("X-Tags", ("auth", "$messageType")),
+                                     ("List-Unsubscribe", ("<x>",)))
+    assert load().smtp.headers == () == load(GOTRUE_SMTP_HEADERS=" ").smtp.headers
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("X-Stream: auth", "expected a JSON object of header names to lists of strings (Expecting"),
+    ('["X-Stream"]', "expected a JSON object of header names to lists of strings"),
+    ('{"X-Stream": "auth"}', "'X-Stream' is not a list of strings"),
+    ('{"X-Stream": ["auth", 1]}', "'X-Stream' is not a list of strings"),
+    ('{"X Stream": ["auth"]}', "'X Stream' is not a header name"),
+    ('{"X-Stream:": ["auth"]}', "'X-Stream:' is not a header name"),
+    ('{"Subject": ["hi"]}', "Subject is set by the server on every email"),
+    ('{"message-id": ["<x@y>"]}', "message-id is set by the server on every email"),
+    ('{"X-Stream": ["auth\\r\\nBcc: eve@example.com"]}',
+     "a value of X-Stream contains a line break or another control character"),
+    ('{"X-Stream": ["a\\u0000b"]}', "contains a line break or another control character"),
+])
+def test_malformed_smtp_headers_stop_start_up(raw, message):
+    with pytest.raises(SettingsError, match="GOTRUE_SMTP_HEADERS") as raised:
+        load(GOTRUE_SMTP_HEADERS=raw)
+    assert message in str(raised.value)

@@ -256,6 +256,13 @@ def test_sms_test_codes_are_never_shown(make_app):
     assert "GOTRUE_SMS_VONAGE_FROM_" not in page
 
 
+def test_smtp_headers_are_listed_by_name_and_values(make_app):
+    page = settings_page(make_app, **{"smtp.headers": (
+        ("X-PM-Message-Stream", ("outbound",)), ("X-Tags", ("auth", "$messageType")))})
+    assert "GOTRUE_SMTP_HEADERS" in page
+    assert "X-PM-Message-Stream: outbound; X-Tags: auth, $messageType" in page
+
+
 # --- readiness -----------------------------------------------------------------------------------
 
 

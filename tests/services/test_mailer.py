@@ -16,7 +16,7 @@ from gotrue_web.settings import SettingsError, SMTPSettings
 from gotrue_web.transports.mail import MailDeliveryError, OutgoingMail
 from gotrue_web.transports.mail.smtp import flask_mail_config, implicit_tls, open_smtp
 
-from ..conftest import smtp_settings
+from ..conftest import api_for, smtp_settings
 from ..support import smtp as smtp_support
 from ..support.mail_servers import SecureSMTPSink, Tarpit, make_certificates
 
@@ -47,6 +47,46 @@ def test_plain_smtp_delivers_with_the_configured_sender(make_mail_app, smtp_serv
     assert message["Message-ID"].endswith("@example.com>")
     assert smtp_support.html_body(message).strip() == "<p>Hello <b>Ada</b></p>"
     assert smtp_server.envelopes == [("auth@example.com", ["ada@example.com"])]
+
+
+def test_smtp_headers_go_on_every_email_with_the_message_type(make_mail_app, smtp_server):
+    """GOTRUE_SMTP_HEADERS: each header once, its values joined by commas, $messageType
+    replaced by the email's template."""
+    app = make_mail_app(**{"smtp.headers": (
+        ("X-PM-Message-Stream", ("outbound",)),
+        ("X-Tags", ("gotrue", "type-$messageType")),
+        ("List-Unsubscribe", ("<mailto:unsubscribe@example.com?subject=$messageType>",)))})
+    _send(app)
+    _send(app, OutgoingMail(to="bob@example.com", subject="Reset", html="<p>x</p>",
+                            template="recovery"))
+    [confirmation] = smtp_server.wait_for("ada@example.com")
+    [recovery] = smtp_server.wait_for("bob@example.com")
+    assert confirmation.get_all("X-PM-Message-Stream") == ["outbound"]
+    assert confirmation.get_all("X-Tags") == ["gotrue, type-confirmation"]
+    assert recovery["X-Tags"] == "gotrue, type-recovery"
+    assert (recovery["List-Unsubscribe"]
+            == "<mailto:unsubscribe@example.com?subject=recovery>")
+    # The message's own headers are untouched.
+    assert confirmation["Subject"] == "Confirm your email address"
+    assert confirmation.get_all("From") == ["auth@example.com"]
+
+
+def test_smtp_headers_on_an_email_the_api_sends(make_mail_app, smtp_server):
+    """Through the mail outbox: a sign-up's confirmation email carries them too."""
+    app = make_mail_app(**{"smtp.headers": (("X-Message-Type", ("$messageType",)),)})
+    response = api_for(app).post("/signup", json={"email": "new@example.com",
+                                                  "password": "password-123"})
+    assert response.status_code == 200, response.get_json()
+    [message] = smtp_server.wait_for("new@example.com")
+    assert message["X-Message-Type"] == "confirmation"
+
+
+def test_without_smtp_headers_no_extra_header_is_sent(make_mail_app, smtp_server):
+    app = make_mail_app()
+    _send(app)
+    [message] = smtp_server.wait_for("ada@example.com")
+    assert {name.lower() for name in message.keys()} == {
+        "from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 
 
 def test_sender_without_a_name_is_the_admin_email(make_mail_app, smtp_server):

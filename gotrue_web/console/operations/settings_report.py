@@ -289,6 +289,10 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
         text = ", ".join(f"{phone}=***" for phone in sorted(value)) or "none"
         return [SettingRow(path, text, variable_of(path), masked=bool(value),
                            default=not value)]
+    if path == "smtp.headers":
+        text = "; ".join(f"{header}: {', '.join(values)}" for header, values in value) or "none"
+        return [SettingRow(path, without_credentials(text), variable_of(path),
+                           default=not value)]
     if path == "external.linking_domains":
         text = ", ".join(f"{p}={d}" for p, d in sorted(value.items())) or "none"
         return [SettingRow(path, text, variable_of(path), default=not value)]

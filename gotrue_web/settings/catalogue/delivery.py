@@ -60,6 +60,14 @@ SMTP = grouped(
     Variable("GOTRUE_SMTP_MAX_FREQUENCY", "`60s`",
              "Least time between two emails of one flow to one address",
              legacy=unprefixed("GOTRUE_SMTP_MAX_FREQUENCY"), origin="seed"),
+    Variable("GOTRUE_SMTP_HEADERS", "empty",
+             "Extra headers on every email, a JSON object of names to lists of values "
+             '(`{"X-PM-Message-Stream": ["outbound"]}`); `$messageType` in a value becomes the '
+             "email's template name (`confirmation`, `recovery`, ...); several values are "
+             "joined by commas", status=DIFFERENT,
+             note="a header the server sets on every email (From, To, Subject, Date, "
+                  "Message-ID, MIME and content headers), a name that is not a header name or "
+                  "a value with a line break stops start-up instead of being sent"),
 )
 
 

@@ -63,7 +63,6 @@ OTHERS = (
              "GOTRUE_JWT_SECRET"),
     _missing("GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED",
              "Give a user an email identity when a password is set"),
-    _missing("GOTRUE_SMTP_HEADERS", "Extra headers (JSON) on every email"),
     _missing("GOTRUE_SESSIONS_TAGS", "Tags limiting which sessions the session limits apply to"),
     _missing("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION",
              "Refresh-token format (2: GoTrue's newer tokens)",

@@ -20,6 +20,7 @@ from email.utils import formataddr, make_msgid
 import flask_mail
 
 from ...settings import SMTPSettings
+from ...settings.smtp import MESSAGE_TYPE, Headers
 from . import MailDeliveryError, OutgoingMail
 
 IMPLICIT_TLS_PORT = 465
@@ -157,7 +158,9 @@ class SMTPMailer:
         if not self.smtp.admin_email:
             raise MailDeliveryError("GOTRUE_SMTP_ADMIN_EMAIL is not set: no sender address")
         email = flask_mail.Message(subject=message.subject, recipients=[message.to],
-                                   html=message.html, sender=self.sender)
+                                   html=message.html, sender=self.sender,
+                                   extra_headers=extra_headers(self.smtp.headers,
+                                                               message.template))
         # A Message-ID in the sender's domain rather than this host's name.
         email.msgId = message.message_id or self.message_id()
         started = time.monotonic()
@@ -194,6 +197,15 @@ class SMTPMailer:
         if isinstance(exc, OSError):
             return f"could not connect to SMTP server {server}: {exc.strerror or exc}"
         return f"SMTP error with {server}: {type(exc).__name__}: {exc}"
+
+
+def extra_headers(headers: Headers, template: str) -> dict[str, str] | None:
+    """GOTRUE_SMTP_HEADERS for one email: ``$messageType`` in a value becomes the template's
+    name; a header's values are joined by commas, as GoTrue's mailer writes them."""
+    if not headers:
+        return None
+    return {name: ", ".join(value.replace(MESSAGE_TYPE, template) for value in values)
+            for name, values in headers}
 
 
 def _text(reply: bytes | str) -> str:
