@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..extensions import db
 
 # The indexed expressions, as migration 0012 writes them (models.search_indexes.TRIGRAM_INDEXES
-# names the same two indexes; tests/test_search_index.py checks both agree).
+# names the same two indexes; tests/services/test_search_index.py checks both agree).
 EXPRESSIONS = {
     "users_email_trgm_idx": "lower(email)",
     "users_name_trgm_idx": ("(lower(coalesce(raw_user_meta_data ->> 'full_name', '') || chr(10) "
@@ -90,7 +90,9 @@ def build_trigram_indexes() -> TrigramIndexes:
             try:
                 connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
             except sa.exc.DBAPIError as error:
-                raise ExtensionMissing(str(error.orig).splitlines()[0]) from error
+                # Unless another session created it at the same moment (a duplicate error).
+                if _extension_schema(connection) is None:
+                    raise ExtensionMissing(str(error.orig).splitlines()[0]) from error
             schema = _extension_schema(connection)
         # A concurrent build waits for the transactions already running to end; the
         # connection's 5 s lock_timeout (pg_session) would give up on a long one.

@@ -147,6 +147,31 @@ def test_the_role_creates_the_extension_when_it_may(database_without_pg_trgm):
         db.engine.dispose()
 
 
+def _command_waiting_on(app, database_admin, statement: str):
+    """The command started in a thread, once PostgreSQL shows it waiting for a lock in a
+    statement starting with ``statement``: (thread, its results)."""
+    results: list = []
+    command = threading.Thread(
+        target=lambda: results.append(app.test_cli_runner().invoke(args=["search-index"])))
+    command.start()
+    deadline = time.monotonic() + 30
+    with database_admin.connect() as connection:
+        while not connection.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                "AND wait_event_type = 'Lock' AND query LIKE :statement"),
+                {"name": database_admin.url.database, "statement": statement + "%"}).scalar():
+            assert time.monotonic() < deadline, f"the command never waited in {statement}"
+            time.sleep(0.05)
+    return command, results
+
+
+def _command_built_both(command: threading.Thread, results: list, database_admin) -> None:
+    command.join(30)
+    assert not command.is_alive()
+    _built_both(results[0])
+    assert _trigram_indexes(database_admin) == {name: True for name in NAMES}
+
+
 def test_a_build_waits_for_a_long_transaction_past_the_lock_timeout(database_without_pg_trgm):
     """CREATE INDEX CONCURRENTLY waits for the transactions already running; the connection's
     5 s lock_timeout is lifted for the build (and put back after), so a long one is waited
@@ -155,33 +180,18 @@ def test_a_build_waits_for_a_long_transaction_past_the_lock_timeout(database_wit
     app = _migrated_app(role_url)
     with database_admin.connect() as connection:
         connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
-    results = []
-    holder = sa.create_engine(role_url.set(username=database_admin.url.username))
+    holder = sa.create_engine(database_admin.url)
     try:
         with holder.connect() as transaction:
             # A write holds a lock the build must wait out (a reader does not).
             transaction.execute(sa.text("UPDATE auth.users SET email = email WHERE false"))
-            building = threading.Thread(
-                target=lambda: results.append(app.test_cli_runner().invoke(
-                    args=["search-index"])))
-            building.start()
-            deadline = time.monotonic() + 30
-            with database_admin.connect() as connection:
-                while not connection.execute(sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
-                        "AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX%'"),
-                        {"name": role_url.database}).scalar():
-                    assert time.monotonic() < deadline, "the build never waited"
-                    time.sleep(0.05)
+            building, results = _command_waiting_on(app, database_admin, "CREATE INDEX")
             time.sleep(5.5)
             assert building.is_alive() and results == []
             transaction.commit()
-        building.join(30)
     finally:
         holder.dispose()
-    assert not building.is_alive()
-    _built_both(results[0])
-    assert _trigram_indexes(database_admin) == {name: True for name in NAMES}
+    _command_built_both(building, results, database_admin)
     with app.app_context():
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SHOW lock_timeout")).scalar() == "5s"
@@ -226,3 +236,24 @@ def test_a_search_too_slow_without_the_index_says_how_to_build_it(database_witho
         connection.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
     _built_both(app.test_cli_runner().invoke(args=["search-index"]))
     assert _search_past_its_limit(app) == TOO_SLOW
+
+
+def test_an_extension_another_session_creates_meanwhile_is_used(database_without_pg_trgm):
+    """The command's CREATE EXTENSION waits for another session creating it and then meets the
+    duplicate: it builds on the extension the other made instead of reporting it missing."""
+    role_url, database_admin = database_without_pg_trgm
+    app = _migrated_app(role_url)
+    with database_admin.connect() as connection:
+        connection.execute(sa.text(
+            f'GRANT CREATE ON DATABASE "{role_url.database}" TO "{role_url.username}"'))
+    other = sa.create_engine(database_admin.url)
+    try:
+        with other.connect() as holder:
+            holder.execute(sa.text("CREATE EXTENSION pg_trgm SCHEMA public"))
+            building, results = _command_waiting_on(app, database_admin, "CREATE EXTENSION")
+            holder.commit()
+    finally:
+        other.dispose()
+    _command_built_both(building, results, database_admin)
+    with app.app_context():
+        db.engine.dispose()
