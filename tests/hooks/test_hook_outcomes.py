@@ -88,7 +88,8 @@ def test_retry_after_retries_at_once_up_to_three_times(servers, hook_app, status
     receiver, app = answered(servers, hook_app, busy, busy, busy, Reply(204, "", None))
     started = time.monotonic()
     error = call_error(app)
-    assert time.monotonic() - started < 1.5  # no backoff
+    # No backoff: honouring Retry-After would take 60 s; a loaded machine may take a few.
+    assert time.monotonic() - started < 15
     assert (error.status, error.message) == (500, UNAVAILABLE)
     assert len(receiver.received) == 3
 
