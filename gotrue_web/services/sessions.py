@@ -85,15 +85,19 @@ def _low_aal_deadline(rt: Runtime, user: User, session: Session) -> int | None:
     return int((session.created_at + window).timestamp())
 
 
+def _first_token_values(user_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+                        ) -> tuple[dict, str]:
+    """A session's first refresh token: its row's values (holding the hash) and the token."""
+    token = new_refresh_token()
+    return {"instance_id": NIL, "token": refresh_token_hash(token), "user_id": str(user_id),
+            "revoked": False, "created_at": now, "updated_at": now, "parent": None,
+            "session_id": session_id}, token
+
+
 def _first_token_row(user: User, session_id: uuid.UUID, now: datetime
                      ) -> tuple[RefreshToken, str]:
-    """A session's first refresh token: its row (holding the hash) and the token."""
-    token = new_refresh_token()
-    row = RefreshToken(
-        instance_id=NIL, token=refresh_token_hash(token), user_id=str(user.id), revoked=False,
-        created_at=now, updated_at=now, parent=None, session_id=session_id,
-    )
-    return row, token
+    values, token = _first_token_values(user.id, session_id, now)
+    return RefreshToken(**values), token
 
 
 # A sign-in's rows, written as plain statements: the ORM's unit of work cost more than the rest
@@ -129,15 +133,12 @@ def session_rows(user_id: uuid.UUID, method: str, info: RequestInfo, now: dateti
         values["not_after"] = not_after
     if oauth_client_id is not None:
         values.update(oauth_client_id=oauth_client_id, scopes=scopes)
-    token = new_refresh_token()
+    token_row, token = _first_token_values(user_id, values["id"], now)
     return SessionRows(
         session=values,
         claim={"id": uuid.uuid4(), "session_id": values["id"], "created_at": now,
                "updated_at": now, "authentication_method": method},
-        token_row={"instance_id": NIL, "token": refresh_token_hash(token),
-                   "user_id": str(user_id), "revoked": False, "created_at": now,
-                   "updated_at": now, "parent": None, "session_id": values["id"]},
-        token=token)
+        token_row=token_row, token=token)
 
 
 def issue(rt: Runtime, user: User, rows: SessionRows, now: datetime, ip: str = "",
