@@ -15,14 +15,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..models.search_indexes import TRIGRAM_INDEXES
 
-# The indexed expressions, as migration 0012 writes them (models.search_indexes.TRIGRAM_INDEXES
-# names the same two indexes; tests/services/test_search_index.py checks both agree).
-EXPRESSIONS = {
-    "users_email_trgm_idx": "lower(email)",
-    "users_name_trgm_idx": ("(lower(coalesce(raw_user_meta_data ->> 'full_name', '') || chr(10) "
-                            "|| coalesce(raw_user_meta_data ->> 'name', '')))"),
-}
+# The indexes the models declare (the migration's), by name: the indexed expression.
+EXPRESSIONS = {index.name: str(index.expressions[0]) for index in TRIGRAM_INDEXES}
 
 
 class ExtensionMissing(Exception):
@@ -119,5 +115,5 @@ def _build_missing(connection: sa.Connection, schema: str, result: TrigramIndexe
             connection.execute(sa.text(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'))
         connection.execute(sa.text(
             f'CREATE INDEX CONCURRENTLY "{name}" ON users '
-            f'USING gin ({expression} "{schema}".gin_trgm_ops)'))
+            f'USING gin (({expression}) "{schema}".gin_trgm_ops)'))
         (result.built if valid is None else result.rebuilt).append(name)

@@ -19,17 +19,11 @@ from gotrue_web.console.operations.user_text_search import (
     search_time_limit,
 )
 from gotrue_web.extensions import db
-from gotrue_web.models.search_indexes import TRIGRAM_INDEXES
-from gotrue_web.services.search_index import EXPRESSIONS
 
 from ..conftest import BASE_SETTINGS
 from ..test_migrations import autogenerate_diff
 
 NAMES = ("users_email_trgm_idx", "users_name_trgm_idx")
-
-
-def test_the_command_builds_the_indexes_the_models_declare():
-    assert set(EXPRESSIONS) == {index.name for index in TRIGRAM_INDEXES} == set(NAMES)
 
 
 def test_other_databases_have_nothing_to_build(app, test_database):
