@@ -13,6 +13,7 @@ import requests
 import sqlalchemy as sa
 
 from gotrue_web.models import FlowState, Identity
+from gotrue_web.services.oauth import oidc
 
 from ..api.oauth.conftest import provider_settings
 from ..conftest import LiveServer, ServedApp, table_rows
@@ -33,6 +34,10 @@ def github_fake(servers) -> FakeProvider:
 
 def google_fake(servers) -> FakeProvider:
     fake = servers(FakeProvider(GOOGLE_ROUTES, signing_key=rsa_key()))
+    # Discovery is cached per URL, process-wide: an earlier test's fake on the same port had
+    # another key under the same kid, and its cached keys would fail this fake's signatures
+    # (tests/api/oauth/conftest.py clears it for the same reason).
+    oidc.clear_cache()
     fake.id_token_claims = {"sub": "google-sub-1", "email": "gina@example.com",
                             "email_verified": True, "name": "Gina"}
     return fake
