@@ -262,6 +262,20 @@ def test_malformed_numbers_name_the_variable(name, raw, message):
         load(**{name: raw})
 
 
+@pytest.mark.parametrize(("raw", "version"), [("0", 0), ("2", 2), (" 2 ", 2)])
+def test_refresh_token_algorithm_version(raw, version):
+    assert load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=raw
+                ).security.refresh_token_algorithm_version == version
+    assert load().security.refresh_token_algorithm_version == 0
+
+
+@pytest.mark.parametrize("raw", ["1", "3", "-2"])
+def test_an_unknown_refresh_token_algorithm_stops_start_up(raw):
+    with pytest.raises(SettingsError, match="^GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION: "
+                                            "expected 0 .* or 2 .*, got "):
+        load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=raw)
+
+
 def test_rate_limits():
     settings = load(GOTRUE_RATE_LIMIT_VERIFY="12.5", GOTRUE_RATE_LIMIT_EMAIL_SENT="10/1h",
                     GOTRUE_RATE_LIMIT_SMS_SENT="0", GOTRUE_RATE_LIMIT_HEADER="X-Forwarded-For")

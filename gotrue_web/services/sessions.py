@@ -19,6 +19,7 @@ from ..errors import WeakPasswordError
 from ..extensions import db
 from ..models import AAL, AMRClaim, RefreshToken, Session, User
 from ..runtime import RequestInfo, Runtime
+from ..security import refresh_tokens_v2
 from ..security.access_tokens import amr_entries, mint_claims
 from ..security.codes import (
     new_refresh_token,
@@ -105,7 +106,7 @@ def _first_token_row(user: User, session_id: uuid.UUID, now: datetime
 INSERT_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_SESSION = sa.insert(Session.__table__)
 _INSERT_CLAIM = sa.insert(AMRClaim.__table__)
-_USERS = User.__table__
+_USERS, _SESSIONS = User.__table__, Session.__table__
 NOTE_SIGN_IN = (sa.update(_USERS).where(_USERS.c.id == sa.bindparam("user_id"))
                  .values(last_sign_in_at=sa.bindparam("signed_in_at"),
                          updated_at=sa.bindparam("signed_in_at")))
@@ -115,25 +116,35 @@ _SESSION_COLUMNS = tuple(column.name for column in Session.__table__.c)
 @dataclass
 class SessionRows:
     """A new session's rows, not yet written: the session, its amr claim and its first refresh
-    token (the row holds the hash; ``token`` is what the client gets)."""
+    token (the row holds the hash; ``token`` is what the client gets). A session with signed
+    refresh tokens (algorithm 2) has no token row: its row holds the key and counter."""
 
     session: dict
     claim: dict
-    token_row: dict
+    token_row: dict | None
     token: str
+
+
+# Algorithm 2: a new session's first counter value (MFA verification adds 2, a refresh 1).
+FIRST_COUNTER = 1
 
 
 def session_rows(user_id: uuid.UUID, method: str, info: RequestInfo, now: datetime, *,
                  aal: AAL = AAL.aal1, not_after: datetime | None = None,
                  oauth_client_id: uuid.UUID | None = None,
-                 scopes: str | None = None) -> SessionRows:
+                 scopes: str | None = None, refresh_token_algorithm: int = 0) -> SessionRows:
     values = {"id": uuid.uuid4(), "user_id": user_id, "created_at": now, "updated_at": now,
               "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
     if not_after is not None:
         values["not_after"] = not_after
     if oauth_client_id is not None:
         values.update(oauth_client_id=oauth_client_id, scopes=scopes)
-    token_row, token = _first_token_values(user_id, values["id"], now)
+    if refresh_token_algorithm == 2:
+        key = refresh_tokens_v2.new_session_key()
+        values.update(refresh_token_hmac_key=key, refresh_token_counter=FIRST_COUNTER)
+        token_row, token = None, refresh_tokens_v2.encode(values["id"], FIRST_COUNTER, key)
+    else:
+        token_row, token = _first_token_values(user_id, values["id"], now)
     return SessionRows(
         session=values,
         claim={"id": uuid.uuid4(), "session_id": values["id"], "created_at": now,
@@ -177,11 +188,13 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
         db.session.flush()  # the new user's row first: the session refers to it
         connection = db.session.connection()
     rows = session_rows(user.id, method, info, now, aal=aal, not_after=not_after,
-                        oauth_client_id=oauth_client_id, scopes=scopes)
+                        oauth_client_id=oauth_client_id, scopes=scopes,
+                        refresh_token_algorithm=rt.settings.security.refresh_token_algorithm_version)
     # On the session's connection: the rows refer only to the user, flushed by now.
     connection.execute(_INSERT_SESSION, rows.session)
     connection.execute(_INSERT_CLAIM, rows.claim)
-    connection.execute(INSERT_TOKEN, rows.token_row)
+    if rows.token_row is not None:
+        connection.execute(INSERT_TOKEN, rows.token_row)
     if "factors" in sa.inspect(user).unloaded:
         # The answer lists them: read now, in this transaction, rather than lazily after the
         # commit in a transaction of their own.
@@ -230,17 +243,10 @@ def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
     session.aal = AAL.aal2
     session.factor_id = factor_id
     session.updated_at = now
-    newest = db.session.execute(
-        sa.select(RefreshToken.token).where(RefreshToken.session_id == session.id)
-        .order_by(RefreshToken.id.desc()).limit(1)).scalar()
-    db.session.execute(
-        sa.update(RefreshToken)
-        .where(RefreshToken.session_id == session.id, RefreshToken.revoked.is_(False))
-        .values(revoked=True, updated_at=now),
-        execution_options={"synchronize_session": False})
-    row, token = _first_token_row(user, session.id, now)
-    row.parent = newest
-    db.session.add(row)
+    if session.refresh_token_hmac_key:
+        token = _skip_counter(session)
+    else:
+        token = _next_classic_token(user, session.id, now)
     db.session.execute(
         sa.delete(Session).where(Session.user_id == user.id, Session.id != session.id,
                                  sa.or_(Session.aal.is_(None), Session.aal == AAL.aal1)),
@@ -249,6 +255,47 @@ def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
     claims = db.session.execute(
         sa.select(AMRClaim).where(AMRClaim.session_id == session.id)).scalars().all()
     return mint(rt, user, session, amr_entries(claims), now, token, method, ip)
+
+
+def _skip_counter(session: Session) -> str:
+    """A signed-token session's token after MFA: its counter moves on by 2, so the aal1 token
+    presented before is no longer the one just behind (which a lost answer may re-issue) and
+    cannot obtain the aal2 session's token. Incremented in SQL, then read, in this
+    transaction: a refresh of the same session at the same moment waits for it."""
+    the_session = _SESSIONS.c.id == session.id
+    db.session.execute(sa.update(_SESSIONS).where(the_session)
+                       .values(refresh_token_counter=_SESSIONS.c.refresh_token_counter + 2))
+    counter = db.session.execute(
+        sa.select(_SESSIONS.c.refresh_token_counter).where(the_session)).scalar_one()
+    set_committed_value(session, "refresh_token_counter", counter)
+    return refresh_tokens_v2.encode(session.id, counter, session.refresh_token_hmac_key)
+
+
+def _next_classic_token(user: User, session_id: uuid.UUID, now: datetime) -> str:
+    """A classic session's token after MFA: a new child of its newest, all older revoked."""
+    newest = db.session.execute(
+        sa.select(RefreshToken.token).where(RefreshToken.session_id == session_id)
+        .order_by(RefreshToken.id.desc()).limit(1)).scalar()
+    db.session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.session_id == session_id, RefreshToken.revoked.is_(False))
+        .values(revoked=True, updated_at=now),
+        execution_options={"synchronize_session": False})
+    row, token = _first_token_row(user, session_id, now)
+    row.parent = newest
+    db.session.add(row)
+    return token
+
+
+def note_refresh(session_id: uuid.UUID, now: datetime, info: RequestInfo, **values) -> None:
+    """A refresh on the session's row (with ``values``, such as a signed session's counter):
+    when, and the client's user agent and address when it sent them."""
+    values.update(refreshed_at=now, updated_at=now)
+    if info.user_agent:
+        values["user_agent"] = info.user_agent
+    if info.ip:
+        values["ip"] = info.ip
+    db.session.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id == session_id).values(values))
 
 
 def _add_amr_claim(session_id: uuid.UUID, method: str, now: datetime) -> None:

@@ -38,6 +38,7 @@ WARNING_TITLES = {
     "smtp": "Mail is not sent",
     "short_secret": "The JWT secret is short",
     "allow_list": "is too broad",
+    "signed_refresh": "Signed refresh tokens without a reuse interval",
 }
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -204,6 +205,25 @@ def test_each_risky_value_is_flagged(make_app, overrides, warning):
     page = settings_page(make_app, **overrides)
     assert shown_warnings(page) == {warning}
     assert 'class="card danger"' in page
+
+
+def test_signed_refresh_tokens_without_a_reuse_interval_are_a_warning(make_app):
+    page = settings_page(make_app, **{"security.refresh_token_algorithm_version": 2})
+    section = warnings_section(page)
+    assert shown_warnings(page) == {"signed_refresh"}
+    assert 'class="warning warn"' in section
+    assert "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL" in section
+
+
+@pytest.mark.parametrize("overrides", [
+    {"security.refresh_token_reuse_interval": 10},
+    {"security.refresh_token_allow_reuse": True},
+    {"security.refresh_token_rotation_enabled": False},
+])
+def test_signed_refresh_tokens_with_reuse_covered_are_not_flagged(make_app, overrides):
+    page = settings_page(make_app, **{"security.refresh_token_algorithm_version": 2,
+                                      **overrides})
+    assert "signed_refresh" not in shown_warnings(page)
 
 
 def test_the_warning_names_the_entry_and_the_variable(make_app):

@@ -5,15 +5,17 @@ normal session only at /token (400 invalid_client in the OAuth shape otherwise).
 
 from __future__ import annotations
 
+import uuid
+
 import jwt
 import sqlalchemy as sa
 from authlib.integrations.requests_client import OAuth2Session
 
-from gotrue_web.models import RefreshToken
+from gotrue_web.models import RefreshToken, Session
 
 from ..conftest import api_for, table_rows
 from ..factories import audit_entries, refresh_token_hash
-from .conftest import REDIRECT_URI, register_client
+from .conftest import REDIRECT_URI, oauth_overrides, register_client
 from .test_token_client_auth import basic
 from .test_token_code_exchange import (
     TOKEN,
@@ -145,3 +147,31 @@ def test_authlib_refreshes_over_http(oauth_app, serve, confidential_client):
     assert token["refresh_token"] != issued["refresh_token"] and "id_token" not in token
     claims = jwt.decode(token["access_token"], options={"verify_signature": False})
     assert (claims["client_id"], claims["scope"]) == (confidential_client.client_id, "openid")
+
+
+def test_signed_refresh_tokens_keep_the_client_rules(make_app, signing_keys,
+                                                     service_role_token):
+    """GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=2: a code exchange's session gets a
+    signed token (no token row), which its client refreshes and nobody else."""
+    app = make_app(**oauth_overrides(signing_keys),
+                   **{"security.refresh_token_algorithm_version": 2})
+    api = api_for(app, service_role_token)
+    client, other = register_client(app), register_client(app)
+    issued = oauth_session(app, api, client)
+    assert len(issued["refresh_token"]) > 12
+    assert table_rows(app, sa.select(RefreshToken.id)) == []
+    assert_oauth_error(refresh_at_oauth(api, other, issued["refresh_token"]),
+                       "invalid_client", "Client does not match the session's OAuth client")
+    assert_oauth_error(api.refresh(issued["refresh_token"]), "invalid_client",
+                       "Client authentication required for OAuth session")
+    response = refresh_at_oauth(api, client, issued["refresh_token"])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    _, claims = verified(api, body["access_token"])
+    assert claims["client_id"] == client.client_id and claims["scope"] == "email profile"
+    [(counter,)] = table_rows(app, sa.select(Session.refresh_token_counter)
+                              .where(Session.id == uuid.UUID(claims["session_id"])))
+    assert counter == 2
+    # The locked way (a token behind the session's) checks the client too.
+    assert_oauth_error(refresh_at_oauth(api, other, issued["refresh_token"]),
+                       "invalid_client", "Client does not match the session's OAuth client")

@@ -20,8 +20,8 @@ from gotrue_web.models import AuditLogEntry, RefreshToken, Session, User
 from gotrue_web.services import audit
 from gotrue_web.services.hot_paths import reads, rotation
 
-from ..conftest import table_rows
-from ..factories import refresh_token_hash, statements_sent
+from ..conftest import api_for, table_rows
+from ..factories import refresh_token_hash, statements_sent, verified_claims
 
 NOW = datetime(2026, 12, 5, 1, 2, 3, 456789, tzinfo=timezone.utc)
 
@@ -47,15 +47,15 @@ def _commit(app, token, child_hash: str) -> bool:
                    "session_id": token.session_id})
 
 
-def test_of_racing_commits_exactly_one_writes(app, api):
-    token = _token_row(app, api.session()["refresh_token"])
-    racers = 4
+def _one_winner(commit, racers: int = 4) -> int:
+    """Run ``commit(number)`` in ``racers`` threads at the same moment; exactly one may return
+    True: its number."""
     barrier = threading.Barrier(racers)
     results: dict[int, bool] = {}
 
     def race(number: int) -> None:
         barrier.wait(timeout=30)
-        results[number] = _commit(app, token, f"{number:064d}")
+        results[number] = commit(number)
 
     threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
     for thread in threads:
@@ -63,7 +63,12 @@ def test_of_racing_commits_exactly_one_writes(app, api):
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(results.values()) == [False] * (racers - 1) + [True]
-    winner = next(number for number, won in results.items() if won)
+    return next(number for number, won in results.items() if won)
+
+
+def test_of_racing_commits_exactly_one_writes(app, api):
+    token = _token_row(app, api.session()["refresh_token"])
+    winner = _one_winner(lambda number: _commit(app, token, f"{number:064d}"))
 
     chain = table_rows(app, sa.select(RefreshToken.token, RefreshToken.parent,
                                       RefreshToken.revoked, RefreshToken.updated_at)
@@ -117,9 +122,23 @@ def test_the_unlocked_read_gives_what_the_orm_reads(app, api):
         assert reads.read_refresh_token("0" * 64) is None
 
 
-def test_a_live_token_refreshes_in_one_read_and_one_short_write(app, api):
+# What each kind of token's common case sends: the read, then the writes (on PostgreSQL one
+# statement in autocommit; elsewhere one transaction).
+_ONE_READ_ONE_WRITE = {
+    0: ("SELECT REFRESH_TOKENS.INSTANCE_ID,", "WITH REVOKED",
+        ["UPDATE REFRESH_TOKENS", "INSERT INTO", "UPDATE SESSIONS", "INSERT INTO"]),
+    # Signed tokens (algorithm 2): the session's counter instead of token rows.
+    2: ("SELECT SESSIONS.ID,", "WITH ADVANCED", ["UPDATE SESSIONS", "INSERT INTO"]),
+}
+
+
+@pytest.mark.parametrize("algorithm", sorted(_ONE_READ_ONE_WRITE))
+def test_a_live_token_refreshes_in_one_read_and_one_short_write(make_app, algorithm):
     """The refresh grant's common case: the read and the rotation's writes, nothing through the
     ORM session; on PostgreSQL the writes are one statement in autocommit."""
+    app = make_app(**{"mailer.autoconfirm": True,
+                      "security.refresh_token_algorithm_version": algorithm})
+    api = api_for(app)
     signed_in = api.session()
     with statements_sent(app, orm_prefix="orm: ") as sent:
         response = api.post("/token?grant_type=refresh_token",
@@ -128,12 +147,12 @@ def test_a_live_token_refreshes_in_one_read_and_one_short_write(app, api):
     words = [" ".join(statement.split()[:2]).upper() for statement in sent]
     with app.app_context():
         dialect = db.engine.dialect.name
+    read, postgres_write, writes = _ONE_READ_ONE_WRITE[algorithm]
     if dialect == "postgresql":
-        assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", "WITH REVOKED"]
+        assert words == [read, postgres_write]
     else:
         begin = ["BEGIN IMMEDIATE"] if dialect == "sqlite" else []
-        assert words == ["SELECT REFRESH_TOKENS.INSTANCE_ID,", *begin, "UPDATE REFRESH_TOKENS",
-                         "INSERT INTO", "UPDATE SESSIONS", "INSERT INTO", "COMMIT"]
+        assert words == [read, *begin, *writes, "COMMIT"]
 
 
 def test_a_sqlite_writer_waits_for_the_process_writer_lock_no_longer_than_the_lock_wait(
@@ -157,3 +176,26 @@ def test_a_sqlite_writer_waits_for_the_process_writer_lock_no_longer_than_the_lo
                       .where(RefreshToken.parent == token.token)) == []
     # Once the lock is free the same rotation goes through.
     assert _commit(app, token, "3" * 64) is True
+
+
+def test_of_racing_signed_commits_exactly_one_moves_the_counter(make_app):
+    app = make_app(**{"mailer.autoconfirm": True,
+                      "security.refresh_token_algorithm_version": 2})
+    session_id = uuid.UUID(verified_claims(api_for(app).session()["access_token"])["session_id"])
+    user_id = table_rows(app, sa.select(Session.user_id).where(Session.id == session_id))[0][0]
+
+    def commit(number: int) -> bool:
+        with app.app_context():
+            return rotation.commit_signed_rotation(
+                session_id=session_id, counter=1, now=NOW, user_agent=f"racer/{number}",
+                ip="203.0.113.9",
+                audit=audit.entry_values("token_refreshed", audit.Actor(id=str(user_id)),
+                                         now=NOW, ip="203.0.113.9"))
+
+    winner = _one_winner(commit)
+    row = table_rows(app, sa.select(Session.refresh_token_counter, Session.refreshed_at,
+                                    Session.user_agent).where(Session.id == session_id))[0]
+    assert tuple(row) == (2, NOW, f"racer/{winner}")
+    entries = table_rows(app, sa.select(AuditLogEntry.payload)
+                         .where(AuditLogEntry.created_at == NOW))
+    assert [entry.payload["action"] for entry in entries] == ["token_refreshed"]

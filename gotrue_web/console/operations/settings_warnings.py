@@ -179,6 +179,16 @@ def warnings(settings: Settings, *, storage_answers: bool = True) -> list[Settin
             f"{settings.security.refresh_token_reuse_interval} seconds after rotation; a few "
             f"seconds cover concurrent refreshes (at most {MAX_SAFE_REUSE_INTERVAL}).",
             ("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL",)))
+    security = settings.security
+    if (security.refresh_token_algorithm_version == 2 and security.refresh_token_rotation_enabled
+            and not security.refresh_token_reuse_interval
+            and not security.refresh_token_allow_reuse):
+        found.append(SettingWarning(
+            "warn", "Signed refresh tokens without a reuse interval",
+            "Two tabs or devices refreshing the same token at the same moment end their session "
+            "(the slower one counts as reuse); a few seconds of reuse interval prevent it.",
+            ("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION",
+             "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL")))
     if settings.security.refresh_token_allow_reuse:
         found.append(SettingWarning(
             "warn", "Refresh token reuse is allowed",

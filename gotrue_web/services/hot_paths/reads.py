@@ -183,31 +183,43 @@ def read_sign_in_user(provider: str, account: str, aud: str) -> UserView | None:
 
 _REFRESH_LAYOUT = _Layout(("token", _TOKEN), ("session", _SESSION), ("user", _USER),
                           ("identity", _IDENTITY), ("factor", _FACTOR), ("amr", _AMR))
+# A signed token (algorithm 2) names its session: no token row to read.
+_SIGNED_LAYOUT = _Layout(("session", _SESSION), ("user", _USER), ("identity", _IDENTITY),
+                         ("factor", _FACTOR), ("amr", _AMR))
 
 
-def _refresh_statement(dialect: str | None) -> sa.Select:
+def _refresh_statement(dialect: str | None, *, by_session: bool = False) -> sa.Select:
     tokens, sessions_, users = RefreshToken.__table__, Session.__table__, User.__table__
     identities, factors, claims = Identity.__table__, Factor.__table__, AMRClaim.__table__
+    if by_session:
+        columns, source = (*_SESSION, *_USER), sessions_
+        condition, locked = sessions_.c.id == sa.bindparam("session_id"), sessions_
+    else:
+        columns = (*_TOKEN, *_SESSION, *_USER)
+        source = tokens.outerjoin(sessions_, sessions_.c.id == tokens.c.session_id)
+        condition, locked = tokens.c.token == sa.bindparam("token"), tokens
     statement = (
-        sa.select(*_TOKEN, *_SESSION, *_USER, *_IDENTITY, *_FACTOR, *_AMR)
+        sa.select(*columns, *_IDENTITY, *_FACTOR, *_AMR)
         .select_from(
-            tokens.outerjoin(sessions_, sessions_.c.id == tokens.c.session_id)
-            .outerjoin(users, users.c.id == sessions_.c.user_id)
+            source.outerjoin(users, users.c.id == sessions_.c.user_id)
             .outerjoin(identities, identities.c.user_id == users.c.id)
             .outerjoin(factors, factors.c.user_id == users.c.id)
             .outerjoin(claims, claims.c.session_id == sessions_.c.id)
         )
-        .where(tokens.c.token == sa.bindparam("token"))
+        .where(condition)
         .order_by(identities.c.created_at, factors.c.created_at)
     )
     if dialect is None:
         return statement
-    # PostgreSQL can lock just the token; MariaDB locks every row the query reads.
-    return statement.with_for_update(of=tokens if dialect == "postgresql" else None)
+    # PostgreSQL can lock just the token (or session); MariaDB locks every row the query reads.
+    return statement.with_for_update(of=locked if dialect == "postgresql" else None)
 
 
-_REFRESH = {dialect: _refresh_statement(dialect) for dialect in ("postgresql", "mysql", "sqlite")}
+_DIALECTS = ("postgresql", "mysql", "sqlite")
+_REFRESH = {dialect: _refresh_statement(dialect) for dialect in _DIALECTS}
 _REFRESH_UNLOCKED = DriverStatement(_refresh_statement(None))
+_SIGNED = {dialect: _refresh_statement(dialect, by_session=True) for dialect in _DIALECTS}
+_SIGNED_UNLOCKED = DriverStatement(_refresh_statement(None, by_session=True))
 
 
 def lock_refresh_token(token_hash: str):
@@ -224,15 +236,35 @@ def read_refresh_token(token_hash: str):
     return _refresh_views(read_rows(_REFRESH_UNLOCKED, {"token": token_hash}))
 
 
+def lock_signed_session(session_id: uuid.UUID):
+    """For a signed refresh token: its session, locked until the transaction ends, with amr
+    claims and user, in the session's transaction: (session, user), or None."""
+    return _signed_views(db.session.execute(_SIGNED[db.engine.dialect.name],
+                                            {"session_id": session_id}).all())
+
+
+def read_signed_session(session_id: uuid.UUID):
+    """As lock_signed_session, without a lock or a transaction."""
+    return _signed_views(read_rows(_SIGNED_UNLOCKED, {"session_id": session_id}))
+
+
 def _refresh_views(rows):
     if not rows:
         return None
-    layout, first = _REFRESH_LAYOUT, rows[0]
-    token = layout.view(RowView, "token", first)
+    token = _REFRESH_LAYOUT.view(RowView, "token", rows[0])
+    return (token, *_session_and_user(_REFRESH_LAYOUT, rows))
+
+
+def _signed_views(rows):
+    return _session_and_user(_SIGNED_LAYOUT, rows) if rows else None
+
+
+def _session_and_user(layout: _Layout, rows) -> tuple:
+    first = rows[0]
     session = layout.view(SessionView, "session", first)
     user = layout.view(UserView, "user", first)
     if session is not None:
         session.amr_claims = _children(layout, rows, "amr", RowView)
     if user is not None:
         _with_children(layout, rows, user)
-    return token, session, user
+    return session, user

@@ -6,22 +6,24 @@ token returns that live token again (a client that lost the response); any other
 the reuse interval fails with refresh_token_already_used and, with rotation enabled, revokes
 every token of the session. Only SHA-256 hashes are stored (token and parent); a child is
 derived from its parent and a salt kept in its row (security.codes.child_refresh_token).
+
+A signed token (SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=2, security.refresh_tokens_v2) goes
+to hot_paths.refresh_v2 instead, whatever the setting is now: a session keeps its kind.
 """
 
 from __future__ import annotations
 
 import hmac
-import random
-import time
 import uuid
 
 import sqlalchemy as sa
 
-from ...db import READ_ONLY, begin_write_locked, database_unavailable, is_lock_contention
-from ...errors import ErrorCode, GoTrueError, OAuthError, bad_request, conflict
+from ...db import begin_write_locked
+from ...errors import ErrorCode, GoTrueError, OAuthError, bad_request
 from ...extensions import db
-from ...models import RefreshToken, Session
+from ...models import RefreshToken
 from ...runtime import RequestInfo, Runtime
+from ...security import refresh_tokens_v2
 from ...security.access_tokens import amr_entries
 from ...security.codes import (
     LEGACY_REFRESH_TOKEN_LENGTH,
@@ -30,13 +32,13 @@ from ...security.codes import (
     refresh_token_hash,
 )
 from .. import audit, sessions
-from . import reads, rotation
+from . import reads, refresh_v2, rotation
+from .refresh_rules import already_used, committed, not_found, refuse_unusable, usable, with_retries
 
 # Table-level statements: nothing in the ORM session needs to follow them.
 _TOKENS = RefreshToken.__table__
 _REVOKE = (sa.update(_TOKENS).where(_TOKENS.c.id == sa.bindparam("token_id"))
            .values(revoked=True, updated_at=sa.bindparam("now")))
-_SESSIONS = Session.__table__
 
 
 def check_refresh_token_format(token: str) -> None:
@@ -45,16 +47,6 @@ def check_refresh_token_format(token: str) -> None:
         and not all(c.isascii() and (c.islower() or c.isdigit()) for c in token)
     ):
         raise bad_request(ErrorCode.VALIDATION_FAILED, "Refresh token is not valid")
-
-
-def _committed(error: GoTrueError) -> GoTrueError:
-    # The API commits the transaction before answering with this error.
-    error.commit_first = True
-    return error
-
-
-# GoTrue gives up on a contended refresh after this long and answers 409 conflict.
-REFRESH_RETRY_SECONDS = 5.0
 
 
 def refresh(rt: Runtime, presented: str, info: RequestInfo, *,
@@ -69,7 +61,7 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo, *,
     anything else, and a request that lost that race, goes the locked way (_rotate), which
     answers reuse, unknown tokens and expired sessions. Writes token_refreshed (or token_revoked
     on reuse) to the audit log. On the locked way the caller commits; a lock wait that times out
-    or deadlocks is retried until REFRESH_RETRY_SECONDS have passed, then raises 409 conflict.
+    or deadlocks is retried (refresh_rules.with_retries), then raises 409 conflict.
     Metrics count each grant as rotated, reuse_detected or refused.
     """
     try:
@@ -86,22 +78,12 @@ def refresh(rt: Runtime, presented: str, info: RequestInfo, *,
 def _refresh(rt: Runtime, presented: str, info: RequestInfo,
              oauth_client_id: uuid.UUID | None) -> sessions.IssuedSession:
     check_refresh_token_format(presented)
-    issued = _rotate_live_token(rt, presented, info, oauth_client_id)
-    if issued is not None:
-        return issued
-    deadline = time.monotonic() + REFRESH_RETRY_SECONDS
-    while True:
-        try:
-            return _rotate(rt, presented, info, oauth_client_id)
-        except sa.exc.DBAPIError as error:
-            if not is_lock_contention(error):
-                raise
-            db.session.rollback()
-            if time.monotonic() >= deadline:
-                raise conflict(ErrorCode.CONFLICT, "Too many concurrent token refresh requests on "
-                               "the same session or refresh token", cause=error) from None
-            # Deadlocks end at once; a short random pause keeps the retries from colliding.
-            time.sleep(random.uniform(0.01, 0.05))
+    signed = refresh_tokens_v2.parse(presented)
+    if signed is not None:
+        return (refresh_v2.rotate_current(rt, signed, info, oauth_client_id)
+                or with_retries(lambda: refresh_v2.rotate(rt, signed, info, oauth_client_id)))
+    return (_rotate_live_token(rt, presented, info, oauth_client_id)
+            or with_retries(lambda: _rotate(rt, presented, info, oauth_client_id)))
 
 
 def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo,
@@ -114,33 +96,25 @@ def _rotate_live_token(rt: Runtime, presented: str, info: RequestInfo,
     if found is None:
         return None
     token, session, user = found
-    if (token.revoked or session is None or user is None
-            or session.oauth_client_id != oauth_client_id):
-        return None
     now = rt.now()
-    if user.is_banned(now) or sessions.validity_error(rt, session, now, token.updated_at, user):
+    if (token.revoked or session is None or user is None
+            or not usable(rt, session, user, now, oauth_client_id, token.updated_at)):
         return None
     salt = new_refresh_salt()
     child_token = child_refresh_token(presented, salt)
     # Minted first: a custom_access_token hook that refuses leaves the token unrotated.
     issued = sessions.mint(rt, user, session, amr_entries(session.amr_claims), now, child_token,
-                   sessions.TOKEN_REFRESH, info.ip)
-    try:
-        committed = rotation.commit_rotation(
-            token_id=token.id, now=now, session_id=session.id, user_agent=info.user_agent,
-            ip=info.ip, audit=audit.entry_values("token_refreshed", audit.Actor.of_user(user),
-                                                 now=now, ip=info.ip),
-            child={"instance_id": sessions.NIL, "token": refresh_token_hash(child_token),
-                   "user_id": str(user.id), "revoked": False, "created_at": now,
-                   "updated_at": now, "parent": token.token, "derivation_salt": salt,
-                   "session_id": session.id})
-    except sa.exc.DBAPIError as error:
-        # A SQLite connection opened while the file was read-only refuses writes for good (it
-        # is closed now); the locked path tries again on the pool's.
-        if not (is_lock_contention(error) or database_unavailable(error) == READ_ONLY):
-            raise
-        return None
-    return issued if committed else None
+                           sessions.TOKEN_REFRESH, info.ip)
+    rotated = rotation.attempt(
+        rotation.commit_rotation, token_id=token.id, now=now, session_id=session.id,
+        user_agent=info.user_agent, ip=info.ip,
+        audit=audit.entry_values("token_refreshed", audit.Actor.of_user(user), now=now,
+                                 ip=info.ip),
+        child={"instance_id": sessions.NIL, "token": refresh_token_hash(child_token),
+               "user_id": str(user.id), "revoked": False, "created_at": now,
+               "updated_at": now, "parent": token.token, "derivation_salt": salt,
+               "session_id": session.id})
+    return issued if rotated else None
 
 
 def _rotate(rt: Runtime, presented: str, info: RequestInfo,
@@ -153,20 +127,14 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo,
     begin_write_locked(db.session)
     found = reads.lock_refresh_token(refresh_token_hash(presented))
     if found is None:
-        raise bad_request(ErrorCode.REFRESH_TOKEN_NOT_FOUND,
-                          "Invalid Refresh Token: Refresh Token Not Found")
+        raise not_found()
     token, session, user = found
     now = rt.now()
     if session is None or user is None:
         db.session.execute(sa.delete(_TOKENS).where(_TOKENS.c.id == token.id))
-        raise _committed(bad_request(ErrorCode.SESSION_NOT_FOUND,
-                                     "Invalid Refresh Token: No Valid Session Found"))
-    if user.is_banned(now):
-        raise bad_request(ErrorCode.USER_BANNED, "Invalid Refresh Token: User Banned")
-    check_oauth_client(session.oauth_client_id, oauth_client_id)
-    problem = sessions.validity_error(rt, session, now, token.updated_at, user)
-    if problem:
-        raise bad_request(ErrorCode.SESSION_EXPIRED, f"Invalid Refresh Token: {problem}")
+        raise committed(bad_request(ErrorCode.SESSION_NOT_FOUND,
+                                    "Invalid Refresh Token: No Valid Session Found"))
+    refuse_unusable(rt, session, user, now, oauth_client_id, token.updated_at)
 
     security = rt.settings.security
     issued_token: str | None = None
@@ -183,8 +151,7 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo,
                         .values(revoked=True, updated_at=now)
                     )
                     audit.record("token_revoked", audit.Actor.of_user(user), now=now, ip=info.ip)
-                raise _committed(bad_request(ErrorCode.REFRESH_TOKEN_ALREADY_USED,
-                                             "Invalid Refresh Token: Already Used"))
+                raise already_used()
 
     audit.record("token_refreshed", audit.Actor.of_user(user), now=now, ip=info.ip)
     if issued_token is None:
@@ -198,29 +165,9 @@ def _rotate(rt: Runtime, presented: str, info: RequestInfo,
             "user_id": str(user.id), "revoked": False, "created_at": now, "updated_at": now,
             "parent": token.token, "derivation_salt": salt, "session_id": session.id,
         })
-    refresh_info = {"refreshed_at": now, "updated_at": now}
-    if info.user_agent:
-        refresh_info["user_agent"] = info.user_agent
-    if info.ip:
-        refresh_info["ip"] = info.ip
-    db.session.execute(sa.update(_SESSIONS).where(_SESSIONS.c.id == session.id)
-                       .values(refresh_info))
+    sessions.note_refresh(session.id, now, info)
     return sessions.mint(rt, user, session, amr_entries(session.amr_claims), now, issued_token,
                  sessions.TOKEN_REFRESH, info.ip)
-
-
-def check_oauth_client(session_client: uuid.UUID | None,
-                       presenting_client: uuid.UUID | None) -> None:
-    """A session an OAuth client's code exchange made is refreshed by that client only, at
-    /oauth/token; any other session only at /token (spec idp-passkeys-web3.md section 1.7)."""
-    if session_client == presenting_client:
-        return
-    if presenting_client is None:
-        raise OAuthError("invalid_client", "Client authentication required for OAuth session")
-    if session_client is None:
-        raise OAuthError("invalid_client",
-                         "Client authentication not allowed for non-OAuth session")
-    raise OAuthError("invalid_client", "Client does not match the session's OAuth client")
 
 
 def _live_child(session_id: uuid.UUID, parent_hash: str, presented: str) -> str | None:

@@ -3,7 +3,8 @@ claim and first refresh token, and the login audit entry.
 
 PostgreSQL does it in one statement (data-modifying CTEs, the inserts reading the user update's
 result) in autocommit: one round trip and no BEGIN or COMMIT. SQLite and MariaDB run five
-statements in one transaction. Either way nothing is written when the user is gone (deleted
+statements in one transaction. A session with signed refresh tokens (algorithm 2) has no token
+row: the same statements without it. Either way nothing is written when the user is gone (deleted
 since the read): the caller then answers as for an unknown user.
 """
 
@@ -22,7 +23,7 @@ _TOKENS, _AUDIT = RefreshToken.__table__, AuditLogEntry.__table__
 # Each new row's columns; a password sign-in's session has no not_after, client or scopes.
 _ROWS = {
     "session": (_SESSIONS, ("id", "user_id", "created_at", "updated_at", "aal", "user_agent",
-                            "ip")),
+                            "ip", "refresh_token_hmac_key", "refresh_token_counter")),
     "claim": (_CLAIMS, ("id", "session_id", "created_at", "updated_at",
                         "authentication_method")),
     "token": (_TOKENS, ("instance_id", "token", "user_id", "revoked", "created_at",
@@ -40,8 +41,10 @@ def _binds(part: str) -> dict[str, sa.BindParameter]:
 # SQLite and MariaDB: one statement per row, in one transaction. The user's row is noted as
 # every sign-in notes it (sessions.start_session).
 _NOTE_SIGN_IN = DriverStatement(NOTE_SIGN_IN)
-_INSERTS = tuple(DriverStatement(sa.insert(_ROWS[part][0]).values(_binds(part)))
-                 for part in ("session", "claim", "token", "audit"))
+_INSERTS = {part: DriverStatement(sa.insert(_ROWS[part][0]).values(_binds(part)))
+            for part in ("session", "claim", "token", "audit")}
+# Without the token row: a session with signed refresh tokens.
+_PARTS = {True: ("session", "claim", "token", "audit"), False: ("session", "claim", "audit")}
 
 
 def _inserted_after(source, part: str) -> sa.Insert:
@@ -51,36 +54,38 @@ def _inserted_after(source, part: str) -> sa.Insert:
         list(binds), sa.select(*binds.values()).select_from(source))
 
 
-def _postgres_statement() -> sa.Select:
+def _postgres_statement(with_token: bool) -> sa.Select:
     noted = NOTE_SIGN_IN.returning(_USERS.c.id).cte("noted")
     session = _inserted_after(noted, "session").returning(_SESSIONS.c.id).cte("session")
     # The claim and token refer to the session inserted beside them: PostgreSQL checks foreign
     # keys at the end of the statement.
-    claim = _inserted_after(session, "claim").cte("claim")
-    token = _inserted_after(session, "token").cte("token")
-    audited = _inserted_after(noted, "audit").cte("audited")
-    return sa.select(sa.func.count()).select_from(noted).add_cte(session, claim, token, audited)
+    inserts = [session, _inserted_after(session, "claim").cte("claim")]
+    if with_token:
+        inserts.append(_inserted_after(session, "token").cte("token"))
+    inserts.append(_inserted_after(noted, "audit").cte("audited"))
+    return sa.select(sa.func.count()).select_from(noted).add_cte(*inserts)
 
 
-_SIGN_IN_POSTGRES = DriverStatement(_postgres_statement())
+_SIGN_IN_POSTGRES = {with_token: DriverStatement(_postgres_statement(with_token))
+                     for with_token in (True, False)}
 
 
 def _params(user_id, now, rows: SessionRows, audit: dict) -> dict:
     params = {"user_id": user_id, "signed_in_at": now}
     for part, values in (("session", rows.session), ("claim", rows.claim),
-                         ("token", rows.token_row), ("audit", audit)):
+                         ("token", rows.token_row or {}), ("audit", audit)):
         params.update({f"{part}_{name}": values.get(name) for name in _ROWS[part][1]})
     return params
 
 
-def _write(params: dict, rows_of, run) -> bool:
+def _write(params: dict, with_token: bool, rows_of, run) -> bool:
     """``rows_of(statement, params)`` gives a statement's rows, ``run`` the rows it matched."""
     if db.engine.dialect.name == "postgresql":
-        return rows_of(_SIGN_IN_POSTGRES, params)[0][0] == 1
+        return rows_of(_SIGN_IN_POSTGRES[with_token], params)[0][0] == 1
     if run(_NOTE_SIGN_IN, params) != 1:
         return False
-    for statement in _INSERTS:
-        run(statement, params)
+    for part in _PARTS[with_token]:
+        run(_INSERTS[part], params)
     return True
 
 
@@ -91,12 +96,14 @@ def write_sign_in(user_id, now, rows: SessionRows, audit: dict, *,
     ``in_request_transaction``: in the request's ORM transaction (committed by the view with
     whatever else the request wrote there), else in a transaction of its own, committed here."""
     params = _params(user_id, now, rows, audit)
+    with_token = rows.token_row is not None
     if in_request_transaction:
         connection = db.session.connection()
-        return _write(params, lambda statement, values: connection.execute(
+        return _write(params, with_token, lambda statement, values: connection.execute(
                           statement.statement, values).all(),
                       lambda statement, values: connection.execute(
                           statement.statement, values).rowcount)
     with write_cursor(single_statement=True) as cursor:
-        return _write(params, lambda statement, values: statement.rows(cursor, values),
+        return _write(params, with_token,
+                      lambda statement, values: statement.rows(cursor, values),
                       lambda statement, values: statement.run(cursor, values))

@@ -196,6 +196,13 @@ SECURITY = grouped(
              "Seconds a just-rotated token may still be used", origin="seed"),
     Variable("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", "`false`",
              "Never revoke a session for a reused refresh token"),
+    Variable("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", "`0`",
+             "Refresh tokens of new sessions: `0` GoTrue's classic tokens (stored hashed), `2` "
+             "tokens signed with a key of their session (nothing stored per token)",
+             status=DIFFERENT,
+             note="Another value stops start-up. A session keeps the kind it began with when "
+                  "the setting changes. The session key is stored base64url; a token whose "
+                  "counter is ahead of its session's is refused as not found"),
     Variable("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", "`false`",
              "Password changes in sessions older than 24 h need a `/reauthenticate` code",
              legacy=unprefixed("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION"),

@@ -64,9 +64,6 @@ OTHERS = (
     _missing("GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED",
              "Give a user an email identity when a password is set"),
     _missing("GOTRUE_SESSIONS_TAGS", "Tags limiting which sessions the session limits apply to"),
-    _missing("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION",
-             "Refresh-token format (2: GoTrue's newer tokens)",
-             f"{NOT_YET}: refresh tokens are GoTrue's classic form (stored hashed)"),
 )
 
 # Words of the seed README that the list of its variables picked up: they name nothing, and
