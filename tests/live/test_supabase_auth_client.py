@@ -351,3 +351,32 @@ def test_admin_api_refuses_a_user_token(make_client, base_url):
         with pytest.raises(AuthApiError) as missing:
             anonymous.list_users()
     assert (missing.value.status, missing.value.code) == (401, "no_authorization")
+
+
+def test_signed_refresh_tokens_through_the_client(make_app, serve):
+    """GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=2: the client keeps the longer tokens
+    as it keeps any, and gets the server's errors with their codes."""
+    app = make_app(**{"mailer.autoconfirm": True,
+                      "security.refresh_token_algorithm_version": 2,
+                      "security.refresh_token_reuse_interval": 10})
+    server = serve(app)
+    with SyncGoTrueClient(url=server.url, headers={"apikey": "anon-key"},
+                          auto_refresh_token=False, persist_session=False) as client:
+        first = client.sign_up({"email": unique_email("pyv2"), "password": PASSWORD}).session
+        second = client.refresh_session().session
+        assert len(first.refresh_token) > 12 and second.refresh_token != first.refresh_token
+        session_id = verified_claims(second.access_token)["session_id"]
+        assert verified_claims(first.access_token)["session_id"] == session_id
+        # One behind, inside the reuse interval: the current token again.
+        assert client.refresh_session(first.refresh_token).session.refresh_token == \
+            second.refresh_token
+        third = client.refresh_session().session
+        with pytest.raises(AuthApiError) as reuse:
+            client.refresh_session(first.refresh_token)
+        assert (reuse.value.status, reuse.value.code) == (400, "refresh_token_already_used")
+        with pytest.raises(AuthApiError) as gone:
+            client.refresh_session(third.refresh_token)
+        assert (gone.value.status, gone.value.code) == (400, "refresh_token_not_found")
+    assert table_rows(app, sa.select(Session.id)
+                      .where(Session.id == uuid.UUID(session_id))) == []
+    assert table_rows(app, sa.select(RefreshToken.id)) == []
