@@ -209,6 +209,9 @@ def parse_args(argv=None):
                        ("verify", "users with an email code")):
         parser.add_argument(f"--{name}-pool", type=int, default=0,
                             help=f"{what} to seed [sized from the earlier scenarios' rates]")
+    parser.add_argument("--refresh-tokens", type=int, choices=(0, 2), default=0,
+                        help="GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION of the project "
+                             "(2: signed tokens, no token rows) [0]")
     parser.add_argument("--only", default="",
                         help="comma-separated scenarios: " + ",".join(SCENARIOS))
     parser.add_argument("--show-sql", action="store_true",
@@ -273,6 +276,7 @@ def main(argv=None) -> int:
         database = provision_database(os.environ.get("DATABASE_URL", ""), workdir)
         port = free_port()
         env = server_environment(database, port, args.workers)
+        env["GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION"] = str(args.refresh_tokens)
         migrate(env, workdir)
         if args.fill_users:
             fill_database(args, database)

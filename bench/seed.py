@@ -195,14 +195,18 @@ def seed_refresh_tokens(app, count: int, batch: int = 2000) -> list[str]:
 
 
 def token_counts(app) -> tuple[int, int]:
-    """(all refresh tokens, revoked refresh tokens)."""
+    """(refresh tokens issued, refresh tokens revoked): the rows of classic tokens; a signed
+    session's counter (algorithm 2) adds one of each per step, as a rotation would."""
     with app.app_context():
         total, revoked = db.session.execute(sa.select(
             sa.func.count(),
             sa.func.sum(sa.case((RefreshToken.revoked.is_(True), 1), else_=0)),
         ).select_from(RefreshToken)).one()
+        steps = db.session.execute(
+            sa.select(sa.func.sum(Session.refresh_token_counter))
+            .where(Session.refresh_token_hmac_key.is_not(None))).scalar()
         db.session.remove()
-    return int(total), int(revoked or 0)
+    return int(total) + int(steps or 0), int(revoked or 0) + int(steps or 0)
 
 
 def seed_email_codes(app, count: int, prefix: str, batch: int = 500) -> list[str]:
