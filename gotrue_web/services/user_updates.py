@@ -160,6 +160,9 @@ def update_self(rt: Runtime, user: User, session: Session | None, change: UserUp
             raise unprocessable(ErrorCode.SAME_PASSWORD,
                                 "New password should be different from the old password.")
         users.set_password(rt, user, change.password)
+        if settings.security.create_email_identity_on_password_set:
+            # The address becomes a way in of its own, listed among the identities.
+            users.add_email_identity_if_missing(rt, user)
         sessions.delete_sessions(user.id, keep=session.id if session else None)
         audit.record("user_updated_password", audit.Actor.of_user(user), now=now, ip=info.ip)
         notifications.notify(rt, user, "password_changed")

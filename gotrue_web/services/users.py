@@ -333,6 +333,13 @@ def confirm_phone(rt: Runtime, user: User) -> None:
     user.updated_at = now
 
 
+def add_email_identity_if_missing(rt: Runtime, user: User) -> None:
+    """The user's address as an ``email`` identity, when the user has an address and no such
+    identity yet (GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED)."""
+    if user.email and _identity(user, "email") is None:
+        set_address_identity(rt, user, "email", user.email, verified=user.is_email_confirmed)
+
+
 def set_address_identity(rt: Runtime, user: User, provider: str, address: str, *,
                          verified: bool = False) -> None:
     """Point the user's email or phone identity at ``address``, creating it if missing.

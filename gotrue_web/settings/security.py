@@ -19,6 +19,8 @@ class SecuritySettings:
     update_password_require_reauthentication: bool = False
     update_password_require_current_password: bool = False
     manual_linking_enabled: bool = False
+    # GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED
+    create_email_identity_on_password_set: bool = False
 
 
 def read(env: EnvReader) -> SecuritySettings:
@@ -38,4 +40,6 @@ def read(env: EnvReader) -> SecuritySettings:
         update_password_require_current_password=env.bool(
             "SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", False),
         manual_linking_enabled=env.bool("SECURITY_MANUAL_LINKING_ENABLED", False),
+        create_email_identity_on_password_set=env.bool(
+            "EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED", False),
     )

@@ -211,6 +211,9 @@ SECURITY = grouped(
              "Password changes need `current_password` (not in recovery sessions)"),
     Variable("GOTRUE_SECURITY_MANUAL_LINKING_ENABLED", "`false`",
              "`GET /user/identities/authorize` and `DELETE /user/identities/{id}`"),
+    Variable("GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED", "`false`",
+             "A user with an email address but no `email` identity (one who signed up with an "
+             "OAuth provider, say) gets one when `PUT /user` sets a password"),
     Variable("GOTRUE_SECURITY_CAPTCHA_ENABLED", "`false`",
              "Require a solved captcha on sign-up, password sign-in, `/otp`, `/magiclink`, "
              "`/recover` and `/resend`",

@@ -61,8 +61,6 @@ OTHERS = (
     _missing("GOTRUE_SESSION_KEY", "An old cookie-session key",
              "Read by current GoTrue neither; the console's cookie key derives from "
              "GOTRUE_JWT_SECRET"),
-    _missing("GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED",
-             "Give a user an email identity when a password is set"),
     _missing("GOTRUE_SESSIONS_TAGS", "Tags limiting which sessions the session limits apply to"),
 )
 
