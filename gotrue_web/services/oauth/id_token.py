@@ -35,7 +35,7 @@ from .id_token_sources import (SOURCES, WELL_KNOWN, BadIdToken, Source, generic_
                                profile_for)
 from .identities import link_to_target
 from .linking import SignIn, sign_in_user
-from .oidc import NOT_BEFORE_LEEWAY, SIGNING_ALGORITHMS, discover, with_fresh_keys
+from .oidc import NOT_BEFORE_LEEWAY, SIGNING_ALGORITHMS, decode_signed, discover
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +132,10 @@ def verify(rt: Runtime, selected: Selected, request: IdTokenRequest) -> dict:
         log.warning("id_token grant: %s", exc)
         raise internal("Unable to fetch the OpenID configuration of the issuer",
                        cause=exc) from exc
-    discovery = with_fresh_keys(discovery, request.id_token)
     offered = discovery.document.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in offered if alg in SIGNING_ALGORITHMS] or ["RS256"]
     try:
-        token = jwt.decode(request.id_token, discovery.keys, algorithms=algorithms)
+        token = decode_signed(discovery, request.id_token, algorithms)
         checks: dict = {"exp": {"essential": True}}
         if selected.accepted_issuers is not None:
             checks["iss"] = {"essential": True, "values": list(selected.accepted_issuers)}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import KeySet
 
 from ...transports import oauth_http
@@ -22,8 +22,9 @@ SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS2
                       "PS512", "EdDSA")
 # nbf may be this far in the future (clock skew); exp is strict.
 NOT_BEFORE_LEEWAY = 60
-# A token signed with a key the cached JWKS lacks (the provider rotated its keys) refetches the
-# discovery early, but not more often than this: unknown kids must not become a request flood.
+# A token signed with a key the cached JWKS lacks (the provider rotated its keys), or whose
+# signature fails under the cached key of its kid (a key replaced under the same kid), refetches
+# the discovery early, but not more often than this: bad tokens must not become a request flood.
 KEY_REFRESH_INTERVAL = 30.0
 _ENDPOINT_KEYS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
 
@@ -81,8 +82,27 @@ def _has_key(discovery: Discovery, id_token: str) -> bool:
 
 def with_fresh_keys(discovery: Discovery, id_token: str) -> Discovery:
     """``discovery``, refetched if the token names a key it does not have."""
-    if (not discovery.url or _has_key(discovery, id_token)
-            or time.monotonic() - discovery.fetched_at < KEY_REFRESH_INTERVAL):
+    return discovery if _has_key(discovery, id_token) else _refetched(discovery)
+
+
+def decode_signed(discovery: Discovery, id_token: str, algorithms: list[str]) -> jwt.Token:
+    """joserfc's decode of ``id_token`` (its signature checked) under the provider's keys,
+    refetched first for an unknown kid, and once more when the signature fails under a cached
+    key: a provider may replace a key without changing its kid."""
+    discovery = with_fresh_keys(discovery, id_token)
+    try:
+        return jwt.decode(id_token, discovery.keys, algorithms=algorithms)
+    except BadSignatureError:
+        fresh = _refetched(discovery)
+        if fresh is discovery:
+            raise
+        return jwt.decode(id_token, fresh.keys, algorithms=algorithms)
+
+
+def _refetched(discovery: Discovery) -> Discovery:
+    """The discovery fetched again, unless it was fetched under KEY_REFRESH_INTERVAL ago (or
+    cannot be): then ``discovery`` itself."""
+    if not discovery.url or time.monotonic() - discovery.fetched_at < KEY_REFRESH_INTERVAL:
         return discovery
     try:
         fresh = _fetch(discovery.url, discovery.base, discovery.timeout)
@@ -114,7 +134,6 @@ def discover(discovery_url: str, *, base: str, timeout: float, ttl: float) -> Di
 def validate_id_token(discovery: Discovery, id_token: str, *, audience: str,
                       issuers: tuple[str, ...] | None, access_token: str = "") -> dict:
     """The verified claims of ``id_token``; ProviderFailure when anything is wrong."""
-    discovery = with_fresh_keys(discovery, id_token)
     offered = discovery.document.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in offered if alg in SIGNING_ALGORITHMS] or ["RS256"]
     checks: dict = {"aud": {"essential": True, "value": audience},
@@ -122,7 +141,7 @@ def validate_id_token(discovery: Discovery, id_token: str, *, audience: str,
     if issuers is not None:
         checks["iss"] = {"essential": True, "values": list(issuers)}
     try:
-        token = jwt.decode(id_token, discovery.keys, algorithms=algorithms)
+        token = decode_signed(discovery, id_token, algorithms)
         jwt.JWTClaimsRegistry(leeway=NOT_BEFORE_LEEWAY, **checks).validate(token.claims)
     except (JoseError, ValueError, TypeError) as exc:
         raise ProviderFailure(f"invalid id_token: {exc}") from exc

@@ -24,7 +24,7 @@ from ....runtime import Runtime
 from ....settings.external import OAuthProviderSettings
 from ..base import (OAUTH2, OIDC, Context, Endpoints, Profile, Provider, ProviderEmail,
                     ProviderFailure)
-from ..oidc import NOT_BEFORE_LEEWAY, SIGNING_ALGORITHMS, Discovery, discover
+from ..oidc import NOT_BEFORE_LEEWAY, SIGNING_ALGORITHMS, Discovery, decode_signed, discover
 from . import admin, checks, secret_box
 
 # GoTrue's provider.Claims: the keys a profile carries under their own names.
@@ -107,7 +107,7 @@ class CustomProvider(Provider):
         offered = discovery.document.get("id_token_signing_alg_values_supported") or ["RS256"]
         algorithms = [alg for alg in offered if alg in SIGNING_ALGORITHMS] or ["RS256"]
         try:
-            decoded = jwt.decode(id_token, discovery.keys, algorithms=algorithms)
+            decoded = decode_signed(discovery, id_token, algorithms)
             jwt.JWTClaimsRegistry(
                 leeway=NOT_BEFORE_LEEWAY, exp={"essential": True}, sub={"essential": True},
                 iss={"essential": True, "value": self.issuer}).validate(decoded.claims)
