@@ -367,60 +367,53 @@ def test_link_identity_with_a_forged_user_token_is_refused(oauth_app, google):
     _nothing_written(app)
 
 
-def test_a_key_replaced_under_the_same_kid_is_fetched_again(oauth_app, google, monkeypatch):
-    """A signature that fails under the cached key of its kid refetches the keys (not more
-    often than KEY_REFRESH_INTERVAL): some providers replace a key and keep its kid."""
+def _new_signing_key_is_fetched_when_the_cached_keys_are_not_brand_new(
+        app, google, monkeypatch, kid: str) -> int:
+    """The fake Google signs with a new key under ``kid``: refused while the cached keys are
+    brand new (no refetch: no request flood), accepted once they may be refetched (one fetch).
+    The number of JWKS fetches so far."""
     from joserfc.jwk import RSAKey
 
     from gotrue_web.services.oauth import oidc
 
-    app = oauth_app({"google": google})
     assert _grant(app, {"provider": "google", "id_token": _google_token(google),
                         "nonce": NONCE}).status_code == 200
     jwks_path = GOOGLE_ROUTES["jwks"]
     fetched = len(google.requests_to(jwks_path))
-    kid = google.signing_key.kid
     google.signing_key = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
-    replaced = _google_token(google, sub="google-sub-3", email="rae@example.com")
-    # Keys fetched moments ago are kept: the token is refused without a refetch.
-    _oauth_error(_grant(app, {"provider": "google", "id_token": replaced, "nonce": NONCE}),
+    signed = _google_token(google, sub=f"google-sub-{kid}", email=f"{kid}@example.com")
+    _oauth_error(_grant(app, {"provider": "google", "id_token": signed, "nonce": NONCE}),
                  "invalid request", "Bad ID token")
     assert len(google.requests_to(jwks_path)) == fetched
     monkeypatch.setattr(oidc, "KEY_REFRESH_INTERVAL", 0.0)
-    answer = _grant(app, {"provider": "google", "id_token": replaced, "nonce": NONCE})
+    answer = _grant(app, {"provider": "google", "id_token": signed, "nonce": NONCE})
     assert answer.status_code == 200, answer.get_data(as_text=True)
-    assert answer.get_json()["user"]["email"] == "rae@example.com"
+    assert answer.get_json()["user"]["email"] == f"{kid}@example.com"
     assert len(google.requests_to(jwks_path)) == fetched + 1
-    # A token signed by neither key is still refused, after one more fetch at most.
-    forged_key = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
-    google.signing_key, real_key = forged_key, google.signing_key
+    return fetched + 1
+
+
+def test_a_key_replaced_under_the_same_kid_is_fetched_again(oauth_app, google, monkeypatch):
+    """A signature that fails under the cached key of its kid refetches the keys: some
+    providers replace a key and keep its kid."""
+    from joserfc.jwk import RSAKey
+
+    app = oauth_app({"google": google})
+    kid = google.signing_key.kid
+    fetched = _new_signing_key_is_fetched_when_the_cached_keys_are_not_brand_new(
+        app, google, monkeypatch, kid)
+    # A token signed by a key the provider never published is still refused, after one more
+    # fetch at most.
+    real_key = google.signing_key
+    google.signing_key = RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
     forged = _google_token(google, sub="google-sub-4", email="eve@example.com")
     google.signing_key = real_key
     _oauth_error(_grant(app, {"provider": "google", "id_token": forged, "nonce": NONCE}),
                  "invalid request", "Bad ID token")
-    assert len(google.requests_to(jwks_path)) == fetched + 2
+    assert len(google.requests_to(GOOGLE_ROUTES["jwks"])) == fetched + 1
 
 
 def test_a_rotated_provider_key_is_fetched_once_the_cached_keys_are_not_brand_new(
         oauth_app, google, monkeypatch):
-    from joserfc.jwk import RSAKey
-
-    from gotrue_web.services.oauth import oidc
-
-    app = oauth_app({"google": google})
-    assert _grant(app, {"provider": "google", "id_token": _google_token(google),
-                        "nonce": NONCE}).status_code == 200
-    jwks_path = GOOGLE_ROUTES["jwks"]
-    fetched = len(google.requests_to(jwks_path))
-    google.signing_key = RSAKey.generate_key(2048, parameters={"kid": "test-key-2"},
-                                             private=True)
-    rotated = _google_token(google, sub="google-sub-2", email="gus@example.com")
-    # Keys fetched moments ago are not refetched for an unknown kid (no request flood).
-    _oauth_error(_grant(app, {"provider": "google", "id_token": rotated, "nonce": NONCE}),
-                 "invalid request", "Bad ID token")
-    assert len(google.requests_to(jwks_path)) == fetched
-    monkeypatch.setattr(oidc, "KEY_REFRESH_INTERVAL", 0.0)
-    answer = _grant(app, {"provider": "google", "id_token": rotated, "nonce": NONCE})
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    assert answer.get_json()["user"]["email"] == "gus@example.com"
-    assert len(google.requests_to(jwks_path)) == fetched + 1
+    _new_signing_key_is_fetched_when_the_cached_keys_are_not_brand_new(
+        oauth_app({"google": google}), google, monkeypatch, "test-key-2")
