@@ -262,6 +262,11 @@ def test_malformed_numbers_name_the_variable(name, raw, message):
         load(**{name: raw})
 
 
+def test_session_tags():
+    assert load().sessions.tags == ()
+    assert load(GOTRUE_SESSIONS_TAGS="web, mobile,,").sessions.tags == ("web", "mobile")
+
+
 @pytest.mark.parametrize(("raw", "version"), [("0", 0), ("2", 2), (" 2 ", 2)])
 def test_refresh_token_algorithm_version(raw, version):
     assert load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=raw

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import request
 
 from ..errors import ErrorCode, OAuthError, bad_request
-from ..extensions import db
+from ..extensions import db, orm_transaction_open
 from ..runtime import current_runtime
 from ..serializers import session_json
 from ..services import pkce
@@ -28,7 +28,7 @@ def token():
     # Commit before building the answer: on SQLite the write lock is held until then. The
     # lock-free refresh commits on a connection of its own and never opens the ORM session,
     # which an empty commit would open and close for nothing (about 20 us).
-    if db.session.registry.has() and db.session().in_transaction():
+    if orm_transaction_open():
         db.session.commit()
     return json_response(session_json(issued))
 

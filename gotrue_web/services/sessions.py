@@ -221,14 +221,18 @@ def validity_error(rt: Runtime, session: Session, now: datetime,
         if low_aal_end is not None and now.timestamp() > low_aal_end:
             return "Session Expired (Low AAL: User Needs MFA Verification)"
     if settings.single_per_user:
-        newer = db.session.execute(
-            sa.select(sa.func.count()).select_from(Session).where(
-                Session.user_id == session.user_id, Session.id != session.id,
-                sa.func.coalesce(Session.refreshed_at, Session.created_at)
-                > (session.refreshed_at or session.created_at),
-            )
-        ).scalar_one()
-        if newer:
+        newer = (sa.select(sa.func.count()).select_from(Session).where(
+            Session.user_id == session.user_id, Session.id != session.id,
+            sa.func.coalesce(Session.refreshed_at, Session.created_at)
+            > (session.refreshed_at or session.created_at)))
+        if settings.tags:
+            # Only the sessions of the same SESSIONS_TAGS group compete: a tag that is one of
+            # the list is its own group, any other tag (or none) is the first's.
+            tags = settings.tags
+            group = session.tag if session.tag in tags else tags[0]
+            newer = newer.where(sa.case((Session.tag.in_(tags), Session.tag),
+                                        else_=sa.literal(tags[0])) == group)
+        if db.session.execute(newer).scalar_one():
             return "Session Expired (Revoked by Newer Login)"
     return None
 

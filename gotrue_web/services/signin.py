@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..errors import ErrorCode, bad_request, unprocessable
-from ..extensions import db
+from ..extensions import db, orm_transaction_open
 from ..models import User
 from ..runtime import RequestInfo, Runtime
 from . import audit, password_attempts, password_checks, sessions
@@ -111,7 +111,7 @@ def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo, now: da
         refresh_token_algorithm=rt.settings.security.refresh_token_algorithm_version)
     hook = rt.settings.hooks.custom_access_token
     in_request_transaction = (hook.enabled and hook.is_pg_function) or (
-        db.session.registry.has() and db.session().in_transaction())
+        orm_transaction_open())
     issued = None
     if not in_request_transaction:
         issued = sessions.issue(rt, user, rows, now, info.ip)

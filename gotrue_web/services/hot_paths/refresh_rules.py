@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ...db import is_lock_contention
 from ...errors import ErrorCode, GoTrueError, OAuthError, bad_request, conflict
-from ...extensions import db
+from ...extensions import db, orm_transaction_open
 from ...runtime import Runtime
 from .. import sessions
 
@@ -42,8 +42,13 @@ def usable(rt: Runtime, session, user, now: datetime, oauth_client_id: uuid.UUID
            last_refresh: datetime | None = None) -> bool:
     """Whether the lock-free rotation may go on: anything else is for the locked way, which
     answers with the reason (refuse_unusable)."""
-    return (session.oauth_client_id == oauth_client_id and not user.is_banned(now)
-            and not sessions.validity_error(rt, session, now, last_refresh, user))
+    ok = (session.oauth_client_id == oauth_client_id and not user.is_banned(now)
+          and not sessions.validity_error(rt, session, now, last_refresh, user))
+    if orm_transaction_open():
+        # SESSIONS_SINGLE_PER_USER's count read in the ORM session: the locked way must begin
+        # its transaction itself (begin_write_locked), and the rotation writes elsewhere.
+        db.session.rollback()
+    return ok
 
 
 def refuse_unusable(rt: Runtime, session, user, now: datetime,

@@ -233,6 +233,10 @@ SECURITY = grouped(
              "A session not refreshed for this long ends"),
     Variable("GOTRUE_SESSIONS_SINGLE_PER_USER", "`false`",
              "Only the most recently refreshed session survives"),
+    Variable("GOTRUE_SESSIONS_TAGS", "empty",
+             "A comma list: `GOTRUE_SESSIONS_SINGLE_PER_USER` keeps one session per tag "
+             "(`sessions.tag`, which the API never sets: a trigger or an operator does; a "
+             "session without a listed tag counts under the first)"),
     Variable("GOTRUE_SESSIONS_ALLOW_LOW_AAL", "unset",
              "How long a session of a user with a verified factor may stay at aal1"),
 )

@@ -61,7 +61,6 @@ OTHERS = (
     _missing("GOTRUE_SESSION_KEY", "An old cookie-session key",
              "Read by current GoTrue neither; the console's cookie key derives from "
              "GOTRUE_JWT_SECRET"),
-    _missing("GOTRUE_SESSIONS_TAGS", "Tags limiting which sessions the session limits apply to"),
 )
 
 # Words of the seed README that the list of its variables picked up: they name nothing, and
