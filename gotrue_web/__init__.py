@@ -182,6 +182,7 @@ def init_runtime(app: Flask, settings) -> None:
     from .services.phone import delivery as sms_delivery
     from .transports import sms
     from .transports.mail.smtp import SMTPMailer
+    from .transports.pwned_passwords import KnownPwned
 
     metrics = app.extensions["gotrue_metrics"]  # observability.metrics.install
     runtime = Runtime(
@@ -201,6 +202,9 @@ def init_runtime(app: Flask, settings) -> None:
         metrics=metrics,
         common_passwords=(common_passwords.load() if settings.password.common_list_enabled
                           else frozenset()),
+        known_pwned=(KnownPwned(settings.password.hibp_bloom_items,
+                                settings.password.hibp_bloom_false_positives)
+                     if settings.password.hibp_bloom_enabled else None),
         live_settings=LiveSettings(settings),
         cleaner=DatabaseCleaner(settings),
     )

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .services.mail.dispatcher import MailOutbox
     from .services.mail.log import PendingMailLog
     from .services.mail.template_urls import TemplateURLCache
+    from .transports.pwned_passwords import KnownPwned
 
 
 def system_clock() -> datetime:
@@ -57,6 +58,9 @@ class Runtime:
     clock: Callable[[], datetime] = system_clock
     # The shipped common-password list (empty when GOTRUE_PASSWORD_COMMON_LIST_ENABLED=false).
     common_passwords: frozenset[str] = frozenset()
+    # Hashes the Pwned Passwords range API reported, remembered by this process
+    # (GOTRUE_PASSWORD_HIBP_BLOOM_*); None when the filter is off.
+    known_pwned: KnownPwned | None = None
     # Settings changed in the console (runtime_settings rows): this process's refresher, which
     # swaps ``settings`` for the environment's plus those rows (services/live_settings).
     live_settings: LiveSettings | None = None

@@ -262,6 +262,27 @@ def test_malformed_numbers_name_the_variable(name, raw, message):
         load(**{name: raw})
 
 
+def test_hibp_bloom_filter_settings():
+    password = load().password
+    assert (password.hibp_bloom_enabled, password.hibp_bloom_items,
+            password.hibp_bloom_false_positives) == (False, 100_000, 0.0000099)
+    password = load(GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED="true",
+                    GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS="5000",
+                    GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES="0.001").password
+    assert (password.hibp_bloom_enabled, password.hibp_bloom_items,
+            password.hibp_bloom_false_positives) == (True, 5000, 0.001)
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), [
+    ("GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS", "0", "must be at least 1"),
+    ("GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES", "1", "a rate between 0 and 1"),
+    ("GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES", "0", "a rate between 0 and 1"),
+])
+def test_hibp_bloom_filter_refusals(name, raw, message):
+    with pytest.raises(SettingsError, match=f"^{name}: {message}"):
+        load(**{name: raw})
+
+
 def test_session_tags():
     assert load().sessions.tags == ()
     assert load(GOTRUE_SESSIONS_TAGS="web, mobile,,").sessions.tags == ("web", "mobile")

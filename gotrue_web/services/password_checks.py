@@ -81,7 +81,8 @@ def _is_pwned(rt: Runtime, password: str) -> bool:
     try:
         return pwned_passwords.is_pwned(
             rules.hibp_url, password, timeout=rules.hibp_timeout.total_seconds(),
-            user_agent=rules.hibp_user_agent)
+            user_agent=rules.hibp_user_agent,
+            known=rt.known_pwned if rules.hibp_bloom_enabled else None)
     except pwned_passwords.RangeAPIUnavailable as exc:
         # The reason only: never the password, its hash or the hash prefix.
         log.warning("Pwned Passwords range API unavailable (%s); %s", exc,

@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
+
+from rbloom import Bloom
 
 from ..security.passwords import password_bytes
 from .http import FetchError, get_text
@@ -31,9 +34,40 @@ def sha1_hex(password: str) -> str:
     return hashlib.sha1(password_bytes(password)).hexdigest().upper()  # noqa: S324 - the API's
 
 
-def is_pwned(base_url: str, password: str, *, timeout: float, user_agent: str) -> bool:
-    """True when ``password`` appears in the breaches the range API at ``base_url`` knows."""
+class KnownPwned:
+    """This process's memory of the hashes the range API reported pwned: a bloom filter
+    (rbloom) of ``items`` hashes at a ``false_positives`` rate (GOTRUE_PASSWORD_HIBP_BLOOM_*).
+    A hash found here is pwned without asking again; at that rate a password never reported
+    counts as pwned too. Full, it starts over empty: a fuller filter would raise the rate."""
+
+    def __init__(self, items: int, false_positives: float):
+        self._items, self._rate = items, false_positives
+        self._lock = threading.Lock()
+        self._filter, self._added = self._new(), 0
+
+    def _new(self) -> Bloom:
+        # The SHA-1 is already uniform: its first 16 bytes are the 128-bit hash rbloom takes.
+        return Bloom(self._items, self._rate,
+                     hash_func=lambda digest: int.from_bytes(digest[:16], "big", signed=True))
+
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._filter
+
+    def add(self, digest: bytes) -> None:
+        with self._lock:
+            if self._added >= self._items:
+                self._filter, self._added = self._new(), 0
+            self._filter.add(digest)
+            self._added += 1
+
+
+def is_pwned(base_url: str, password: str, *, timeout: float, user_agent: str,
+             known: KnownPwned | None = None) -> bool:
+    """True when ``password`` appears in the breaches the range API at ``base_url`` knows, or
+    in ``known`` (then nothing is asked); a breach found is added to ``known``."""
     digest = sha1_hex(password)
+    if known is not None and bytes.fromhex(digest) in known:
+        return True
     prefix, suffix = digest[:PREFIX_LENGTH], digest[PREFIX_LENGTH:]
     try:
         text = get_text(f"{base_url}/range/{prefix}", timeout=timeout,
@@ -41,7 +75,10 @@ def is_pwned(base_url: str, password: str, *, timeout: float, user_agent: str) -
                         headers={"Add-Padding": "true", "User-Agent": user_agent})
     except FetchError as exc:
         raise RangeAPIUnavailable(str(exc)) from None
-    return _listed(text, suffix)
+    pwned = _listed(text, suffix)
+    if pwned and known is not None:
+        known.add(bytes.fromhex(digest))
+    return pwned
 
 
 def _listed(text: str, suffix: str) -> bool:

@@ -270,3 +270,42 @@ def test_the_common_list_can_be_turned_off(make_app):
 def test_a_common_password_is_refused_before_the_range_api_is_asked(hibp_api, range_api):
     assert_pwned(hibp_api.signup(unique_email("both-on"), "football123"))
     assert range_api.paths == []
+
+
+# --- GOTRUE_PASSWORD_HIBP_BLOOM_*: breaches remembered ------------------------------------------
+
+
+def test_a_remembered_breach_is_refused_without_asking_again(hibp_app, range_api):
+    api = api_for(hibp_app(**{"password.hibp_bloom_enabled": True}))
+    assert_pwned(api.signup(unique_email("bloom"), BREACHED))
+    assert_pwned(api.signup(unique_email("bloom"), BREACHED))
+    assert_only_the_prefix_left(range_api, BREACHED, requests=1)
+    # Still refused while the range API is down, even with HIBP failing open.
+    range_api.answer = "error"
+    assert_pwned(api.signup(unique_email("bloom"), BREACHED))
+    assert len(range_api.paths) == 1
+    # A password the API did not report is not remembered: each check asks.
+    range_api.answer = "range"
+    for _ in range(2):
+        assert api.signup(unique_email("bloom"), UNSEEN).status_code == 200
+    assert range_api.paths[1:] == [f"/range/{sha1_hex(UNSEEN)[:5]}"] * 2
+
+
+def test_without_the_filter_every_check_asks(hibp_api, range_api):
+    for _ in range(2):
+        assert_pwned(hibp_api.signup(unique_email("nobloom"), BREACHED))
+    assert_only_the_prefix_left(range_api, BREACHED, requests=2)
+
+
+def test_a_full_filter_starts_over():
+    from gotrue_web.transports.pwned_passwords import KnownPwned
+
+    known = KnownPwned(items=2, false_positives=0.0000099)
+    digests = [bytes.fromhex(sha1_hex(f"password-{n}")) for n in range(3)]
+    for digest in digests[:2]:
+        known.add(digest)
+    assert all(digest in known for digest in digests[:2])
+    assert digests[2] not in known
+    known.add(digests[2])
+    assert digests[2] in known
+    assert digests[0] not in known and digests[1] not in known

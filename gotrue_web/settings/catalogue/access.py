@@ -179,6 +179,15 @@ PASSWORDS = grouped(
              "When the range API cannot be asked: `true` refuses the password"),
     Variable("GOTRUE_PASSWORD_HIBP_USER_AGENT", "`gotrue-web`",
              "The `User-Agent` sent to the range API"),
+    Variable("GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED", "`false`",
+             "Remember, in each process, the passwords the range API reported (their SHA-1 "
+             "in a bloom filter): a remembered one is refused without asking again, also "
+             "while the API is down"),
+    Variable("GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS", "`100000`",
+             "How many the filter holds; full, it starts over empty"),
+    Variable("GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES", "`0.0000099`",
+             "The filter's false-positive rate: the share of passwords never reported that "
+             "it takes for reported ones"),
     Variable("GOTRUE_PASSWORD_HIBP_URL", "`https://api.pwnedpasswords.com`",
              "Where the range API is (a proxy or a mirror)", origin="gotrue-web"),
     Variable("GOTRUE_PASSWORD_HIBP_TIMEOUT", "`5s`", "The longest wait for the range API",

@@ -34,13 +34,6 @@ OLD_SMS_HOOK = _feature(
     ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_URI", "The SMS hook's URI (old name)"),
     ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_SECRET", "The SMS hook's secret (old name)"),
 )
-PASSWORD_BLOOM = _feature(
-    "No bloom-filter cache: each check asks the range API (GOTRUE_PASSWORD_HIBP_TIMEOUT bounds "
-    "it)",
-    ("GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED", "Cache Pwned Passwords answers in a bloom filter"),
-    ("GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS", "The filter's capacity"),
-    ("GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES", "The filter's false-positive rate"),
-)
 DB_ENCRYPTION = _feature(
     f"{NOT_YET}: columns are not encrypted with these keys (custom providers' client secrets "
     "are encrypted under a key derived from GOTRUE_JWT_SECRET)",
@@ -73,6 +66,6 @@ WORDS = tuple(
 
 ENTRIES = grouped(
     "Not supported",
-    *OLD_SAML, *OLD_SMS_HOOK, *PASSWORD_BLOOM, *DB_ENCRYPTION,
+    *OLD_SAML, *OLD_SMS_HOOK, *DB_ENCRYPTION,
     *OTHERS, *WORDS,
 )
