@@ -19,12 +19,13 @@ from ..errors import WeakPasswordError
 from ..extensions import db
 from ..models import AAL, AMRClaim, RefreshToken, Session, User
 from ..runtime import RequestInfo, Runtime
-from ..security import refresh_tokens_v2
+from ..security import db_encryption, refresh_tokens_v2
 from ..security.access_tokens import amr_entries, mint_claims
 from ..security.codes import (
     new_refresh_token,
     refresh_token_hash,
 )
+from ..settings.security import SecuritySettings
 from . import audit
 from .hooks import access_token as access_token_hook
 from .hot_paths import reads as hot_reads
@@ -132,16 +133,21 @@ FIRST_COUNTER = 1
 def session_rows(user_id: uuid.UUID, method: str, info: RequestInfo, now: datetime, *,
                  aal: AAL = AAL.aal1, not_after: datetime | None = None,
                  oauth_client_id: uuid.UUID | None = None,
-                 scopes: str | None = None, refresh_token_algorithm: int = 0) -> SessionRows:
+                 scopes: str | None = None,
+                 security: SecuritySettings | None = None) -> SessionRows:
+    """A new session's rows. ``security`` picks the refresh-token kind (and encrypts a signed
+    session's key); without it, a classic token."""
     values = {"id": uuid.uuid4(), "user_id": user_id, "created_at": now, "updated_at": now,
               "aal": aal, "user_agent": info.user_agent or None, "ip": info.ip or None}
     if not_after is not None:
         values["not_after"] = not_after
     if oauth_client_id is not None:
         values.update(oauth_client_id=oauth_client_id, scopes=scopes)
-    if refresh_token_algorithm == 2:
+    if security is not None and security.refresh_token_algorithm_version == 2:
         key = refresh_tokens_v2.new_session_key()
-        values.update(refresh_token_hmac_key=key, refresh_token_counter=FIRST_COUNTER)
+        values.update(refresh_token_hmac_key=db_encryption.seal(
+            security.db_encryption, str(values["id"]), key),
+            refresh_token_counter=FIRST_COUNTER)
         token_row, token = None, refresh_tokens_v2.encode(values["id"], FIRST_COUNTER, key)
     else:
         token_row, token = _first_token_values(user_id, values["id"], now)
@@ -189,7 +195,7 @@ def start_session(rt: Runtime, user: User, method: str, info: RequestInfo, *,
         connection = db.session.connection()
     rows = session_rows(user.id, method, info, now, aal=aal, not_after=not_after,
                         oauth_client_id=oauth_client_id, scopes=scopes,
-                        refresh_token_algorithm=rt.settings.security.refresh_token_algorithm_version)
+                        security=rt.settings.security)
     # On the session's connection: the rows refer only to the user, flushed by now.
     connection.execute(_INSERT_SESSION, rows.session)
     connection.execute(_INSERT_CLAIM, rows.claim)
@@ -248,7 +254,7 @@ def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
     session.factor_id = factor_id
     session.updated_at = now
     if session.refresh_token_hmac_key:
-        token = _skip_counter(session)
+        token = _skip_counter(rt, session)
     else:
         token = _next_classic_token(user, session.id, now)
     db.session.execute(
@@ -261,7 +267,7 @@ def raise_to_aal2(rt: Runtime, user: User, session: Session, method: str,
     return mint(rt, user, session, amr_entries(claims), now, token, method, ip)
 
 
-def _skip_counter(session: Session) -> str:
+def _skip_counter(rt: Runtime, session: Session) -> str:
     """A signed-token session's token after MFA: its counter moves on by 2, so the aal1 token
     presented before is no longer the one just behind (which a lost answer may re-issue) and
     cannot obtain the aal2 session's token. Incremented in SQL, then read, in this
@@ -272,7 +278,13 @@ def _skip_counter(session: Session) -> str:
     counter = db.session.execute(
         sa.select(_SESSIONS.c.refresh_token_counter).where(the_session)).scalar_one()
     set_committed_value(session, "refresh_token_counter", counter)
-    return refresh_tokens_v2.encode(session.id, counter, session.refresh_token_hmac_key)
+    return refresh_tokens_v2.encode(session.id, counter, signing_key(rt, session))
+
+
+def signing_key(rt: Runtime, session) -> str:
+    """A signed session's key, decrypted when GOTRUE_SECURITY_DB_ENCRYPTION_* encrypted it."""
+    return db_encryption.unseal(rt.settings.security.db_encryption, str(session.id),
+                                session.refresh_token_hmac_key)
 
 
 def _next_classic_token(user: User, session_id: uuid.UUID, now: datetime) -> str:

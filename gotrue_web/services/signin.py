@@ -106,9 +106,7 @@ def _start_session(rt: Runtime, user: reads.UserView, info: RequestInfo, now: da
     transaction and sees the new session there, as in GoTrue; and a request that already wrote
     in its transaction (the webhook's metadata) keeps one transaction: then the rows go first,
     in that transaction."""
-    rows = sessions.session_rows(
-        user.id, "password", info, now,
-        refresh_token_algorithm=rt.settings.security.refresh_token_algorithm_version)
+    rows = sessions.session_rows(user.id, "password", info, now, security=rt.settings.security)
     hook = rt.settings.hooks.custom_access_token
     in_request_transaction = (hook.enabled and hook.is_pg_function) or (
         orm_transaction_open())

@@ -156,6 +156,20 @@ def test_no_secret_appears_in_the_page(make_app):
     assert "shared secret, 32 bytes" in value_of(page, "jwt.keys[oct-key]")
 
 
+def test_database_encryption_keys_never_appear(make_app):
+    from gotrue_web.settings.security import DBEncryption
+
+    keys = {"k1": secrets.token_bytes(32), "k2": secrets.token_bytes(32)}
+    page = settings_page(make_app, **{"security.db_encryption": DBEncryption(
+        encrypt=True, key_id="k2", keys=tuple(keys.items()))})
+    for key in keys.values():
+        for spelling in (repr(key), _b64url(key), base64.b64encode(key).decode(), key.hex()):
+            assert spelling[: len(spelling) // 2] not in page
+    assert value_of(page, "security.db_encryption.keys").startswith("hidden k1=***, k2=***")
+    assert value_of(page, "security.db_encryption.key_id").startswith("k2")
+    assert value_of(page, "security.db_encryption.encrypt").startswith("on")
+
+
 def test_unset_secrets_say_so(make_app):
     page = settings_page(make_app)
     assert value_of(page, "smtp.password") == "hidden not set"

@@ -30,7 +30,7 @@ SECRET_NAME = re.compile(r"secret|pass|key|token|private", re.I)
 # Named like secrets but public by nature: a kid travels in every token's header; the
 # password-changed notification's subject and template URL are text like any other's.
 PUBLIC_NAMES = frozenset({"jwt.key_id", "mailer.subjects.password_changed",
-                          "mailer.templates.password_changed"})
+                          "mailer.templates.password_changed", "security.db_encryption.key_id"})
 
 _GROUPS = (
     ("general", "General"),
@@ -73,6 +73,11 @@ _VARIABLES = {
     "saml.allow_http_metadata_urls": "",
     "rate_limit.oauth_client_register": ("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER or "
                                          "GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER"),
+    "security.create_email_identity_on_password_set": (
+        "GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED"),
+    "security.db_encryption.key_id": "GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY_ID",
+    "security.db_encryption.keys": ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY and "
+                                    "_DECRYPTION_KEYS"),
     "webhook.url": "GOTRUE_WEBHOOK_URL or WEBHOOK_URL",
     "webhook.secret": "GOTRUE_WEBHOOK_SECRET or WEBHOOK_SECRET",
     "webhook.retries": "GOTRUE_WEBHOOK_RETRIES or WEBHOOK_RETRIES",
@@ -292,6 +297,11 @@ def _rows_of(path: str, value, default) -> list[SettingRow]:
     if path == "smtp.headers":
         text = "; ".join(f"{header}: {', '.join(values)}" for header, values in value) or "none"
         return [SettingRow(path, without_credentials(text), variable_of(path),
+                           default=not value)]
+    if path == "security.db_encryption.keys":
+        # The ids only: the keys open every encrypted secret.
+        text = ", ".join(f"{key_id}=***" for key_id, _ in value) or "none"
+        return [SettingRow(path, text, variable_of(path), masked=bool(value),
                            default=not value)]
     if path == "external.linking_domains":
         text = ", ".join(f"{p}={d}" for p, d in sorted(value.items())) or "none"

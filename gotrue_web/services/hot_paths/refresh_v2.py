@@ -29,15 +29,18 @@ from .refresh_rules import already_used, not_found, refuse_unusable, usable
 _SESSIONS = Session.__table__
 
 
-def _signed_session(found, parsed: refresh_tokens_v2.ParsedToken):
-    """(session, user) when the token's session exists and its key made the token."""
+def _signed_session(rt: Runtime, found, parsed: refresh_tokens_v2.ParsedToken):
+    """(session, user, the session's key) when the token's session exists and its key made
+    the token."""
     if found is None:
         return None
     session, user = found
-    if (session is None or user is None
-            or not refresh_tokens_v2.signed_by(parsed, session.refresh_token_hmac_key)):
+    if session is None or user is None or not session.refresh_token_hmac_key:
         return None
-    return session, user
+    key = sessions.signing_key(rt, session)
+    if not refresh_tokens_v2.signed_by(parsed, key):
+        return None
+    return session, user, key
 
 
 def rotate_current(rt: Runtime, parsed: refresh_tokens_v2.ParsedToken, info: RequestInfo,
@@ -45,16 +48,15 @@ def rotate_current(rt: Runtime, parsed: refresh_tokens_v2.ParsedToken, info: Req
     """The common case without a lock: the session's current token, rotated in one short
     transaction of its own (hot_paths.rotation). None for anything else, or when another
     request moved the counter first: the locked way (rotate) decides and answers."""
-    found = _signed_session(reads.read_signed_session(parsed.session_id), parsed)
+    found = _signed_session(rt, reads.read_signed_session(parsed.session_id), parsed)
     if found is None:
         return None
-    session, user = found
+    session, user, key = found
     now = rt.now()
     if (parsed.counter != session.refresh_token_counter
             or not usable(rt, session, user, now, oauth_client_id)):
         return None
-    token = refresh_tokens_v2.encode(session.id, parsed.counter + 1,
-                                     session.refresh_token_hmac_key)
+    token = refresh_tokens_v2.encode(session.id, parsed.counter + 1, key)
     # Minted first: a custom_access_token hook that refuses leaves the session unrotated.
     issued = sessions.mint(rt, user, session, amr_entries(session.amr_claims), now, token,
                            sessions.TOKEN_REFRESH, info.ip)
@@ -71,10 +73,10 @@ def rotate(rt: Runtime, parsed: refresh_tokens_v2.ParsedToken, info: RequestInfo
     """One attempt at the refresh, in a transaction that locks the session's row. The caller
     commits (an already-used token's deletion too)."""
     begin_write_locked(db.session)
-    found = _signed_session(reads.lock_signed_session(parsed.session_id), parsed)
+    found = _signed_session(rt, reads.lock_signed_session(parsed.session_id), parsed)
     if found is None:
         raise not_found()
-    session, user = found
+    session, user, key = found
     now = rt.now()
     refuse_unusable(rt, session, user, now, oauth_client_id)
     current = session.refresh_token_counter
@@ -93,7 +95,7 @@ def rotate(rt: Runtime, parsed: refresh_tokens_v2.ParsedToken, info: RequestInfo
         raise already_used()
     audit.record("token_refreshed", audit.Actor.of_user(user), now=now, ip=info.ip)
     sessions.note_refresh(session.id, now, info, refresh_token_counter=issued_counter)
-    token = refresh_tokens_v2.encode(session.id, issued_counter, session.refresh_token_hmac_key)
+    token = refresh_tokens_v2.encode(session.id, issued_counter, key)
     return sessions.mint(rt, user, session, amr_entries(session.amr_claims), now, token,
                          sessions.TOKEN_REFRESH, info.ip)
 

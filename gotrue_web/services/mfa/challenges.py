@@ -22,7 +22,7 @@ from ...errors import ErrorCode, GoTrueError, bad_request, forbidden, internal, 
 from ...extensions import db
 from ...models import Challenge, Factor, FactorStatus, FactorType, Session, User
 from ...runtime import RequestInfo, Runtime
-from ...security import codes, totp
+from ...security import codes, db_encryption, totp
 from ...transports import sms as sms_transport
 from .. import audit, one_time_tokens, sessions
 from ..hooks.attempts import check_mfa_attempt
@@ -211,7 +211,9 @@ def _check_code(rt: Runtime, factor: Factor, challenge: Challenge, code: str,
     mfa_verification_attempt hook hears the result first (not a code Twilio Verify refused)
     and may reject the attempt."""
     if factor.factor_type == FactorType.totp:
-        step = totp.step_of(factor.secret, code, now)
+        secret = db_encryption.unseal(rt.settings.security.db_encryption, str(factor.id),
+                                      factor.secret)
+        step = totp.step_of(secret, code, now)
         check_mfa_attempt(rt, factor.user_id, factor.id, "totp", step is not None, ip)
         if step is None:
             raise _committed(unprocessable(ErrorCode.MFA_VERIFICATION_FAILED,

@@ -27,7 +27,7 @@ from ...errors import (
 from ...extensions import db
 from ...models import AAL, AMRClaim, Factor, FactorStatus, FactorType, Session, User
 from ...runtime import RequestInfo, Runtime
-from ...security import totp
+from ...security import db_encryption, totp
 from ...settings import Settings
 from .. import audit
 from ..mail import notifications
@@ -99,7 +99,8 @@ def enroll(rt: Runtime, user: User, session: Session | None, info: RequestInfo, 
         enrolment.phone = phone
     elif factor_type == "totp":
         secret = totp.new_secret()
-        factor.secret = secret
+        factor.secret = db_encryption.seal(rt.settings.security.db_encryption, str(factor.id),
+                                           secret)
         account = user.email or user.phone or ""
         uri = totp.provisioning_uri(secret, account, issuer or _site_host(rt))
         enrolment.secret, enrolment.uri, enrolment.qr_code = secret, uri, totp.qr_svg(uri)

@@ -218,6 +218,23 @@ SECURITY = grouped(
              origin="seed"),
     Variable("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", "`false`",
              "Password changes need `current_password` (not in recovery sessions)"),
+    Variable("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT", "`false`",
+             "Encrypt secrets as they are stored: TOTP factor secrets and signed refresh "
+             "tokens' session keys (AES-256-GCM, GoTrue's `aes-gcm-hkdf` JSON)",
+             status=DIFFERENT,
+             note="One-time codes are stored as keyed hashes and custom providers' client "
+                  "secrets under a key derived from GOTRUE_JWT_SECRET whatever this says; a "
+                  "value is not encrypted again under a newer key when it is read. The spec "
+                  "gives the stored JSON only: the derivation (HKDF-SHA256, the row's id as "
+                  "info) is this server's reading of GoTrue, not checked against values "
+                  "GoTrue wrote"),
+    Variable("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY_ID", "empty",
+             "The id stored with each value encrypted from now on"),
+    Variable("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY", "empty",
+             "The key new values are encrypted under: 32 bytes in base64url"),
+    Variable("GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS", "empty",
+             "`id:key,...`: older keys that still open what they encrypted (the current key "
+             "always does)"),
     Variable("GOTRUE_SECURITY_MANUAL_LINKING_ENABLED", "`false`",
              "`GET /user/identities/authorize` and `DELETE /user/identities/{id}`"),
     Variable("GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED", "`false`",

@@ -34,14 +34,6 @@ OLD_SMS_HOOK = _feature(
     ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_URI", "The SMS hook's URI (old name)"),
     ("GOTRUE_HOOK_CUSTOM_SMS_PROVIDER_SECRET", "The SMS hook's secret (old name)"),
 )
-DB_ENCRYPTION = _feature(
-    f"{NOT_YET}: columns are not encrypted with these keys (custom providers' client secrets "
-    "are encrypted under a key derived from GOTRUE_JWT_SECRET)",
-    ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT", "Encrypt secrets stored in the database"),
-    ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY_ID", "Id of the key new values use"),
-    ("GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY", "The key new values use"),
-    ("GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS", "Keys older values may use"),
-)
 
 OTHERS = (
     _missing("GOTRUE_API_ENDPOINT", "The seed's API endpoint of an instance",
@@ -66,6 +58,6 @@ WORDS = tuple(
 
 ENTRIES = grouped(
     "Not supported",
-    *OLD_SAML, *OLD_SMS_HOOK, *DB_ENCRYPTION,
+    *OLD_SAML, *OLD_SMS_HOOK,
     *OTHERS, *WORDS,
 )
