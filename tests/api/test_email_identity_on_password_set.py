@@ -4,21 +4,13 @@ an ``email`` identity, so the address shows as a way in of its own; off by defau
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from ..conftest import api_for, make_jwt
+from ..conftest import api_for
 from ..factories import identities, make_user, sign_in, unique_email, user_row
+from .phone.send_support import token_for
 
 FLAG = "security.create_email_identity_on_password_set"
-
-
-def _token_for(user_id) -> str:
-    """An access token without a session: the user never signed in with a password."""
-    now = int(time.time())
-    return make_jwt({"sub": str(user_id), "aud": "authenticated", "role": "authenticated",
-                     "iat": now, "exp": now + 600})
 
 
 def _github_user(app, email: str, **columns):
@@ -26,7 +18,7 @@ def _github_user(app, email: str, **columns):
 
 
 def _set_password(app, user_id, password: str = "a-new-password-9"):
-    response = api_for(app).put("/user", token=_token_for(user_id),
+    response = api_for(app).put("/user", token=token_for(user_id),
                                 json={"password": password})
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
