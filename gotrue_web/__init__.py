@@ -358,11 +358,12 @@ CONSOLE_HEADERS = (("Content-Security-Policy", CONSOLE_CSP), ("X-Content-Type-Op
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import cleanup_cli, operators_cli, search_index_cli
+    from .cli import cleanup_cli, operators_cli, reencrypt_secrets_cli, search_index_cli
 
     app.cli.add_command(operators_cli)
     app.cli.add_command(cleanup_cli)
     app.cli.add_command(search_index_cli)
+    app.cli.add_command(reencrypt_secrets_cli)
 
 
 def _is_api_request() -> bool:

@@ -1,5 +1,6 @@
 """Command-line tools: ``flask --app wsgi operators create|list|delete|reset-password``,
-``flask --app wsgi cleanup`` and ``flask --app wsgi search-index``."""
+``flask --app wsgi cleanup``, ``flask --app wsgi search-index`` and
+``flask --app wsgi reencrypt-secrets``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from .console.operations import operators
 from .errors import GoTrueError
 from .extensions import db
 from .runtime import current_runtime
+from .security.db_encryption import CannotDecrypt
 from .services import cleanup, search_index
+from .services.admin import stored_secrets
 
 
 def _read_password(prompt: str) -> str:
@@ -129,3 +132,23 @@ def search_index_cli():
             f"building the index failed ({error}). Run this command again once that is "
             "fixed: it rebuilds an index a failed build left behind.") from error
     click.echo(f"substring search index: {result.describe()}")
+
+
+@click.command("reencrypt-secrets",
+               help="Rewrite the encrypted secrets (TOTP factor secrets, signed session keys) "
+                    "as GOTRUE_SECURITY_DB_ENCRYPTION_* now say: under the current key, or as "
+                    "plain text with encryption off. Run it after a key rotation, before the "
+                    "old key leaves GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS.")
+@with_appcontext
+def reencrypt_secrets_cli():
+    rt = current_runtime()
+    config = rt.settings.security.db_encryption
+    try:
+        results = stored_secrets.rewrite(rt)
+    except CannotDecrypt as error:
+        _fail(f"stopped: {error}. Add that key to GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS "
+              "and run this command again (what was rewritten so far is kept).")
+    target = f"under key {config.key_id}" if config.encrypt else "as plain text"
+    for result in results:
+        click.echo(f"{result.column}: {result.rewritten} rewritten {target}, "
+                   f"{result.already} already so")

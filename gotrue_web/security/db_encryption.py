@@ -61,6 +61,15 @@ def unseal(config: DBEncryption, row_id: str, stored: str) -> str:
                             f"{key_id!r}") from None
 
 
+def is_current(config: DBEncryption, stored: str) -> bool:
+    """Whether ``stored`` is as ``seal`` would write it now: under the current key when
+    encryption is on, plain text when it is off."""
+    sealed = _sealed(stored)
+    if not config.encrypt:
+        return sealed is None
+    return sealed is not None and sealed[0] == config.key_id
+
+
 def _sealed(stored: str) -> tuple[str, bytes, bytes] | None:
     """(key id, ciphertext, nonce) of an encrypted value; None for plain text."""
     if not stored.startswith("{"):

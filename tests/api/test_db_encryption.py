@@ -181,3 +181,64 @@ def test_bad_settings_stop_start_up(variables, message):
     with pytest.raises(SettingsError, match=f"^GOTRUE_SECURITY_DB_ENCRYPTION_{message}") as err:
         _load(**variables)
     assert _b64url(KEY_1) not in str(err.value)
+
+
+# --- flask --app wsgi reencrypt-secrets ----------------------------------------------------------
+
+
+def _enrolled(app, service_role_token) -> tuple[str, dict]:
+    api = api_for(app, service_role_token)
+    token = signed_in(api)["access_token"]
+    return token, enrolled_totp(api, token)
+
+
+def test_reencrypt_moves_every_secret_to_the_current_key(make_app, service_role_token):
+    plain_app = make_app(**{"mailer.autoconfirm": True})
+    k1_app = make_app(**{"mailer.autoconfirm": True,
+                         "security.refresh_token_algorithm_version": 2,
+                         "security.db_encryption": _encryption()})
+    enrolled = [_enrolled(plain_app, service_role_token), _enrolled(k1_app, service_role_token)]
+    api_for(k1_app).session()  # a signed session, its key under k1
+    rotating = make_app(**{"mailer.autoconfirm": True,
+                           "security.db_encryption": _encryption("k2", KEY_2, ("k1", KEY_1))})
+    result = rotating.test_cli_runner().invoke(args=["reencrypt-secrets"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "TOTP factor secrets: 2 rewritten under key k2, 0 already so",
+        "signed session keys: 2 rewritten under key k2, 0 already so"]
+    stored = [row[0] for row in table_rows(rotating, sa.select(Factor.secret))]
+    stored += [row[0] for row in table_rows(rotating, sa.select(Session.refresh_token_hmac_key)
+                                            .where(Session.refresh_token_hmac_key.is_not(None)))]
+    assert len(stored) == 4 and {json.loads(value)["key_id"] for value in stored} == {"k2"}
+    # Without k1 now: every factor still verifies.
+    k2_only = make_app(**{"mailer.autoconfirm": True,
+                          "security.db_encryption": _encryption("k2", KEY_2)})
+    for token, factor in enrolled:
+        response = _verify_totp(api_for(k2_only), k2_only, token, factor,
+                                factor["totp"]["secret"])
+        assert response.status_code == 200, response.get_data(as_text=True)
+    again = rotating.test_cli_runner().invoke(args=["reencrypt-secrets"])
+    assert again.output.splitlines()[0] == "TOTP factor secrets: 0 rewritten under key k2, " \
+                                           "2 already so"
+
+
+def test_reencrypt_with_encryption_off_writes_plain_text(make_app, service_role_token):
+    k1_app = make_app(**{"mailer.autoconfirm": True, "security.db_encryption": _encryption()})
+    _, factor = _enrolled(k1_app, service_role_token)
+    off = make_app(**{"mailer.autoconfirm": True,
+                      "security.db_encryption": DBEncryption(keys=(("k1", KEY_1),))})
+    result = off.test_cli_runner().invoke(args=["reencrypt-secrets"])
+    assert result.exit_code == 0, result.output
+    assert "TOTP factor secrets: 1 rewritten as plain text, 0 already so" in result.output
+    assert _stored_secret(off, factor["id"]) == factor["totp"]["secret"]
+
+
+def test_reencrypt_without_the_old_key_stops_and_says_which(make_app, service_role_token):
+    k1_app = make_app(**{"mailer.autoconfirm": True, "security.db_encryption": _encryption()})
+    _, factor = _enrolled(k1_app, service_role_token)
+    k2_only = make_app(**{"mailer.autoconfirm": True,
+                          "security.db_encryption": _encryption("k2", KEY_2)})
+    result = k2_only.test_cli_runner().invoke(args=["reencrypt-secrets"])
+    assert result.exit_code == 1
+    assert "no decryption key 'k1' is configured" in result.output
+    assert json.loads(_stored_secret(k2_only, factor["id"]))["key_id"] == "k1"

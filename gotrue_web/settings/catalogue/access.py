@@ -224,7 +224,8 @@ SECURITY = grouped(
              status=DIFFERENT,
              note="One-time codes are stored as keyed hashes and custom providers' client "
                   "secrets under a key derived from GOTRUE_JWT_SECRET whatever this says; a "
-                  "value is not encrypted again under a newer key when it is read. The spec "
+                  "value is not encrypted again under a newer key when it is read (flask --app "
+                  "wsgi reencrypt-secrets rewrites them all). The spec "
                   "gives the stored JSON only: the derivation (HKDF-SHA256, the row's id as "
                   "info) is this server's reading of GoTrue, not checked against values "
                   "GoTrue wrote"),
