@@ -26,17 +26,20 @@ pytestmark = pytest.mark.live
 DRIVER_SECONDS = 120
 
 
-@pytest.fixture(params=["", "/auth/v1"], ids=["root", "auth-v1"])
-def driven(request, auth_js, live_server, service_role_token) -> dict:
-    """The driver's results against the live server (API at the root or under /auth/v1)."""
+def _drive(auth_js, base_url: str, service_role_token: str) -> dict:
     try:
-        run = subprocess.run(
-            ["node", "driver.mjs", live_server.url + request.param, service_role_token],
-            cwd=auth_js, capture_output=True, text=True, timeout=DRIVER_SECONDS)
+        run = subprocess.run(["node", "driver.mjs", base_url, service_role_token],
+                             cwd=auth_js, capture_output=True, text=True, timeout=DRIVER_SECONDS)
     except subprocess.TimeoutExpired:
         pytest.fail(f"the auth-js driver did not finish in {DRIVER_SECONDS}s")
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout)
+
+
+@pytest.fixture(params=["", "/auth/v1"], ids=["root", "auth-v1"])
+def driven(request, auth_js, live_server, service_role_token) -> dict:
+    """The driver's results against the live server (API at the root or under /auth/v1)."""
+    return _drive(auth_js, live_server.url + request.param, service_role_token)
 
 
 def api_error(result: dict) -> tuple:
@@ -172,3 +175,28 @@ def test_auth_js_admin_flows(driven, live_server):
                       .where(Session.user_id == uuid.UUID(target))) == []
 
     assert api_error(results["admin_list_as_user"]) == ("AuthApiError", 403, "not_admin")
+
+
+def test_auth_js_with_signed_refresh_tokens(auth_js, make_app, serve, service_role_token):
+    """GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=2 (reuse interval 10 s): the client
+    keeps the longer tokens as it keeps any; the same driver, the signed tokens' rules."""
+    app = make_app(**{"mailer.autoconfirm": True,
+                      "security.refresh_token_algorithm_version": 2,
+                      "security.refresh_token_reuse_interval": 10})
+    results = _drive(auth_js, serve(app).url, service_role_token)
+    assert len(results["sign_in"]["session"]["refresh_token"]) > 12
+    refreshed = results["refresh"]["session"]["refresh_token"]
+    # The token just behind, inside the interval: the current one again.
+    assert results["refresh_parent_again"]["session"]["refresh_token"] == refreshed
+    assert results["refresh_next"]["error"] is None
+    # Two behind: reuse, and the session is gone with it.
+    assert api_error(results["refresh_reuse"]) == ("AuthApiError", 400,
+                                                   "refresh_token_already_used")
+    assert api_error(results["refresh_newest_after_reuse"]) == ("AuthApiError", 400,
+                                                                "refresh_token_not_found")
+    assert api_error(results["refresh_after_sign_out"]) == ("AuthApiError", 400,
+                                                            "refresh_token_not_found")
+    session_id = verified_claims(results["refresh"]["session"]["access_token"])["session_id"]
+    assert table_rows(app, sa.select(Session.id)
+                      .where(Session.id == uuid.UUID(session_id))) == []
+    assert table_rows(app, sa.select(RefreshToken.id)) == []
