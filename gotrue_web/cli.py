@@ -14,7 +14,6 @@ from .console.operations import operators
 from .errors import GoTrueError
 from .extensions import db
 from .runtime import current_runtime
-from .security.db_encryption import CannotDecrypt
 from .services import cleanup, search_index
 from .services.admin import stored_secrets
 
@@ -145,7 +144,7 @@ def reencrypt_secrets_cli():
     config = rt.settings.security.db_encryption
     try:
         results = stored_secrets.rewrite(rt)
-    except CannotDecrypt as error:
+    except stored_secrets.CannotDecrypt as error:
         _fail(f"stopped: {error}. Add that key to GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS "
               "and run this command again (what was rewritten so far is kept).")
     target = f"under key {config.key_id}" if config.encrypt else "as plain text"

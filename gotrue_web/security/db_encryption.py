@@ -14,13 +14,15 @@ import base64
 import binascii
 import json
 import os
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..settings.security import DBEncryption
+if TYPE_CHECKING:  # settings sits above security: its DBEncryption is only a type here
+    from ..settings.security import DBEncryption
 
 ALGORITHM = "aes-gcm-hkdf"
 _NONCE_BYTES = 12

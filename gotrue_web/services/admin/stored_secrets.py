@@ -14,6 +14,9 @@ from ...extensions import db
 from ...models import Factor, Session
 from ...runtime import Runtime
 from ...security import db_encryption
+from ...security.db_encryption import CannotDecrypt
+
+__all__ = ["COLUMNS", "CannotDecrypt", "Rewritten", "rewrite"]
 
 # (what the report calls it, the column)
 COLUMNS = (("TOTP factor secrets", Factor.__table__.c.secret),
