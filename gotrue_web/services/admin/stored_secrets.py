@@ -1,7 +1,8 @@
 """Rewriting the encrypted columns as the current GOTRUE_SECURITY_DB_ENCRYPTION_* settings say
 (``flask --app wsgi reencrypt-secrets``): after a key rotation every value moves to the new key,
 so the old one can leave GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS; with encryption turned
-off every value becomes plain text again. Values are only re-encrypted when written otherwise.
+off every value becomes plain text again. Without it, a value changes form only when it is
+written again (a new factor, a new session).
 """
 
 from __future__ import annotations
