@@ -26,6 +26,7 @@ from gotrue_web.settings.security import DBEncryption
 
 from ..conftest import api_for, table_rows
 from ..factories import verified_claims
+from ..test_settings import load
 from .mfa.support import app_now, challenged, enrolled_totp, signed_in, totp_code, verify
 
 KEY_1, KEY_2 = os.urandom(32), os.urandom(32)
@@ -148,12 +149,7 @@ def test_a_value_opens_only_in_its_own_row():
 
 
 def _load(**variables):
-    from gotrue_web.settings import from_env
-
-    return from_env({"GOTRUE_SITE_URL": "https://app.example.com",
-                     "API_EXTERNAL_URL": "https://auth.example.com",
-                     "GOTRUE_JWT_SECRET": "a-secret-of-at-least-thirty-two-characters",
-                     **variables}, env_file=None).security.db_encryption
+    return load(**variables).security.db_encryption
 
 
 def test_the_settings_are_read_as_gotrue_reads_them():

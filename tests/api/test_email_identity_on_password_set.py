@@ -8,6 +8,7 @@ import pytest
 
 from ..conftest import api_for
 from ..factories import identities, make_user, sign_in, unique_email, user_row
+from ..test_settings import load
 from .phone.send_support import token_for
 
 FLAG = "security.create_email_identity_on_password_set"
@@ -67,11 +68,6 @@ def test_a_user_without_an_address_gets_none(make_app):
 
 
 def test_the_setting_is_read_from_gotrue_s_variable():
-    from gotrue_web.settings import from_env
-
-    base = {"GOTRUE_SITE_URL": "https://app.example.com",
-            "API_EXTERNAL_URL": "https://auth.example.com",
-            "GOTRUE_JWT_SECRET": "a-secret-of-at-least-thirty-two-characters"}
-    assert from_env(base, env_file=None).security.create_email_identity_on_password_set is False
-    assert from_env({**base, "GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED":
-                     "true"}, env_file=None).security.create_email_identity_on_password_set
+    assert load().security.create_email_identity_on_password_set is False
+    assert load(GOTRUE_EXPERIMENTAL_CREATE_EMAIL_IDENTITY_ON_PASSWORD_SET_ENABLED="true"
+                ).security.create_email_identity_on_password_set

@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
-
 from ...db import begin_write_locked
 from ...extensions import db
-from ...models import Session
 from ...runtime import RequestInfo, Runtime
 from ...security import refresh_tokens_v2
 from ...security.access_tokens import amr_entries
 from .. import audit, sessions
 from . import reads, rotation
 from .refresh_rules import already_used, not_found, refuse_unusable, usable
-
-_SESSIONS = Session.__table__
 
 
 def _signed_session(rt: Runtime, found, parsed: refresh_tokens_v2.ParsedToken):
@@ -90,7 +85,7 @@ def rotate(rt: Runtime, parsed: refresh_tokens_v2.ParsedToken, info: RequestInfo
         security = rt.settings.security
         # ALLOW_REUSE never ends a session for a reused token, nor does rotation turned off.
         if security.refresh_token_rotation_enabled and not security.refresh_token_allow_reuse:
-            db.session.execute(sa.delete(_SESSIONS).where(_SESSIONS.c.id == session.id))
+            sessions.delete_session(user.id, session.id)
             audit.record("token_revoked", audit.Actor.of_user(user), now=now, ip=info.ip)
         raise already_used()
     audit.record("token_refreshed", audit.Actor.of_user(user), now=now, ip=info.ip)
